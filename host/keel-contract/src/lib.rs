@@ -1,0 +1,50 @@
+//! The host's side of the plugin contract.
+//!
+//! This crate owns what the host knows about `wit/` without running a
+//! plugin: the WIT source itself, the four plugin [`Kind`]s and their worlds,
+//! the shape check that every component passes before it is loaded
+//! ([`inspect`]), and the step that turns a core module built by `cargo`
+//! into a component ([`componentize`], used by `make plugins`).
+//!
+//! It depends on the wasm-tools crates only and must not depend on wasmtime
+//! or any other host crate, so that `make plugins` can build it quickly
+//! before anything else.
+
+mod componentize;
+mod inspect;
+mod kind;
+
+pub use componentize::{componentize, componentize_with_embedded_wit};
+pub use inspect::{Shape, inspect};
+pub use kind::Kind;
+
+/// The contract's WIT source, `keel:plugin@0.1.0`.
+pub const WIT: &str = include_str!("../../../wit/plugin.wit");
+
+/// The versioned package name every world and interface lives in.
+pub const PACKAGE: &str = "keel:plugin@0.1.0";
+
+/// The one interface a plugin may import.
+pub const HOST_INTERFACE: &str = "keel:plugin/host@0.1.0";
+
+/// The interface every plugin exports besides its kind's own.
+pub const LIFECYCLE_INTERFACE: &str = "keel:plugin/lifecycle@0.1.0";
+
+/// Why a module or component does not fit the contract.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    #[error("not a WebAssembly component: {0}")]
+    NotAComponent(String),
+    #[error("a core WebAssembly module, not a component: build it with `make plugins` or `keel plugin build`")]
+    CoreModule,
+    #[error("imports {0:?}, but a plugin may import only {HOST_INTERFACE}")]
+    ForbiddenImport(String),
+    #[error("exports no plugin world of {PACKAGE}: it exports {0:?}")]
+    UnknownWorld(Vec<String>),
+    #[error("exports {found:?}, but the {expected} world needs {needs:?}")]
+    WrongWorld { expected: &'static str, found: Vec<String>, needs: Vec<String> },
+    #[error("exports the interfaces of more than one plugin world: {0:?}")]
+    SeveralWorlds(Vec<&'static str>),
+    #[error("build component: {0:#}")]
+    Encode(String),
+}

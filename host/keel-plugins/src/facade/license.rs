@@ -1,0 +1,64 @@
+//! License plugins: which enterprise features a license grants. A fault
+//! makes the license invalid; it never stops the server.
+
+use crate::bindings::license::LicenseValidator;
+pub use crate::bindings::license::exports::keel::plugin::license::{License, LicenseError};
+use crate::instance::{Warm, impl_world};
+use crate::{Metrics, PluginError, PluginInfo};
+
+impl_world!(keel_contract::Kind::License, license, LicenseValidator, LicenseValidatorPre);
+
+/// The outcome of validating a license.
+#[derive(Debug)]
+pub enum LicenseVerdict {
+    /// Genuine and current: its features are on.
+    Valid(License),
+    /// Refused by the plugin, with its reason.
+    Invalid(LicenseError),
+    /// The plugin failed; the license counts as invalid.
+    Failed(PluginError),
+}
+
+impl LicenseVerdict {
+    /// The features this verdict turns on: a valid license's, else none.
+    pub fn features(&self) -> &[String] {
+        match self {
+            LicenseVerdict::Valid(license) => &license.features,
+            LicenseVerdict::Invalid(_) | LicenseVerdict::Failed(_) => &[],
+        }
+    }
+}
+
+/// A loaded license plugin.
+pub struct LicensePlugin {
+    warm: Warm<LicenseValidator>,
+}
+
+impl LicensePlugin {
+    pub(crate) fn new(warm: Warm<LicenseValidator>) -> Self {
+        Self { warm }
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        self.warm.info()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.warm.metrics
+    }
+
+    /// Validates `blob` for `product` at `now_ms`.
+    pub fn validate(&self, blob: &str, product: &str, now_ms: u64) -> LicenseVerdict {
+        let verdict = self.warm.call("validate", |bindings, store, _| {
+            bindings.keel_plugin_license().call_validate(store, blob, product, now_ms)
+        });
+        match verdict {
+            Ok(Ok(license)) => LicenseVerdict::Valid(license),
+            Ok(Err(reason)) => {
+                self.warm.metrics.record_error();
+                LicenseVerdict::Invalid(reason)
+            }
+            Err(error) => LicenseVerdict::Failed(error),
+        }
+    }
+}

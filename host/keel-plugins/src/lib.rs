@@ -1,0 +1,69 @@
+//! Keel's plugin runtime.
+//!
+//! This crate owns everything between a component's bytes and a typed call
+//! into it: one wasmtime [`Engine`](wasmtime::Engine) with the pooling
+//! allocator and an epoch ticker ([`Runtime`]), the per-kind deadline and
+//! memory cap ([`Limits`]), the compile cache in the data directory
+//! ([`CompileCache`]), warm instances that are replaced after a fault
+//! (`instance.rs`), per-plugin [`Metrics`], and one typed facade per plugin
+//! kind ([`AclPlugin`], [`AutopilotPlugin`], [`SchedulerPlugin`],
+//! [`LicensePlugin`]) that applies the fail-closed rules of the design:
+//!
+//! - ACL: a fault denies ([`AclPlugin::allowed`] never answers `true` for a
+//!   call that did not complete);
+//! - license: a fault makes the license invalid;
+//! - autopilot: a fault makes the round change nothing;
+//! - scheduler: a fault fails the placement with a stated reason.
+//!
+//! It depends on `keel-contract` (the shape check and the kinds) and on
+//! wasmtime; it must not depend on the server's state, HTTP or cluster
+//! crates, which call into it instead.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), keel_plugins::PluginError> {
+//! use keel_plugins::{Runtime, RuntimeConfig, acl};
+//!
+//! let runtime = Runtime::new(RuntimeConfig::default(), None)?;
+//! let bytes = std::fs::read("target/plugins/acl-nomad.wasm").expect("built by make plugins");
+//! let plugin = runtime.load_acl(&bytes, &[])?;
+//! let token = plugin.compile(&[acl::Policy {
+//!     name: "ops".into(),
+//!     rules: r#"operator { policy = "read" }"#.into(),
+//! }])?;
+//! let read = acl::Request {
+//!     area: acl::Area::Operator,
+//!     access: acl::Access::Level(acl::Level::Read),
+//!     target: None,
+//! };
+//! assert!(plugin.allowed(&token, &read));
+//! # Ok(())
+//! # }
+//! ```
+
+mod bindings;
+mod cache;
+mod error;
+mod facade;
+mod instance;
+mod limits;
+mod metrics;
+mod runtime;
+mod store;
+
+pub use cache::CompileCache;
+pub use error::{Fault, FaultKind, PluginError};
+pub use facade::acl::{self, AclPlugin, CompiledAcl};
+pub use facade::autopilot::{self, AutopilotPlugin};
+pub use facade::license::{self, LicensePlugin, LicenseVerdict};
+pub use facade::scheduler::{self, SchedulerPlugin};
+pub use keel_contract::Kind;
+pub use limits::{KindLimits, Limits};
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use runtime::{Runtime, RuntimeConfig};
+
+/// A plugin's name and version, as it reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub name: String,
+    pub version: String,
+}
