@@ -65,7 +65,8 @@ impl<W: World> Warm<W> {
         let mut warm = Self {
             engine: engine.clone(),
             pre,
-            info: PluginInfo { name: W::KIND.default_plugin().to_owned(), version: String::new() },
+            // Until the plugin names itself, its log lines are tagged with its kind.
+            info: PluginInfo { name: format!("{} plugin", W::KIND), version: String::new() },
             settings: settings.to_vec(),
             limits,
             epoch_tick,
@@ -74,6 +75,7 @@ impl<W: World> Warm<W> {
         };
         let mut live = warm.instantiate(0)?;
         warm.info = warm.guard(&mut live, "info", |bindings, store| bindings.info(store))?;
+        live.store.data_mut().set_plugin(warm.info.name.clone());
         warm.configure(&mut live)?;
         warm.live = Mutex::new((Some(live), 0));
         Ok(warm)
@@ -116,9 +118,10 @@ impl<W: World> Warm<W> {
         store.limiter(|data| data);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
+        let started = Instant::now();
         let bindings = W::instantiate(&self.pre, &mut store)
             .map_err(|e| PluginError::Instantiate { kind: W::KIND, detail: format!("{e:#}") })?;
-        self.metrics.record_instantiation();
+        self.metrics.record_instantiation(started.elapsed());
         Ok(Live { store, bindings, generation })
     }
 

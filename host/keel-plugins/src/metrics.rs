@@ -18,6 +18,7 @@ pub struct Metrics {
     timeouts: AtomicU64,
     memory_limits: AtomicU64,
     instantiations: AtomicU64,
+    instantiate_nanos: AtomicU64,
     latency: [AtomicU64; BUCKETS],
 }
 
@@ -36,6 +37,8 @@ pub struct MetricsSnapshot {
     pub memory_limits: u64,
     /// Instances created (the first, and one after every fault).
     pub instantiations: u64,
+    /// The mean time to create an instance (not counting `configure`).
+    pub instantiate_mean: Duration,
     /// Upper bounds of the 50th and 99th latency percentiles.
     pub latency_p50: Duration,
     pub latency_p99: Duration,
@@ -50,6 +53,7 @@ impl Default for Metrics {
             timeouts: AtomicU64::new(0),
             memory_limits: AtomicU64::new(0),
             instantiations: AtomicU64::new(0),
+            instantiate_nanos: AtomicU64::new(0),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
@@ -76,19 +80,23 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn record_instantiation(&self) {
+    pub(crate) fn record_instantiation(&self, elapsed: Duration) {
         self.instantiations.fetch_add(1, Ordering::Relaxed);
+        self.instantiate_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     pub fn snapshot(&self) -> MetricsSnapshot {
         let histogram: Vec<u64> = self.latency.iter().map(|b| b.load(Ordering::Relaxed)).collect();
+        let instantiations = self.instantiations.load(Ordering::Relaxed);
+        let instantiate_nanos = self.instantiate_nanos.load(Ordering::Relaxed);
         MetricsSnapshot {
             calls: self.calls.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed),
             traps: self.traps.load(Ordering::Relaxed),
             timeouts: self.timeouts.load(Ordering::Relaxed),
             memory_limits: self.memory_limits.load(Ordering::Relaxed),
-            instantiations: self.instantiations.load(Ordering::Relaxed),
+            instantiations,
+            instantiate_mean: Duration::from_nanos(instantiate_nanos.checked_div(instantiations).unwrap_or(0)),
             latency_p50: quantile(&histogram, 0.50),
             latency_p99: quantile(&histogram, 0.99),
         }

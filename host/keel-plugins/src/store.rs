@@ -24,6 +24,11 @@ impl StoreData {
         Self { plugin, memory_max_bytes, memory_cap_hit: false, log_lines_this_call: 0 }
     }
 
+    /// Names the plugin in log lines, once it has said who it is.
+    pub(crate) fn set_plugin(&mut self, plugin: String) {
+        self.plugin = plugin;
+    }
+
     /// Resets the per-call state before a call starts.
     pub(crate) fn begin_call(&mut self) {
         self.memory_cap_hit = false;
