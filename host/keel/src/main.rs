@@ -1,0 +1,61 @@
+//! The `keel` binary: the agent, the operator CLI and the plugin tools.
+//!
+//! This crate wires the library crates together and owns nothing else:
+//! command-line parsing, the agent's start-up and shutdown, and the
+//! commands that talk to a running agent or inspect a plugin. It may depend
+//! on every host crate; none may depend on it.
+
+mod agent;
+mod embedded;
+mod plugin_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Keel: a cluster server that speaks Nomad's HTTP API, with its policies
+/// as WebAssembly plugins.
+#[derive(Debug, Parser)]
+#[command(name = "keel", version, disable_version_flag = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs an agent.
+    Agent(agent::AgentArgs),
+    /// Works with policy plugins.
+    #[command(subcommand)]
+    Plugin(plugin_cmd::PluginCommand),
+    /// Prints the version of keel and of the plugin contract.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let outcome = match cli.command {
+        Command::Agent(args) => agent::run(args),
+        Command::Plugin(command) => plugin_cmd::run(command),
+        Command::Version => {
+            println!("Keel v{} (plugin contract {})", env!("CARGO_PKG_VERSION"), keel_contract::PACKAGE);
+            Ok(())
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keel: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to standard error; `KEEL_LOG` (e.g. `debug`, `keel_plugins=trace`) filters them.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
