@@ -1,0 +1,97 @@
+# Keel's front door. `make run` starts a dev agent, `make test` runs what CI
+# runs. Both install the plugin toolchain first when it is missing.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+PLUGIN_DIR := target/plugins
+GUEST_TARGET_DIR := target/guest
+GUEST_OUT := $(GUEST_TARGET_DIR)/wasm32-unknown-unknown/guest
+
+# Guests: every crate under plugins/ and tests/fixtures/. Fixtures that
+# carry their own wit/ break the contract on purpose and keep their own
+# component metadata.
+PLUGINS := $(notdir $(wildcard plugins/*))
+FIXTURES := $(notdir $(wildcard tests/fixtures/*))
+GUEST_SOURCES := $(shell find wit sdk plugins tests/fixtures -type f \( -name '*.rs' -o -name '*.toml' -o -name '*.wit' \)) Cargo.lock
+
+# The guest toolchain. A rustup target is used when installed; otherwise
+# Debian's rustc-web with build-std and wasm-ld (see README, "Plugins").
+HAVE_RUSTUP_WASM := $(shell rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && echo yes)
+REMAP := --remap-path-prefix=$(CURDIR)=/keel --remap-path-prefix=$(HOME)/.cargo=/cargo \
+         --remap-path-prefix=/usr/lib/rustlib/src/rust=/rust
+ifeq ($(HAVE_RUSTUP_WASM),yes)
+GUEST_CARGO := RUSTFLAGS="$(REMAP)" $(CARGO)
+GUEST_FLAGS :=
+else
+LLVM_MAJOR = $(shell /usr/bin/rustc -vV 2>/dev/null | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+GUEST_CARGO = RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld-$(LLVM_MAJOR) \
+              RUSTFLAGS="$(REMAP)" /usr/bin/cargo
+GUEST_FLAGS := -Z build-std=std,panic_abort
+endif
+
+.PHONY: help run test plugins toolchain build bench clean-plugins
+
+help:
+	@echo "make run        start a dev agent (http://127.0.0.1:4646) with the default plugins"
+	@echo "make test       fmt, clippy and every test, as CI runs them"
+	@echo "make plugins    build the default plugins and test fixtures into $(PLUGIN_DIR)/"
+	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make toolchain  install the wasm guest toolchain if it is missing"
+
+run: plugins
+	$(CARGO) run --release -p keel -- agent --dev
+
+test: plugins
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) build --locked -p keel  # the integration tests run this binary
+	$(CARGO) nextest run --workspace --locked --no-fail-fast
+	$(CARGO) test --workspace --doc --locked
+
+bench: plugins
+	$(CARGO) bench --locked -p keel-plugins --bench plugins
+
+build: plugins
+	$(CARGO) build --locked -p keel
+
+toolchain:
+ifeq ($(HAVE_RUSTUP_WASM),yes)
+	@true
+else
+	@if ! { [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; }; then \
+		echo "installing the wasm guest toolchain (Debian rustc-web, cargo-web, rust-web-src)"; \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rustc-web cargo-web rust-web-src >/dev/null; \
+	fi
+	@major=$$(/usr/bin/rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p'); \
+	if ! command -v wasm-ld-$$major >/dev/null; then \
+		echo "installing wasm-ld-$$major (Debian lld-$$major)"; \
+		$(SUDO) apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq lld-$$major >/dev/null; \
+	fi
+endif
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+plugins: $(PLUGIN_DIR)/.built
+
+$(PLUGIN_DIR)/.built: $(GUEST_SOURCES) host/keel-contract/src/*.rs host/keel-contract/src/bin/*.rs | toolchain
+	$(GUEST_CARGO) build --locked --profile guest --target wasm32-unknown-unknown $(GUEST_FLAGS) \
+		--target-dir $(GUEST_TARGET_DIR) $(addprefix -p ,$(PLUGINS)) $(addprefix -p fixture-,$(FIXTURES))
+	$(CARGO) build --locked -q -p keel-contract --bin keel-componentize
+	mkdir -p $(PLUGIN_DIR)/fixtures
+	for plugin in $(PLUGINS); do \
+		target/debug/keel-componentize $(GUEST_OUT)/$${plugin//-/_}.wasm $(PLUGIN_DIR)/$$plugin.wasm; \
+	done
+	for fixture in $(FIXTURES); do \
+		own_wit=; [ -d tests/fixtures/$$fixture/wit ] && own_wit=--embedded-wit; \
+		target/debug/keel-componentize $(GUEST_OUT)/fixture_$${fixture//-/_}.wasm \
+			$(PLUGIN_DIR)/fixtures/$$fixture.wasm $$own_wit; \
+	done
+	touch $@
+
+clean-plugins:
+	rm -rf $(PLUGIN_DIR) $(GUEST_TARGET_DIR)
