@@ -52,7 +52,7 @@ test: plugins
 	$(CARGO) test --workspace --doc --locked
 
 bench: plugins
-	$(CARGO) bench --locked -p keel-plugins --bench plugins
+	$(CARGO) bench --locked -p keel-tests --bench plugins
 
 build: plugins
 	$(CARGO) build --locked -p keel

@@ -111,47 +111,14 @@ fn acl_world_contract() {
     assert_eq!(metrics.errors, 2, "the two refusals above");
 }
 
-fn autopilot_config() -> autopilot::Config {
-    autopilot::Config {
-        cleanup_dead_servers: true,
-        last_contact_threshold_ms: 200,
-        max_trailing_logs: 250,
-        min_quorum: 0,
-        server_stabilization_time_ms: 10_000,
-        enable_redundancy_zones: false,
-        disable_upgrade_migration: false,
-        enable_custom_upgrades: false,
+/// Five healthy voters, `s1` leading.
+fn five_voters() -> autopilot::Cluster {
+    let mut cluster = keel_tests::inputs::autopilot_cluster();
+    for server in &mut cluster.servers {
+        server.suffrage = autopilot::Suffrage::Voter;
+        server.last_index = cluster.leader_last_index;
     }
-}
-
-fn server(id: &str, status: autopilot::GossipStatus, now_ms: u64) -> autopilot::Server {
-    autopilot::Server {
-        id: id.into(),
-        name: format!("{id}.global"),
-        address: format!("{id}:4647"),
-        gossip_status: status,
-        version: "0.1.0".into(),
-        suffrage: autopilot::Suffrage::Voter,
-        last_contact_ms: 10,
-        last_term: 3,
-        last_index: 100,
-        previous_healthy: Some(true),
-        stable_since_ms: now_ms - 60_000,
-        tags: Vec::new(),
-    }
-}
-
-fn cluster(servers: Vec<autopilot::Server>, now_ms: u64) -> autopilot::Cluster {
-    autopilot::Cluster {
-        config: autopilot_config(),
-        leader_id: servers[0].id.clone(),
-        servers,
-        leader_term: 3,
-        leader_last_index: 100,
-        licensed_features: Vec::new(),
-        now_ms,
-        autopilot_started_ms: now_ms - 120_000,
-    }
+    cluster
 }
 
 /// Autopilot world: every server is reported once; failure tolerance never
@@ -160,17 +127,14 @@ fn cluster(servers: Vec<autopilot::Server>, now_ms: u64) -> autopilot::Cluster {
 fn autopilot_world_contract() {
     let runtime = runtime();
     let strategy = runtime.load_autopilot(&plugin("autopilot-default"), &[]).expect("autopilot-default loads");
-    let now_ms = 1_800_000_000_000;
-    let ids = ["s1", "s2", "s3", "s4", "s5"];
-
-    let healthy = cluster(ids.iter().map(|id| server(id, autopilot::GossipStatus::Alive, now_ms)).collect(), now_ms);
+    let healthy = five_voters();
     let decision = strategy.evaluate(&healthy).expect("round runs");
     assert!(decision.health.healthy);
     assert_eq!(decision.health.failure_tolerance, 2);
-    assert_eq!(decision.health.leader, "s1");
+    assert_eq!(decision.health.leader, "server-1");
     let mut reported: Vec<&str> = decision.health.servers.iter().map(|s| s.id.as_str()).collect();
     reported.sort_unstable();
-    assert_eq!(reported, ids);
+    assert_eq!(reported, ["server-1", "server-2", "server-3", "server-4", "server-5"]);
     assert!(decision.actions.is_empty(), "a healthy cluster needs no action: {:?}", decision.actions);
 
     let mut one_failed = healthy.clone();
@@ -178,7 +142,7 @@ fn autopilot_world_contract() {
     let decision = strategy.evaluate(&one_failed).expect("round runs");
     assert!(!decision.health.healthy);
     assert_eq!(decision.health.failure_tolerance, 1);
-    let failed = decision.health.servers.iter().find(|s| s.id == "s5").expect("s5 reported");
+    let failed = decision.health.servers.iter().find(|s| s.id == "server-5").expect("server-5 reported");
     assert!(!failed.healthy);
 }
 

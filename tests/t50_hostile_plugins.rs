@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use keel_contract::ContractError;
-use keel_plugins::{FaultKind, KindLimits, Limits, PluginError, Runtime, RuntimeConfig, acl, autopilot, license};
+use keel_plugins::{FaultKind, KindLimits, Limits, PluginError, Runtime, RuntimeConfig, acl, license};
 use keel_tests::{fixture, plugin};
 use rand::{Rng, SeedableRng};
 
@@ -84,25 +84,7 @@ fn panic_is_reported_as_a_trap_and_the_round_changes_nothing() {
     let runtime = runtime();
     let (good, good_token) = good_acl(&runtime);
     let panicky = runtime.load_autopilot(&fixture("panic"), &[]).expect("the panic fixture loads");
-    let cluster = autopilot::Cluster {
-        config: autopilot::Config {
-            cleanup_dead_servers: true,
-            last_contact_threshold_ms: 200,
-            max_trailing_logs: 250,
-            min_quorum: 0,
-            server_stabilization_time_ms: 10_000,
-            enable_redundancy_zones: false,
-            disable_upgrade_migration: false,
-            enable_custom_upgrades: false,
-        },
-        servers: Vec::new(),
-        leader_id: String::new(),
-        leader_term: 1,
-        leader_last_index: 1,
-        licensed_features: Vec::new(),
-        now_ms: 0,
-        autopilot_started_ms: 0,
-    };
+    let cluster = keel_tests::inputs::autopilot_cluster();
     for _ in 0..3 {
         match panicky.evaluate(&cluster) {
             Err(PluginError::Fault(fault)) => {

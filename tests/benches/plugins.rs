@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
-use keel_plugins::{Runtime, RuntimeConfig};
-use keel_tests::bench_inputs as inputs;
+use keel_plugins::{AclPlugin, AutopilotPlugin, LicensePlugin, Runtime, RuntimeConfig, SchedulerPlugin};
+use keel_sdk::Plugin as _;
+use keel_tests::inputs;
 use keel_tests::plugin;
 
 const CALLS: usize = 20_000;
@@ -61,181 +62,165 @@ fn runtime_over(dir: &std::path::Path) -> Runtime {
     Runtime::new(RuntimeConfig::default(), Some(cache)).expect("runtime starts")
 }
 
-/// Measures compile, cold load, cached load and instantiate for one component.
-/// `load` loads it into a runtime and returns the loaded plugin's mean
-/// instantiate time.
-fn load_costs(
-    component: &[u8],
-    load: impl Fn(&Runtime, &[u8]) -> Duration,
-) -> (Duration, Duration, Duration, Duration) {
-    let compile = median(
-        (0..5)
-            .map(|_| {
-                let runtime = Runtime::new(RuntimeConfig::default(), None).expect("runtime starts");
-                let started = Instant::now();
-                wasmtime::component::Component::new(runtime.engine(), component).expect("compiles");
-                started.elapsed()
-            })
-            .collect(),
-    );
-    let cold = median(
-        (0..5)
-            .map(|_| {
-                let dir = tempfile::tempdir().expect("temporary dir");
-                let runtime = runtime_over(dir.path());
-                let started = Instant::now();
-                load(&runtime, component);
-                started.elapsed()
-            })
-            .collect(),
-    );
-    let dir = tempfile::tempdir().expect("temporary dir");
-    load(&runtime_over(dir.path()), component);
-    let mut cached = Vec::new();
-    let mut instantiate = Vec::new();
-    for _ in 0..LOADS {
-        let runtime = runtime_over(dir.path());
-        let started = Instant::now();
-        let instantiate_time = load(&runtime, component);
-        cached.push(started.elapsed());
-        instantiate.push(instantiate_time);
-        assert_eq!(runtime.cache().map(|c| c.compiles()), Some(0), "cached load did not compile");
+/// `Runtime::load_acl` and its siblings.
+type LoadFn<P> = fn(&Runtime, &[u8], &[(String, String)]) -> Result<P, keel_plugins::PluginError>;
+
+/// How to load one kind of plugin and read its metrics.
+struct Loader<P> {
+    plugin: &'static str,
+    settings: Vec<(String, String)>,
+    load: LoadFn<P>,
+    metrics: fn(&P) -> &keel_plugins::Metrics,
+}
+
+impl<P> Loader<P> {
+    fn load(&self, runtime: &Runtime, component: &[u8]) -> P {
+        (self.load)(runtime, component, &self.settings).expect("plugin loads")
     }
-    (compile, cold, median(cached), median(instantiate))
+
+    /// Measures compile, cold load, cached load and instantiate, then times
+    /// `call` on a warm instance.
+    fn measure(&self, kind: &'static str, input: &'static str, target: Duration, mut call: impl FnMut(&P)) -> Row {
+        let component = plugin(self.plugin);
+        let compile = median(
+            (0..5)
+                .map(|_| {
+                    let runtime = Runtime::new(RuntimeConfig::default(), None).expect("runtime starts");
+                    let started = Instant::now();
+                    wasmtime::component::Component::new(runtime.engine(), &component).expect("compiles");
+                    started.elapsed()
+                })
+                .collect(),
+        );
+        let cold_load = median(
+            (0..5)
+                .map(|_| {
+                    let dir = tempfile::tempdir().expect("temporary dir");
+                    let runtime = runtime_over(dir.path());
+                    let started = Instant::now();
+                    self.load(&runtime, &component);
+                    started.elapsed()
+                })
+                .collect(),
+        );
+        let dir = tempfile::tempdir().expect("temporary dir");
+        self.load(&runtime_over(dir.path()), &component);
+        let mut cached = Vec::new();
+        let mut instantiate = Vec::new();
+        for _ in 0..LOADS {
+            let runtime = runtime_over(dir.path());
+            let started = Instant::now();
+            let loaded = self.load(&runtime, &component);
+            cached.push(started.elapsed());
+            instantiate.push((self.metrics)(&loaded).snapshot().instantiate_mean);
+            assert_eq!(runtime.cache().map(|c| c.compiles()), Some(0), "cached load did not compile");
+        }
+
+        let runtime = Runtime::new(RuntimeConfig::default(), None).expect("runtime starts");
+        let warm = self.load(&runtime, &component);
+        let wasm = time_calls(|| call(&warm));
+        Row {
+            kind,
+            input,
+            compile,
+            cold_load,
+            cached_load: median(cached),
+            instantiate: median(instantiate),
+            wasm,
+            native: Percentiles { p50: Duration::ZERO, p99: Duration::ZERO },
+            target,
+        }
+    }
 }
 
 fn acl_row() -> Row {
-    let component = plugin("acl-nomad");
-    let (compile, cold_load, cached_load, instantiate) = load_costs(&component, |runtime, bytes| {
-        runtime.load_acl(bytes, &[]).expect("loads").metrics().snapshot().instantiate_mean
-    });
-    let runtime = Runtime::new(RuntimeConfig::default(), None).expect("runtime starts");
-    let acl = runtime.load_acl(&component, &[]).expect("loads");
-    let token = acl.compile(&inputs::acl_policies()).expect("compiles");
+    let loader =
+        Loader { plugin: "acl-nomad", settings: Vec::new(), load: Runtime::load_acl, metrics: AclPlugin::metrics };
     let request = inputs::acl_request();
-    let wasm = time_calls(|| assert!(acl.allowed(&token, &request)));
+    let mut token = None;
+    let mut row = loader.measure("acl", "check, compiled token of 3 policies", Duration::from_micros(1), |acl| {
+        let token = token.get_or_insert_with(|| acl.compile(&inputs::acl_policies()).expect("compiles"));
+        assert!(acl.allowed(token, &request));
+    });
 
-    use keel_sdk::Plugin;
     use keel_sdk::acl::{AclPolicy, CompiledAcl};
-    let native_plugin = acl_nomad::NomadAcl::configure(&[]).expect("configures");
-    let native_token = native_plugin.compile(&inputs::native::acl_policies()).expect("compiles");
+    let native_token = acl_nomad::NomadAcl::configure(&[])
+        .and_then(|plugin| plugin.compile(&inputs::native::acl_policies()))
+        .expect("compiles");
     let native_request = inputs::native::acl_request();
-    let native = time_calls(|| assert!(native_token.allowed(std::hint::black_box(&native_request))));
-    Row {
-        kind: "acl",
-        input: "check, compiled token of 3 policies",
-        compile,
-        cold_load,
-        cached_load,
-        instantiate,
-        wasm,
-        native,
-        target: Duration::from_micros(1),
-    }
+    row.native = time_calls(|| assert!(native_token.allowed(std::hint::black_box(&native_request))));
+    row
 }
 
 fn autopilot_row() -> Row {
-    let component = plugin("autopilot-default");
-    let (compile, cold_load, cached_load, instantiate) = load_costs(&component, |runtime, bytes| {
-        runtime.load_autopilot(bytes, &[]).expect("loads").metrics().snapshot().instantiate_mean
-    });
-    let runtime = Runtime::new(RuntimeConfig::default(), None).expect("runtime starts");
-    let strategy = runtime.load_autopilot(&component, &[]).expect("loads");
+    let loader = Loader {
+        plugin: "autopilot-default",
+        settings: Vec::new(),
+        load: Runtime::load_autopilot,
+        metrics: AutopilotPlugin::metrics,
+    };
     let cluster = inputs::autopilot_cluster();
-    let wasm = time_calls(|| {
+    let mut row = loader.measure("autopilot", "round, 5 servers", Duration::from_micros(50), |strategy| {
         strategy.evaluate(&cluster).expect("round runs");
     });
 
-    use keel_sdk::Plugin;
     use keel_sdk::autopilot::AutopilotStrategy;
     let native_strategy = autopilot_default::DefaultAutopilot::configure(&[]).expect("configures");
     let native_cluster = inputs::native::autopilot_cluster();
-    let native = time_calls(|| {
+    row.native = time_calls(|| {
         native_strategy.evaluate(std::hint::black_box(&native_cluster)).expect("round runs");
     });
-    Row {
-        kind: "autopilot",
-        input: "round, 5 servers",
-        compile,
-        cold_load,
-        cached_load,
-        instantiate,
-        wasm,
-        native,
-        target: Duration::from_micros(50),
-    }
+    row
 }
 
 fn scheduler_row() -> Row {
-    let component = plugin("scheduler-default");
-    let (compile, cold_load, cached_load, instantiate) = load_costs(&component, |runtime, bytes| {
-        runtime.load_scheduler(bytes, &[]).expect("loads").metrics().snapshot().instantiate_mean
-    });
-    let runtime = Runtime::new(RuntimeConfig::default(), None).expect("runtime starts");
-    let algorithm = runtime.load_scheduler(&component, &[]).expect("loads");
+    let loader = Loader {
+        plugin: "scheduler-default",
+        settings: Vec::new(),
+        load: Runtime::load_scheduler,
+        metrics: SchedulerPlugin::metrics,
+    };
     let (config, group, nodes) = inputs::scheduler_placement();
-    let wasm = time_calls(|| {
-        let plan = algorithm.place(&config, &group, &nodes).expect("places");
-        assert_eq!(plan.failed, 0);
-    });
+    let mut row =
+        loader.measure("scheduler", "place 3 allocs over 100 nodes", Duration::from_micros(500), |algorithm| {
+            assert_eq!(algorithm.place(&config, &group, &nodes).expect("places").failed, 0);
+        });
 
-    use keel_sdk::Plugin;
     use keel_sdk::scheduler::SchedulerAlgorithm;
     let native_algorithm = scheduler_default::DefaultScheduler::configure(&[]).expect("configures");
     let (native_config, native_group, native_nodes) = inputs::native::scheduler_placement();
-    let native = time_calls(|| {
+    row.native = time_calls(|| {
         native_algorithm.place(&native_config, &native_group, std::hint::black_box(&native_nodes)).expect("places");
     });
-    Row {
-        kind: "scheduler",
-        input: "place 3 allocs over 100 nodes",
-        compile,
-        cold_load,
-        cached_load,
-        instantiate,
-        wasm,
-        native,
-        target: Duration::from_micros(500),
-    }
+    row
 }
 
 fn license_row() -> Row {
-    let component = plugin("license-ed25519");
-    let settings = inputs::license_settings();
-    let (compile, cold_load, cached_load, instantiate) = load_costs(&component, |runtime, bytes| {
-        runtime.load_license(bytes, &settings).expect("loads").metrics().snapshot().instantiate_mean
-    });
-    let runtime = Runtime::new(RuntimeConfig::default(), None).expect("runtime starts");
-    let validator = runtime.load_license(&component, &settings).expect("loads");
+    let loader = Loader {
+        plugin: "license-ed25519",
+        settings: inputs::license_settings(),
+        load: Runtime::load_license,
+        metrics: LicensePlugin::metrics,
+    };
     // Two licenses in turn, so that every call verifies a signature: the
     // plugin remembers only the last license it verified.
     let blobs = [inputs::license_blob("bench-a"), inputs::license_blob("bench-b")];
     let mut turn = 0;
-    let wasm = time_calls(|| {
-        turn += 1;
-        let (blob, now_ms) = &blobs[turn % 2];
-        assert!(matches!(validator.validate(blob, "nomad", *now_ms), keel_plugins::LicenseVerdict::Valid(_)));
-    });
+    let mut row =
+        loader.measure("license", "validate a signed license (no memo)", Duration::from_micros(200), |validator| {
+            turn += 1;
+            let (blob, now_ms) = &blobs[turn % 2];
+            assert!(matches!(validator.validate(blob, "nomad", *now_ms), keel_plugins::LicenseVerdict::Valid(_)));
+        });
 
-    use keel_sdk::Plugin;
     use keel_sdk::license::LicenseValidator;
-    let native_validator = license_ed25519::Ed25519Validator::configure(&settings).expect("configures");
-    let native = time_calls(|| {
+    let native_validator = license_ed25519::Ed25519Validator::configure(&loader.settings).expect("configures");
+    row.native = time_calls(|| {
         turn += 1;
         let (blob, now_ms) = &blobs[turn % 2];
         native_validator.validate(std::hint::black_box(blob), "nomad", *now_ms).expect("valid");
     });
-    Row {
-        kind: "license",
-        input: "validate a signed license (no memo)",
-        compile,
-        cold_load,
-        cached_load,
-        instantiate,
-        wasm,
-        native,
-        target: Duration::from_micros(200),
-    }
+    row
 }
 
 fn micros(duration: Duration) -> String {

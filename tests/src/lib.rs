@@ -5,7 +5,7 @@
 //! `keel` processes: started with a temporary data directory, waited on
 //! with generous timeouts, and killed when the test ends.
 
-pub mod bench_inputs;
+pub mod inputs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

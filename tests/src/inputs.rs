@@ -1,6 +1,7 @@
-//! Realistic plugin inputs, built once per representation: `host` for calls
-//! through the runtime (`keel_plugins` types) and `native` for calling a
-//! plugin crate directly (`keel_sdk` types). Both are generated from the
+//! Realistic plugin inputs for tests and benchmarks, built once per
+//! representation: at the top level for calls through the runtime
+//! (`keel_plugins` types), in `native` for calling a plugin crate directly
+//! (`keel_sdk` types). Both are generated from the
 //! same WIT, so one macro per input builds either.
 
 use base64::Engine as _;
