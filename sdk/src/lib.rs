@@ -12,6 +12,9 @@
 //!   [`export_license_validator!`]) that turns an implementation into the
 //!   exports of its WIT world;
 //! - the host imports, [`log`] and [`now_ms`];
+//! - [`version::Version`], versions ordered as hashicorp/go-version orders
+//!   them, for strategies and constraints that compare server or node
+//!   versions;
 //! - a native mode: off `wasm32`, the host imports are served by this crate
 //!   (see [`testing`]), so a plugin's logic is tested with plain `cargo test`.
 //!
@@ -90,6 +93,7 @@ pub mod license;
 mod plugin;
 pub mod scheduler;
 pub mod testing;
+pub mod version;
 
 pub use host::{LogLevel, log, now_ms};
 pub use plugin::{Plugin, PluginInfo};

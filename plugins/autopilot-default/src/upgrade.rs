@@ -17,7 +17,7 @@ use crate::facts::{licensed, tag};
 use crate::health::Assessment;
 use crate::membership::Membership;
 use crate::promotion::Stabilization;
-use crate::version::Version;
+use crate::version::{self, Version};
 
 /// The license feature that turns upgrade migration on.
 pub(crate) const FEATURE: &str = "Automated Upgrades";
@@ -74,7 +74,7 @@ impl<'a> Migration<'a> {
             .filter(|a| !a.read_replica)
             .map(|a| {
                 let text = version_of(a);
-                (a.server.id.as_str(), text, Version::parse(text))
+                (a.server.id.as_str(), text, version::parse(text))
             })
             .collect();
         let highest = versions.iter().filter_map(|(_, _, v)| v.as_ref()).max();

@@ -8,7 +8,7 @@ use keel_sdk::scheduler::{Constraint, Node};
 use regex_lite::Regex;
 
 use crate::target::Target;
-use crate::version::{Flavor, Version, VersionConstraint};
+use crate::version::{self, Flavor, VersionConstraint};
 
 /// What a constraint checks, with everything that can be prepared once.
 #[derive(Debug, Clone)]
@@ -117,7 +117,7 @@ impl CompiledConstraint {
                 (Some(l), Some(r)) => {
                     let flavor = *flavor;
                     let range = prepared(pattern, r, |p| VersionConstraint::parse(p, flavor).ok());
-                    match (range, Version::parse(l, flavor)) {
+                    match (range, version::parse(l, flavor)) {
                         (Some(range), Some(version)) => range.matches(&version),
                         _ => false,
                     }

@@ -6,9 +6,13 @@
 //! segments and the pessimistic `~>`, and keeps pre-releases out of ranges
 //! that do not name one; `semver` takes at most three segments, has no
 //! `~>`, and orders pre-releases like any other version.
+//!
+//! The versions themselves, their grammar and their order are the SDK's
+//! [`Version`]; this module adds the flavours and the constraints.
 
-use std::cmp::Ordering;
 use std::fmt;
+
+use keel_sdk::version::Version;
 
 /// Which operand's rules apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,110 +21,17 @@ pub(crate) enum Flavor {
     Semver,
 }
 
-/// A parsed version. Build metadata (`+ent`) takes no part in comparisons.
-#[derive(Debug, Clone)]
-pub(crate) struct Version {
-    segments: Vec<u64>,
-    pre: Option<String>,
+/// Parses `1.2.3`, `v1.2`, `1.2.3-beta.1`, `1.2.3rc1` or `1.2.3+ent` with
+/// go-version's grammar; `semver` also allows no more than three segments.
+pub(crate) fn parse(text: &str, flavor: Flavor) -> Option<Version> {
+    Version::parse(text).filter(|version| flavor == Flavor::Version || version.segments().len() <= 3)
 }
 
-impl Version {
-    /// Parses `1.2.3`, `v1.2`, `1.2.3-beta.1`, `1.2.3rc1` or `1.2.3+ent`.
-    pub(crate) fn parse(text: &str, flavor: Flavor) -> Option<Self> {
-        let text = text.trim();
-        let text = text.strip_prefix('v').unwrap_or(text);
-        let text = match text.split_once('+') {
-            Some((version, build)) if !build.is_empty() => version,
-            Some(_) => return None,
-            None => text,
-        };
-        // The numeric core ends at the first character that is neither a
-        // digit nor a dot; what follows (after an optional dash) is the
-        // pre-release.
-        let core_end = text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len());
-        let (core, rest) = text.split_at(core_end);
-        let pre = match rest.strip_prefix('-').unwrap_or(rest) {
-            "" if rest.is_empty() => None,
-            "" => return None,
-            pre if pre.split('.').all(valid_identifier) => Some(pre.to_owned()),
-            _ => return None,
-        };
-        let segments = core.split('.').map(|s| s.parse::<u64>().ok()).collect::<Option<Vec<_>>>()?;
-        if flavor == Flavor::Semver && segments.len() > 3 {
-            return None;
-        }
-        Some(Self { segments, pre })
-    }
-
-    fn segment(&self, i: usize) -> u64 {
-        self.segments.get(i).copied().unwrap_or(0)
-    }
-
-    fn has_pre(&self) -> bool {
-        self.pre.is_some()
-    }
-
-    fn same_core(&self, other: &Version) -> bool {
-        let len = self.segments.len().max(other.segments.len());
-        (0..len).all(|i| self.segment(i) == other.segment(i))
-    }
-}
-
-fn valid_identifier(part: &str) -> bool {
-    !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '~')
-}
-
-impl Ord for Version {
-    fn cmp(&self, other: &Self) -> Ordering {
-        let len = self.segments.len().max(other.segments.len());
-        (0..len)
-            .map(|i| self.segment(i).cmp(&other.segment(i)))
-            .find(|o| o.is_ne())
-            .unwrap_or_else(|| compare_pre(self.pre.as_deref(), other.pre.as_deref()))
-    }
-}
-
-impl PartialOrd for Version {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Version {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl Eq for Version {}
-
-/// A release sorts after its pre-releases; pre-releases compare part by
-/// part, numbers numerically and below words, a shorter list first.
-fn compare_pre(a: Option<&str>, b: Option<&str>) -> Ordering {
-    match (a, b) {
-        (None, None) => Ordering::Equal,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(_), None) => Ordering::Less,
-        (Some(a), Some(b)) => {
-            let (mut left, mut right) = (a.split('.'), b.split('.'));
-            loop {
-                let order = match (left.next(), right.next()) {
-                    (None, None) => return Ordering::Equal,
-                    (None, Some(_)) => return Ordering::Less,
-                    (Some(_), None) => return Ordering::Greater,
-                    (Some(l), Some(r)) => match (l.parse::<u64>(), r.parse::<u64>()) {
-                        (Ok(l), Ok(r)) => l.cmp(&r),
-                        (Ok(_), Err(_)) => Ordering::Less,
-                        (Err(_), Ok(_)) => Ordering::Greater,
-                        (Err(_), Err(_)) => l.cmp(r),
-                    },
-                };
-                if order.is_ne() {
-                    return order;
-                }
-            }
-        }
-    }
+/// Whether two versions have the same numeric segments, a missing one
+/// counting as zero.
+fn same_core(a: &Version, b: &Version) -> bool {
+    let len = a.segments().len().max(b.segments().len());
+    (0..len).all(|i| a.segment(i) == b.segment(i))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,8 +86,8 @@ impl VersionConstraint {
         // go-version keeps pre-releases out of ranges unless the range names
         // a pre-release of the same release; Nomad's semver does not.
         let pre_ok = self.flavor == Flavor::Semver
-            || match (v.has_pre(), c.has_pre()) {
-                (true, true) => v.same_core(c),
+            || match (v.pre().is_some(), c.pre().is_some()) {
+                (true, true) => same_core(v, c),
                 (true, false) => false,
                 (false, _) => true,
             };
@@ -188,7 +99,7 @@ impl VersionConstraint {
             Op::GreaterOrEqual => pre_ok && v >= c,
             Op::LessOrEqual => pre_ok && v <= c,
             Op::Pessimistic => {
-                v.has_pre() == c.has_pre()
+                v.pre().is_some() == c.pre().is_some()
                     && v >= c
                     && (0..term.written_segments.saturating_sub(1)).all(|i| v.segment(i) == c.segment(i))
             }
@@ -214,8 +125,8 @@ fn parse_term(term: &str, flavor: Flavor) -> Result<Term, ParseError> {
         return Err(ParseError(format!("{term:?}: semver constraints do not support ~>")));
     }
     let text = rest.trim();
-    let version = Version::parse(text, flavor).ok_or_else(|| ParseError(format!("{term:?}: malformed version")))?;
-    let written_segments = version.segments.len();
+    let version = parse(text, flavor).ok_or_else(|| ParseError(format!("{term:?}: malformed version")))?;
+    let written_segments = version.segments().len();
     Ok(Term { op, version, written_segments })
 }
 
@@ -224,7 +135,7 @@ mod tests {
     use super::*;
 
     fn v(text: &str) -> Version {
-        Version::parse(text, Flavor::Version).expect("a version")
+        parse(text, Flavor::Version).expect("a version")
     }
 
     fn holds(constraint: &str, version: &str) -> bool {
@@ -233,18 +144,18 @@ mod tests {
 
     fn holds_semver(constraint: &str, version: &str) -> bool {
         let c = VersionConstraint::parse(constraint, Flavor::Semver).expect("a constraint");
-        c.matches(&Version::parse(version, Flavor::Semver).expect("a version"))
+        c.matches(&parse(version, Flavor::Semver).expect("a version"))
     }
 
     #[test]
     fn versions_parse_like_go_version() {
         for text in ["1", "1.2.3", "v1.2", "1.2.3.4", "1.2.3-beta.1", "1.2.3rc1", "1.2.3+ent", "4.19.0-26-amd64"] {
-            assert!(Version::parse(text, Flavor::Version).is_some(), "{text}");
+            assert!(parse(text, Flavor::Version).is_some(), "{text}");
         }
         for text in ["", "x1", "1..2", "1.2-", "1.2+", "1.2.3-be ta"] {
-            assert!(Version::parse(text, Flavor::Version).is_none(), "{text}");
+            assert!(parse(text, Flavor::Version).is_none(), "{text}");
         }
-        assert!(Version::parse("1.2.3.4", Flavor::Semver).is_none());
+        assert!(parse("1.2.3.4", Flavor::Semver).is_none());
     }
 
     #[test]
