@@ -60,3 +60,34 @@ impl ValueKind {
         }
     }
 }
+
+/// Helpers for the parsers' tests: both read into this tree.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Block, Item};
+    use crate::error::RuleError;
+
+    /// The items `parse` reads from `text`, which must parse.
+    pub(crate) fn ok(parse: fn(&str) -> Result<Vec<Item>, RuleError>, text: &str) -> Vec<Item> {
+        match parse(text) {
+            Ok(items) => items,
+            Err(error) => panic!("{text:?} should parse: {error}"),
+        }
+    }
+
+    /// The error `parse` gives for `text`, which must not parse.
+    pub(crate) fn error(parse: fn(&str) -> Result<Vec<Item>, RuleError>, text: &str) -> String {
+        match parse(text) {
+            Ok(items) => panic!("{text:?} should not parse, gave {items:?}"),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    /// The block `item` must be.
+    pub(crate) fn block(item: &Item) -> &Block {
+        match item {
+            Item::Block(block) => block,
+            Item::Attribute(attribute) => panic!("expected a block, found {attribute:?}"),
+        }
+    }
+}

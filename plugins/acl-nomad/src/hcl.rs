@@ -191,25 +191,14 @@ mod tests {
     use super::*;
 
     fn ok(text: &str) -> Vec<Item> {
-        match parse(text) {
-            Ok(items) => items,
-            Err(error) => panic!("{text:?} should parse: {error}"),
-        }
+        crate::document::testing::ok(parse, text)
     }
 
     fn error(text: &str) -> String {
-        match parse(text) {
-            Ok(items) => panic!("{text:?} should not parse, gave {items:?}"),
-            Err(error) => error.to_string(),
-        }
+        crate::document::testing::error(parse, text)
     }
 
-    fn block(item: &Item) -> &Block {
-        match item {
-            Item::Block(block) => block,
-            Item::Attribute(attribute) => panic!("expected a block, found {attribute:?}"),
-        }
-    }
+    use crate::document::testing::block;
 
     fn attribute(item: &Item) -> &Attribute {
         match item {
