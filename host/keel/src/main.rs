@@ -53,9 +53,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to standard error; `KEEL_LOG` (e.g. `debug`, `keel_plugins=trace`) filters them.
+/// Logs go to standard error, coloured only on a terminal; `KEEL_LOG` (e.g. `debug`, `keel_plugins=trace`) filters them.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colours).init();
 }
