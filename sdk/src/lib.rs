@@ -36,10 +36,7 @@
 //!     }
 //!
 //!     fn configure(settings: &[(String, String)]) -> Result<Self, String> {
-//!         match settings.first() {
-//!             Some((key, _)) => Err(format!("unknown setting {key:?}")),
-//!             None => Ok(ReadOnly),
-//!         }
+//!         keel_sdk::refuse_settings(settings).map(|()| ReadOnly)
 //!     }
 //! }
 //!
@@ -96,7 +93,7 @@ pub mod testing;
 pub mod version;
 
 pub use host::{LogLevel, log, now_ms};
-pub use plugin::{Plugin, PluginInfo};
+pub use plugin::{Plugin, PluginInfo, refuse_settings};
 
 /// Support for the export macros; not part of the public API.
 #[doc(hidden)]

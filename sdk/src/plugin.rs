@@ -36,6 +36,16 @@ pub trait Plugin: Sized + 'static {
     fn configure(settings: &[(String, String)]) -> Result<Self, String>;
 }
 
+/// The `configure` of a plugin that takes no settings: accepts none and
+/// refuses any, naming every unknown key.
+pub fn refuse_settings(settings: &[(String, String)]) -> Result<(), String> {
+    if settings.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = settings.iter().map(|(key, _)| format!("{key:?}")).collect();
+    Err(format!("unknown setting {}: this plugin takes no settings", keys.join(", ")))
+}
+
 /// Where the export macro keeps the configured plugin of one instance.
 #[doc(hidden)]
 pub trait Slot: Plugin {
@@ -119,4 +129,19 @@ macro_rules! __keel_export {
     $crate::$export_macro!(KeelExport with_types_in $crate::bindings::exports::keel::plugin::$interface);
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuse_settings;
+
+    #[test]
+    fn refuse_settings_names_every_key() {
+        assert_eq!(refuse_settings(&[]), Ok(()));
+        let settings = [("a".to_owned(), "1".to_owned()), ("b".to_owned(), "2".to_owned())];
+        assert_eq!(
+            refuse_settings(&settings),
+            Err("unknown setting \"a\", \"b\": this plugin takes no settings".into())
+        );
+    }
 }

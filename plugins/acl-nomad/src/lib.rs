@@ -63,12 +63,7 @@ impl Plugin for NomadAcl {
     }
 
     fn configure(settings: &[(String, String)]) -> Result<Self, String> {
-        match settings.first() {
-            Some((key, _)) => {
-                Err(format!("configure acl-nomad: unknown setting {key:?}; this plugin takes no settings"))
-            }
-            None => Ok(NomadAcl),
-        }
+        keel_sdk::refuse_settings(settings).map(|()| NomadAcl)
     }
 }
 

@@ -44,7 +44,7 @@ fn info_names_the_plugin_and_its_version() {
 #[test]
 fn configure_refuses_any_setting_and_names_it() {
     let error = NomadAcl::configure(&[("strict".to_owned(), "true".to_owned())]).expect_err("no settings exist");
-    assert_eq!(error, "configure acl-nomad: unknown setting \"strict\"; this plugin takes no settings");
+    assert_eq!(error, "unknown setting \"strict\": this plugin takes no settings");
 }
 
 #[test]

@@ -105,11 +105,7 @@ impl Plugin for DefaultAutopilot {
     }
 
     fn configure(settings: &[(String, String)]) -> Result<Self, String> {
-        if settings.is_empty() {
-            return Ok(DefaultAutopilot);
-        }
-        let keys: Vec<String> = settings.iter().map(|(key, _)| format!("{key:?}")).collect();
-        Err(format!("configure: unknown setting {} (autopilot-default takes no settings)", keys.join(", ")))
+        keel_sdk::refuse_settings(settings).map(|()| DefaultAutopilot)
     }
 }
 

@@ -100,11 +100,7 @@ impl Plugin for DefaultScheduler {
     }
 
     fn configure(settings: &[(String, String)]) -> Result<Self, String> {
-        if settings.is_empty() {
-            return Ok(DefaultScheduler);
-        }
-        let keys: Vec<String> = settings.iter().map(|(key, _)| format!("{key:?}")).collect();
-        Err(format!("configure: unknown setting {} (scheduler-default takes no settings)", keys.join(", ")))
+        keel_sdk::refuse_settings(settings).map(|()| DefaultScheduler)
     }
 }
 
