@@ -1,0 +1,1 @@
+//! Keel server (being built).

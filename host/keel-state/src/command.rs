@@ -1,0 +1,45 @@
+//! The Raft commands: every change to the replicated state is one of these.
+
+use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
+use serde::{Deserialize, Serialize};
+
+use crate::state::State;
+
+/// A change to the replicated state, written to the Raft log and applied by
+/// every server in log order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Command {
+    /// Written by a new leader: sets each configuration that the state does
+    /// not have yet, and leaves the ones it has alone.
+    InitDefaults { autopilot: AutopilotConfiguration, scheduler: SchedulerConfiguration },
+    /// Replaces the autopilot configuration; with `cas`, only when its
+    /// `ModifyIndex` equals `cas`.
+    SetAutopilotConfig { config: AutopilotConfiguration, cas: Option<u64> },
+    /// Replaces the scheduler configuration; with `cas`, only when its
+    /// `ModifyIndex` equals `cas`.
+    SetSchedulerConfig { config: SchedulerConfiguration, cas: Option<u64> },
+    /// Stores a license blob the license plugin accepted on the leader.
+    SetLicense { blob: String },
+    /// Replaces all replicated data with a restored snapshot's. The Raft
+    /// membership is the live cluster's and is not touched.
+    Restore { state: Box<State> },
+}
+
+/// What applying a command answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The command changed the state (or was a no-op by design).
+    Applied,
+    /// A check-and-set write: whether it won.
+    Cas(bool),
+}
+
+impl Outcome {
+    /// Whether the write took effect.
+    pub fn updated(self) -> bool {
+        match self {
+            Outcome::Applied => true,
+            Outcome::Cas(won) => won,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Keel's replicated state and its storage.
+//!
+//! This crate owns what every server agrees on and how it is kept on disk:
+//! the Raft [`Command`]s, the pure [`State`] they are applied to, the
+//! sled-backed Raft log and state machine that openraft drives, the
+//! snapshot archive served by `/v1/operator/snapshot`, and the data
+//! directory, which is opened once as a `cap_std::fs::Dir`.
+//!
+//! It depends on `keel-api` for the shapes it stores, on openraft for the
+//! storage traits and on sled for the files. It must not know about HTTP,
+//! the network or plugins: the cluster crate drives it.
+
+pub mod command;
+pub mod state;
+
+pub use command::{Command, Outcome};
+pub use state::{Record, State, StoredLicense};
+
+openraft::declare_raft_types!(
+    /// The Raft type configuration Keel runs with: commands in, outcomes
+    /// out, servers identified by a `u64` and described by a [`ServerNode`],
+    /// snapshots as bytes in memory.
+    pub TypeConfig:
+        D = Command,
+        R = Outcome,
+        NodeId = u64,
+        Node = ServerNode,
+        SnapshotData = std::io::Cursor<Vec<u8>>,
+);
+
+/// What the Raft membership records about a server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ServerNode {
+    /// The server's raft ID as Nomad shows it (a UUID).
+    pub id: String,
+    /// The server's RPC address, `ip:port`.
+    pub address: String,
+    /// The server's node name.
+    pub name: String,
+}
+
+impl std::fmt::Display for ServerNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {})", self.name, self.id, self.address)
+    }
+}
