@@ -10,11 +10,23 @@
 //! storage traits and on sled for the files. It must not know about HTTP,
 //! the network or plugins: the cluster crate drives it.
 
+pub mod archive;
 pub mod command;
+pub mod data_dir;
+pub mod log_store;
+pub mod snapshot_store;
 pub mod state;
+pub mod state_machine;
+pub mod store;
+pub mod view;
 
 pub use command::{Command, Outcome};
+pub use data_dir::{DataDir, DataDirError};
+pub use log_store::LogStore;
 pub use state::{Record, State, StoredLicense};
+pub use state_machine::{StateMachineStore, StateSnapshotBuilder};
+pub use store::{Store, StoreError};
+pub use view::StateView;
 
 openraft::declare_raft_types!(
     /// The Raft type configuration Keel runs with: commands in, outcomes

@@ -1,0 +1,34 @@
+//! What can go wrong when the server is asked to do something.
+
+use keel_state::ServerNode;
+
+/// An operation on the Raft node failed. Messages are lowercase and name the
+/// operation; the binary maps each variant to a Nomad status.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// No leader is known, so nothing can be written or read from the leader.
+    #[error("no cluster leader")]
+    NoLeader,
+    /// This server is not the leader; the leader is `0` (when known).
+    #[error("not the leader")]
+    NotLeader(Option<ServerNode>),
+    /// A peer named in a request is not in the Raft configuration.
+    #[error("{0}")]
+    PeerNotFound(String),
+    /// A membership change that would leave the cluster without a voter or
+    /// below quorum.
+    #[error("{0}")]
+    Refused(String),
+    /// The Raft node has stopped (shutting down or a storage fault).
+    #[error("raft node stopped: {0}")]
+    Stopped(String),
+    /// Raft refused a membership change.
+    #[error("change raft membership: {0}")]
+    Membership(String),
+    /// Opening the storage failed.
+    #[error(transparent)]
+    Storage(#[from] keel_state::StoreError),
+    /// openraft refused the configuration or failed to start.
+    #[error("start raft: {0}")]
+    Start(String),
+}

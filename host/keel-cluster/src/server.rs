@@ -1,0 +1,295 @@
+//! The Raft node: start-up, bootstrap, writes and membership.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
+use keel_state::{Command, DataDir, Outcome, ServerNode, StateView, Store, TypeConfig};
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Config, Raft, RaftMetrics, ServerState, SnapshotPolicy};
+use tokio::task::JoinHandle;
+
+use crate::network::Network;
+use crate::{ClusterError, node_id_of};
+
+/// How a server forms its cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// A cluster of this server alone, bootstrapped at first start (`--dev`,
+    /// `bootstrap_expect = 1`).
+    Solo,
+    /// Bootstrap once this many servers see each other.
+    Expect(u32),
+}
+
+/// What a server needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The raft ID (a UUID, kept in the data dir).
+    pub raft_id: String,
+    pub node_name: String,
+    pub rpc_address: SocketAddr,
+    pub bootstrap: Bootstrap,
+    /// Scales Raft's timings, like Nomad's `raft_multiplier` (1 to 10).
+    pub raft_multiplier: u32,
+    /// Written by the first leader when the state has no autopilot config.
+    pub autopilot_defaults: AutopilotConfiguration,
+    /// Written by the first leader when the state has no scheduler config.
+    pub scheduler_defaults: SchedulerConfiguration,
+}
+
+/// A write that was applied: what the state machine answered, and at which
+/// Raft index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    pub outcome: Outcome,
+    pub index: u64,
+}
+
+/// One server in the Raft configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub node: ServerNode,
+    pub voter: bool,
+    pub leader: bool,
+}
+
+/// A summary of the node's Raft state for `/v1/agent/self` and health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaftStatus {
+    pub state: String,
+    pub term: u64,
+    pub last_log_index: u64,
+    pub applied_index: u64,
+    pub last_snapshot_index: u64,
+    pub commit_index: u64,
+    pub num_peers: usize,
+    pub configuration_index: u64,
+}
+
+/// A running Raft server. Dropping it does not stop Raft; call [`Server::shutdown`].
+pub struct Server {
+    raft: Raft<TypeConfig>,
+    view: StateView,
+    me: ServerNode,
+    leader_duties: JoinHandle<()>,
+}
+
+impl Server {
+    /// Opens the storage in `data_dir`, starts Raft and bootstraps a solo
+    /// cluster on its first start.
+    pub async fn start(config: ServerConfig, data_dir: &DataDir) -> Result<Self, ClusterError> {
+        let me = ServerNode {
+            id: config.raft_id.clone(),
+            address: config.rpc_address.to_string(),
+            name: config.node_name.clone(),
+        };
+        let node_id = node_id_of(&me.id);
+        let (log_store, state_machine) = Store::open(data_dir)?;
+        let view = state_machine.view();
+        let raft_config = Arc::new(raft_config(config.raft_multiplier)?);
+        let raft = Raft::new(node_id, raft_config, Network, log_store, state_machine)
+            .await
+            .map_err(|e| ClusterError::Start(e.to_string()))?;
+
+        let initialized = raft.is_initialized().await.map_err(|e| ClusterError::Stopped(e.to_string()))?;
+        if !initialized && config.bootstrap == Bootstrap::Solo {
+            tracing::info!(raft_id = %me.id, "bootstrapping a new single-server cluster");
+            raft.initialize(BTreeMap::from([(node_id, me.clone())]))
+                .await
+                .map_err(|e| ClusterError::Start(format!("bootstrap: {e}")))?;
+        }
+        if initialized && only_voter_is(&raft.metrics().borrow(), node_id) {
+            // Alone in the configuration, nobody else can win: elect now
+            // instead of waiting out an election timeout after a restart.
+            raft.trigger().elect().await.map_err(|e| ClusterError::Stopped(e.to_string()))?;
+        }
+        let leader_duties = tokio::spawn(leader_duties(raft.clone(), config));
+        Ok(Self { raft, view, me, leader_duties })
+    }
+
+    /// The replicated state as this server has applied it.
+    pub fn view(&self) -> &StateView {
+        &self.view
+    }
+
+    /// This server.
+    pub fn me(&self) -> &ServerNode {
+        &self.me
+    }
+
+    /// The current leader, when one is known.
+    pub fn leader(&self) -> Option<ServerNode> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let leader = metrics.current_leader?;
+        metrics.membership_config.membership().get_node(&leader).cloned()
+    }
+
+    /// Whether this server is the leader now.
+    pub fn is_leader(&self) -> bool {
+        self.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    /// Milliseconds since this server last heard from the leader: 0 on the
+    /// leader itself.
+    pub fn last_contact_ms(&self) -> u64 {
+        if self.is_leader() { 0 } else { self.raft.metrics().borrow().millis_since_quorum_ack.unwrap_or(0) }
+    }
+
+    /// Submits `command` and waits until it is applied.
+    pub async fn write(&self, command: Command) -> Result<Applied, ClusterError> {
+        match self.raft.client_write(command).await {
+            Ok(response) => Ok(Applied { outcome: response.data, index: response.log_id.index }),
+            Err(error) => Err(write_error(error)),
+        }
+    }
+
+    /// The Raft configuration and the index of the log entry that set it.
+    pub fn configuration(&self) -> (Vec<Peer>, u64) {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let membership = metrics.membership_config.membership();
+        let voters: BTreeSet<u64> = membership.voter_ids().collect();
+        let peers = membership
+            .nodes()
+            .map(|(id, node)| Peer {
+                node: node.clone(),
+                voter: voters.contains(id),
+                leader: metrics.current_leader == Some(*id),
+            })
+            .collect();
+        let index = metrics.membership_config.log_id().map_or(0, |log_id| log_id.index);
+        (peers, index)
+    }
+
+    /// Removes the peer with raft ID `id` (or RPC address `address`) from the
+    /// Raft configuration, and answers the index of the change. Removing
+    /// the last voter is refused.
+    pub async fn remove_peer(&self, matches: impl Fn(&ServerNode) -> bool, named: &str) -> Result<u64, ClusterError> {
+        let (peers, _) = self.configuration();
+        let target = peers
+            .iter()
+            .find(|peer| matches(&peer.node))
+            .ok_or_else(|| ClusterError::PeerNotFound(format!("{named} was not found in the Raft configuration")))?;
+        let voters = peers.iter().filter(|peer| peer.voter).count();
+        if target.voter && voters <= 1 {
+            return Err(ClusterError::Refused(format!(
+                "{named} is the only voter in the Raft configuration; removing it would leave the cluster without a leader"
+            )));
+        }
+        let id = node_id_of(&target.node.id);
+        let change = if target.voter {
+            ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+        } else {
+            ChangeMembers::RemoveNodes(BTreeSet::from([id]))
+        };
+        let response = self.raft.change_membership(change, false).await.map_err(|error| match error {
+            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
+                ClusterError::NotLeader(forward.leader_node)
+            }
+            RaftError::APIError(ClientWriteError::ChangeMembershipError(refused)) => {
+                ClusterError::Membership(refused.to_string())
+            }
+            RaftError::Fatal(fatal) => ClusterError::Stopped(fatal.to_string()),
+        })?;
+        Ok(response.log_id.index)
+    }
+
+    /// The node's Raft state in numbers.
+    pub fn status(&self) -> RaftStatus {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let applied_index = metrics.last_applied.map_or(0, |log_id| log_id.index);
+        RaftStatus {
+            state: format!("{:?}", metrics.state),
+            term: metrics.current_term,
+            last_log_index: metrics.last_log_index.unwrap_or(0),
+            applied_index,
+            last_snapshot_index: metrics.snapshot.map_or(0, |log_id| log_id.index),
+            // A single node commits what it applies; a follower's commit
+            // index is not in openraft's metrics, and applied trails it
+            // only by entries in flight.
+            commit_index: applied_index,
+            num_peers: metrics.membership_config.membership().nodes().count().saturating_sub(1),
+            configuration_index: metrics.membership_config.log_id().map_or(0, |log_id| log_id.index),
+        }
+    }
+
+    /// Waits until some leader is known, or `timeout` passes.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Option<ServerNode> {
+        let mut metrics = self.raft.metrics();
+        let _ = tokio::time::timeout(timeout, metrics.wait_for(|m| m.current_leader.is_some())).await;
+        self.leader()
+    }
+
+    /// Stops Raft: in-flight writes fail, storage is flushed and closed.
+    pub async fn shutdown(&self) {
+        self.leader_duties.abort();
+        if let Err(error) = self.raft.shutdown().await {
+            tracing::warn!(%error, "raft did not shut down cleanly");
+        }
+    }
+}
+
+fn raft_config(multiplier: u32) -> Result<Config, ClusterError> {
+    let multiplier = u64::from(multiplier.clamp(1, 10));
+    Config {
+        cluster_name: "keel".to_owned(),
+        heartbeat_interval: 150 * multiplier,
+        election_timeout_min: 1_000 * multiplier,
+        election_timeout_max: 2_000 * multiplier,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(8_192),
+        max_in_snapshot_log_to_keep: 1_024,
+        ..Config::default()
+    }
+    .validate()
+    .map_err(|e| ClusterError::Start(format!("raft configuration: {e}")))
+}
+
+fn only_voter_is(metrics: &RaftMetrics<u64, ServerNode>, node_id: u64) -> bool {
+    metrics.membership_config.membership().voter_ids().eq([node_id])
+}
+
+fn write_error(error: RaftError<u64, ClientWriteError<u64, ServerNode>>) -> ClusterError {
+    match error {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => match forward.leader_node {
+            Some(leader) => ClusterError::NotLeader(Some(leader)),
+            None => ClusterError::NoLeader,
+        },
+        RaftError::APIError(ClientWriteError::ChangeMembershipError(refused)) => {
+            ClusterError::Membership(refused.to_string())
+        }
+        RaftError::Fatal(fatal) => ClusterError::Stopped(fatal.to_string()),
+    }
+}
+
+/// What a server does each time it becomes leader: makes sure the state has
+/// an autopilot and a scheduler configuration (Nomad writes its defaults on
+/// leadership too, so `CreateIndex` is a real Raft index).
+async fn leader_duties(raft: Raft<TypeConfig>, config: ServerConfig) {
+    let mut metrics = raft.metrics();
+    let mut served_term = None;
+    loop {
+        let leading_term = {
+            let current = metrics.borrow_and_update();
+            (current.state == ServerState::Leader).then_some(current.current_term)
+        };
+        if let Some(term) = leading_term.filter(|term| served_term != Some(*term)) {
+            served_term = Some(term);
+            let defaults = Command::InitDefaults {
+                autopilot: config.autopilot_defaults.clone(),
+                scheduler: config.scheduler_defaults.clone(),
+            };
+            if let Err(error) = raft.client_write(defaults).await {
+                tracing::warn!(%error, term, "could not write the default configurations as the new leader");
+                served_term = None;
+            }
+        }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
