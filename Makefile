@@ -52,7 +52,8 @@ test: plugins
 	$(CARGO) test --workspace --doc --locked
 
 bench: plugins
-	$(CARGO) bench --locked -p keel-tests --bench plugins
+	$(CARGO) build --release --locked -p keel  # the server bench runs this binary
+	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server
 
 build: plugins
 	$(CARGO) build --locked -p keel

@@ -193,7 +193,13 @@ pub fn license_settings() -> Vec<(String, String)> {
 /// A license with id `license_id` signed by the fixed issuer key, and a time
 /// at which it is valid.
 pub fn license_blob(license_id: &str) -> (String, u64) {
-    let payload = serde_json::json!({
+    (license_document(license_id, &[], &ISSUER_SECRET), NOW_MS)
+}
+
+/// A license document with id `license_id`, valid from 2026 to 2028 unless
+/// `changes` (payload fields) say otherwise, signed with `secret`.
+pub fn license_document(license_id: &str, changes: &[(&str, serde_json::Value)], secret: &[u8; 32]) -> String {
+    let mut payload = serde_json::json!({
         "LicenseID": license_id,
         "CustomerID": "keel-bench",
         "InstallationID": "*",
@@ -205,13 +211,18 @@ pub fn license_blob(license_id: &str) -> (String, u64) {
         "Flags": {"modules": "governance-policy"},
         "Modules": ["governance-policy"],
         "Features": ["Automated Upgrades", "Redundancy Zones", "Read Scalability"],
-    })
-    .to_string();
-    let signature = SigningKey::from_bytes(&ISSUER_SECRET).sign(payload.as_bytes());
-    let blob = format!(
+    });
+    for (field, value) in changes {
+        payload[*field] = value.clone();
+    }
+    let payload = payload.to_string();
+    let signature = SigningKey::from_bytes(secret).sign(payload.as_bytes());
+    format!(
         "keel-license-v1.{}.{}",
         URL_SAFE_NO_PAD.encode(payload.as_bytes()),
         URL_SAFE_NO_PAD.encode(signature.to_bytes())
-    );
-    (blob, NOW_MS)
+    )
 }
+
+/// The fixed issuer key that [`license_settings`] trusts.
+pub const LICENSE_ISSUER_SECRET: [u8; 32] = ISSUER_SECRET;

@@ -8,7 +8,7 @@
 pub mod inputs;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The workspace root.
@@ -57,8 +57,50 @@ pub fn keel(args: &[&str]) -> Output {
 pub struct Agent {
     child: Child,
     pub http: String,
-    pub data_dir: tempfile::TempDir,
+    bind: String,
+    extra: Vec<String>,
+    data_dir: Option<tempfile::TempDir>,
     stderr_path: PathBuf,
+    client: ureq::Agent,
+}
+
+/// An agent that has exited, with its data directory kept for a restart.
+pub struct Stopped {
+    pub status: ExitStatus,
+    bind: String,
+    extra: Vec<String>,
+    data_dir: tempfile::TempDir,
+}
+
+impl Stopped {
+    /// Starts the agent again with the same address, flags and data directory.
+    pub fn restart(self) -> Agent {
+        Agent::spawn(&self.bind, self.data_dir, self.extra)
+    }
+}
+
+/// An HTTP reply: status, headers and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics with the body when it is not JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("reply is not JSON ({e}): {}", self.text()))
+    }
 }
 
 impl Agent {
@@ -66,20 +108,43 @@ impl Agent {
     /// and waits until `GET /v1/agent/health` answers 200. Each test binds
     /// its own loopback address (127.0.0.x), so tests can run in parallel.
     pub fn start_dev(bind: &str, extra: &[&str]) -> Self {
-        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        let mut args = vec!["--dev".to_owned()];
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        Self::start(bind, args)
+    }
+
+    /// Starts `keel agent --bind BIND --data-dir <temporary> ARGS...` and
+    /// waits until it is healthy.
+    pub fn start(bind: &str, args: Vec<String>) -> Self {
+        Self::spawn(bind, tempfile::tempdir().expect("temporary data dir"), args)
+    }
+
+    fn spawn(bind: &str, data_dir: tempfile::TempDir, extra: Vec<String>) -> Self {
         let stderr_path = data_dir.path().join("agent.log");
-        let stderr = std::fs::File::create(&stderr_path).expect("agent log file");
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&stderr_path).expect("agent log file");
         let data_dir_arg = data_dir.path().to_str().expect("utf-8 temp path").to_owned();
-        let mut args = vec!["agent", "--dev", "--bind", bind, "--data-dir", data_dir_arg.as_str()];
-        args.extend_from_slice(extra);
         let child = Command::new(keel_binary())
-            .args(&args)
+            .args(["agent", "--bind", bind, "--data-dir", data_dir_arg.as_str()])
+            .args(&extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
             .expect("keel agent starts");
-        let mut agent = Self { child, http: format!("http://{bind}:4646"), data_dir, stderr_path };
+        let client = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .new_agent();
+        let mut agent = Self {
+            child,
+            http: format!("http://{bind}:4646"),
+            bind: bind.to_owned(),
+            extra,
+            data_dir: Some(data_dir),
+            stderr_path,
+            client,
+        };
         agent.wait_healthy(Duration::from_secs(60));
         agent
     }
@@ -96,8 +161,18 @@ impl Agent {
                 return;
             }
             assert!(Instant::now() < deadline, "keel agent not healthy after {timeout:?}:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The agent's data directory.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.as_ref().expect("a running agent has its data dir").path()
     }
 
     /// Everything the agent wrote to standard error so far.
@@ -105,19 +180,67 @@ impl Agent {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// Sends `method PATH` with `body` (and `headers`) and returns the reply,
+    /// whatever its status.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.http));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.to_vec()).expect("a valid request");
+        let mut response = self.client.run(request).unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned()))
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()
+            .unwrap_or_else(|e| panic!("read the body of {method} {path}: {e}"));
+        Reply { status, headers, body }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[], &[])
+    }
+
+    pub fn put(&self, path: &str, body: impl AsRef<[u8]>) -> Reply {
+        self.request("PUT", path, &[], body.as_ref())
+    }
+
+    pub fn delete(&self, path: &str) -> Reply {
+        self.request("DELETE", path, &[], &[])
+    }
+
     /// Sends `signal` and waits (up to 30 s) for the process to exit.
-    pub fn stop_with(mut self, signal: i32) -> std::process::ExitStatus {
+    pub fn stop_with(self, signal: i32) -> ExitStatus {
+        self.halt(signal).status
+    }
+
+    /// Sends `signal`, waits for the exit, and keeps the data directory so
+    /// the agent can be restarted on it.
+    pub fn halt(mut self, signal: i32) -> Stopped {
         let pid = i32::try_from(self.child.id()).expect("pids fit in i32");
         // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
         let sent = unsafe { libc::kill(pid, signal) };
         assert_eq!(sent, 0, "signal {signal} delivered");
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait on child") {
-                return status;
+                break status;
             }
             assert!(Instant::now() < deadline, "keel agent ignored signal {signal}:\n{}", self.log());
             std::thread::sleep(Duration::from_millis(20));
+        };
+        Stopped {
+            status,
+            bind: self.bind.clone(),
+            extra: std::mem::take(&mut self.extra),
+            data_dir: self.data_dir.take().expect("a running agent has its data dir"),
         }
     }
 }

@@ -185,8 +185,8 @@ mod tests {
         for bad in ["", "10", "s", "1x", "1d", "1..5s", "ten seconds", "."] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(parse("1d").unwrap_err().to_string(), "time: unknown unit \"d\" in duration \"1d\"");
-        assert_eq!(parse("-1s").unwrap_err().to_string(), "time: negative duration \"-1s\"");
+        assert_eq!(parse("1d").expect_err("no days").to_string(), "time: unknown unit \"d\" in duration \"1d\"");
+        assert_eq!(parse("-1s").expect_err("negative").to_string(), "time: negative duration \"-1s\"");
     }
 
     #[test]

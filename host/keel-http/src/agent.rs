@@ -1,132 +1,303 @@
-//! `/v1/agent/...`: the local agent.
+//! `/v1/agent/...`: the local agent: gossip members, its own state, the
+//! servers a client talks to, joining and forcing members out, and health.
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use keel_api::agent::{AgentHealth, HealthOfPart};
 
-use crate::Agent;
+use crate::reply::Json;
+use crate::request::{Params, Token};
+use crate::{ApiError, Backend, acl};
 
-#[derive(Debug, Serialize, PartialEq, Eq)]
-struct HealthOfPart {
-    ok: bool,
-    message: String,
+/// `GET /v1/agent/members`: the gossip pool as this agent sees it.
+pub(crate) async fn members<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+    token: Token,
+) -> Result<Response, ApiError> {
+    backend.authorize(token.as_deref(), acl::AGENT_MEMBERS)?;
+    Ok(Json::new(backend.members()?, params.format()).into_response())
 }
 
-#[derive(Debug, Serialize, Default)]
-struct Health {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client: Option<HealthOfPart>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    server: Option<HealthOfPart>,
+/// `GET /v1/agent/self`: `{config, member, stats}`, secrets redacted by the
+/// backend.
+pub(crate) async fn agent_self<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+    token: Token,
+) -> Result<Response, ApiError> {
+    backend.authorize(token.as_deref(), acl::AGENT_SELF)?;
+    Ok(Json::new(backend.agent_self()?, params.format()).into_response())
 }
 
-/// `GET /v1/agent/health[?type=client|server]`: a server is healthy when
-/// it knows a leader, a client when it knows a server. Unhealthy is a 500
-/// with the same body.
-pub(crate) async fn health(State(agent): State<Arc<dyn Agent>>, RawQuery(query): RawQuery) -> Response {
-    let types: Vec<String> = query
-        .as_deref()
-        .unwrap_or_default()
-        .split('&')
-        .filter_map(|pair| pair.strip_prefix("type="))
-        .map(str::to_owned)
-        .collect();
-    let wants = |part: &str| types.is_empty() || types.iter().any(|t| t == part);
+/// `GET /v1/agent/servers`: a client's known servers, sorted.
+pub(crate) async fn servers<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+    token: Token,
+) -> Result<Response, ApiError> {
+    backend.authorize(token.as_deref(), acl::AGENT_SERVERS_READ)?;
+    let mut servers = backend.servers()?;
+    servers.sort();
+    Ok(Json::new(servers, params.format()).into_response())
+}
 
-    let mut health = Health::default();
-    if wants("client") && agent.is_client() {
-        health.client = Some(match agent.known_servers() {
-            0 => HealthOfPart { ok: false, message: "no known servers".into() },
-            _ => HealthOfPart { ok: true, message: "ok".into() },
-        });
+/// `PUT|POST /v1/agent/servers?address=ip:port[&address=...]`: replaces the
+/// client's server list. 200 with an empty body.
+pub(crate) async fn set_servers<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+    token: Token,
+) -> Result<StatusCode, ApiError> {
+    let addresses = params.all("address");
+    if addresses.is_empty() {
+        return Err(ApiError::bad_request("missing server address"));
     }
-    if wants("server") && agent.is_server() {
-        health.server = Some(match agent.leader() {
-            Some(_) => HealthOfPart { ok: true, message: "ok".into() },
-            None => HealthOfPart { ok: false, message: "no leader".into() },
-        });
+    backend.authorize(token.as_deref(), acl::AGENT_SERVERS_WRITE)?;
+    backend.set_servers(addresses)?;
+    Ok(StatusCode::OK)
+}
+
+/// `PUT|POST /v1/agent/join?address=...[&address=...]`: a 200 whatever the
+/// outcome; what failed is in the reply's `error`.
+pub(crate) async fn join<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+    token: Token,
+) -> Result<Response, ApiError> {
+    let addresses = params.all("address");
+    if addresses.is_empty() {
+        return Err(ApiError::bad_request("missing address to join"));
     }
-    let healthy = [&health.client, &health.server].into_iter().flatten().all(|part| part.ok);
-    let status = if healthy { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
-    (status, Json(health)).into_response()
+    backend.authorize(token.as_deref(), acl::AGENT_JOIN)?;
+    let joined = backend.join(addresses).await?;
+    Ok(Json::new(joined, params.format()).into_response())
+}
+
+/// `PUT|POST /v1/agent/force-leave?node=X[&prune]`: moves a failed member to
+/// "left"; with `prune` it is also dropped from the member list.
+pub(crate) async fn force_leave<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+    token: Token,
+) -> Result<StatusCode, ApiError> {
+    let node = params.non_empty("node").ok_or_else(|| ApiError::bad_request("missing node to force leave"))?;
+    let prune = params.flag("prune")?;
+    backend.authorize(token.as_deref(), acl::AGENT_FORCE_LEAVE)?;
+    backend.force_leave(node.to_owned(), prune).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `GET /v1/agent/health[?type=client|server]`: a server is healthy when it
+/// knows a leader, a client when it knows a server. A part this agent does
+/// not run is left out. Unhealthy is a 500 with the same body.
+pub(crate) async fn health<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+    token: Token,
+) -> Result<Response, ApiError> {
+    let types = params.all_values("type");
+    if types.iter().any(|t| !matches!(*t, "client" | "server")) {
+        return Err(ApiError::bad_request("unknown health type"));
+    }
+    let wants = |part: &str| types.is_empty() || types.contains(&part);
+    backend.authorize(token.as_deref(), acl::AGENT_HEALTH)?;
+
+    let identity = backend.identity();
+    let part = |ok: bool, problem: &str| HealthOfPart { ok, message: if ok { "ok" } else { problem }.to_owned() };
+    let health = AgentHealth {
+        client: (wants("client") && identity.client).then(|| part(backend.known_servers() > 0, "No known servers")),
+        server: (wants("server") && identity.server).then(|| part(backend.leader().is_some(), "No cluster leader")),
+    };
+    let status = if health.healthy() { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
+    Ok((status, Json::new(health, params.format())).into_response())
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::body::Body;
-    use axum::http::Request;
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
+    use serde_json::json;
+
+    use crate::testing::{Harness, TestBackend, assert_error};
+    use crate::{Capability, Identity, Limits};
 
     use super::*;
 
-    struct Fixed {
-        client: bool,
-        leader: Option<String>,
-        servers: usize,
-    }
-
-    impl Agent for Fixed {
-        fn is_server(&self) -> bool {
-            true
-        }
-        fn is_client(&self) -> bool {
-            self.client
-        }
-        fn leader(&self) -> Option<String> {
-            self.leader.clone()
-        }
-        fn known_servers(&self) -> usize {
-            self.servers
-        }
-    }
-
-    async fn get(agent: Fixed, uri: &str, method: &str) -> (StatusCode, String, String) {
-        let router = crate::router(Arc::new(agent));
-        let request = Request::builder().method(method).uri(uri).body(Body::empty()).expect("valid request");
-        let response = router.oneshot(request).await.expect("router is infallible");
-        let status = response.status();
-        let content_type =
-            response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        let body = response.into_body().collect().await.expect("body").to_bytes();
-        (status, content_type, String::from_utf8_lossy(&body).into_owned())
+    fn agent(server: bool, client: bool) -> Harness {
+        let identity =
+            Identity { node_name: "keel-1".into(), region: "global".into(), datacenter: "dc1".into(), server, client };
+        Harness::with(TestBackend::with_identity(identity), Limits::default())
     }
 
     #[tokio::test]
-    async fn healthy_server_and_client() {
-        let agent = Fixed { client: true, leader: Some("127.0.0.1:4647".into()), servers: 1 };
-        let (status, content_type, body) = get(agent, "/v1/agent/health", "GET").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(content_type, "application/json");
-        assert_eq!(body, r#"{"client":{"ok":true,"message":"ok"},"server":{"ok":true,"message":"ok"}}"#);
+    async fn members_lists_the_gossip_pool() {
+        let harness = Harness::new();
+        let reply = harness.send("GET", "/v1/agent/members").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.json(),
+            json!({
+                "ServerName": "keel-1", "ServerRegion": "global", "ServerDC": "dc1",
+                "Members": [{
+                    "Name": "keel-1.global", "Addr": "127.0.0.1", "Port": 4648,
+                    "Tags": {"region": "global", "role": "nomad"}, "Status": "alive",
+                    "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
+                    "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4
+                }]
+            })
+        );
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::NodeRead)));
     }
 
     #[tokio::test]
-    async fn no_leader_is_a_500_with_the_reason() {
-        let agent = Fixed { client: false, leader: None, servers: 0 };
-        let (status, _, body) = get(agent, "/v1/agent/health", "GET").await;
-        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(body, r#"{"server":{"ok":false,"message":"no leader"}}"#);
+    async fn self_is_the_backends_json() {
+        let harness = Harness::new();
+        let reply = harness.send("GET", "/v1/agent/self").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.json(),
+            json!({"config": {"Region": "global", "ACL": {"ReplicationToken": "<redacted>"}}, "member": {}, "stats": {}})
+        );
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::AgentRead)));
     }
 
     #[tokio::test]
-    async fn type_selects_the_part() {
-        let agent = Fixed { client: true, leader: None, servers: 2 };
-        let (status, _, body) = get(agent, "/v1/agent/health?type=client", "GET").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, r#"{"client":{"ok":true,"message":"ok"}}"#);
+    async fn servers_are_listed_sorted() {
+        let harness = Harness::new();
+        let reply = harness.send("GET", "/v1/agent/servers").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json(), json!(["127.0.0.1:4647", "127.0.0.2:4647"]));
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::AgentRead)));
     }
 
     #[tokio::test]
-    async fn wrong_method_is_405_text() {
-        let agent = Fixed { client: false, leader: None, servers: 0 };
-        let (status, content_type, body) = get(agent, "/v1/agent/health", "DELETE").await;
-        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
-        assert_eq!(content_type, "text/plain; charset=utf-8");
-        assert_eq!(body, "Invalid method");
+    async fn servers_are_replaced_by_put_and_post() {
+        let harness = Harness::new();
+        for method in ["PUT", "POST"] {
+            let reply = harness.send(method, "/v1/agent/servers?address=1.2.3.4:4647&address=5.6.7.8:4647").await;
+            assert_eq!(reply.status, StatusCode::OK);
+            assert!(reply.body.is_empty());
+            assert_eq!(harness.backend.last_auth(), Some((None, Capability::AgentWrite)));
+        }
+        assert_eq!(harness.backend.state().servers, ["1.2.3.4:4647", "5.6.7.8:4647"]);
+        for query in ["", "?address=", "?addr=1.2.3.4:4647"] {
+            let reply = harness.send("PUT", &format!("/v1/agent/servers{query}")).await;
+            assert_error(reply, StatusCode::BAD_REQUEST, "missing server address");
+        }
+    }
+
+    #[tokio::test]
+    async fn servers_on_a_server_only_agent_are_501() {
+        let harness = agent(true, false);
+        assert_error(harness.send("GET", "/v1/agent/servers").await, StatusCode::NOT_IMPLEMENTED, "Invalid method");
+    }
+
+    #[tokio::test]
+    async fn join_always_answers_200_with_the_outcome() {
+        let harness = Harness::new();
+        let reply = harness.send("PUT", "/v1/agent/join?address=127.0.0.2:4648&address=127.0.0.3:4648").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json(), json!({"num_joined": 2, "error": ""}));
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::None)));
+
+        let reply = harness.send("POST", "/v1/agent/join?address=10.0.0.9:4648").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json(), json!({"num_joined": 0, "error": "10.0.0.9:4648: connection refused"}));
+
+        assert_error(harness.send("PUT", "/v1/agent/join").await, StatusCode::BAD_REQUEST, "missing address to join");
+    }
+
+    #[tokio::test]
+    async fn force_leave_needs_a_node() {
+        let harness = Harness::new();
+        let reply = harness.send("PUT", "/v1/agent/force-leave?node=keel-2.global").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert!(reply.body.is_empty());
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::AgentWrite)));
+        assert_eq!(harness.send("POST", "/v1/agent/force-leave?node=keel-3.global&prune").await.status, StatusCode::OK);
+        assert_eq!(
+            harness.send("POST", "/v1/agent/force-leave?node=keel-4.global&prune=false").await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            harness.backend.state().force_left,
+            [("keel-2.global".into(), false), ("keel-3.global".into(), true), ("keel-4.global".into(), false)]
+        );
+
+        for query in ["", "?node=", "?prune=true"] {
+            let reply = harness.send("PUT", &format!("/v1/agent/force-leave{query}")).await;
+            assert_error(reply, StatusCode::BAD_REQUEST, "missing node to force leave");
+        }
+        let reply = harness.send("PUT", "/v1/agent/force-leave?node=x&prune=maybe").await;
+        assert_error(reply, StatusCode::BAD_REQUEST, "Expect `true` or `false` for `prune` query string parameter");
+    }
+
+    #[tokio::test]
+    async fn health_of_a_server_and_client() {
+        let harness = Harness::new();
+        let reply = harness.send("GET", "/v1/agent/health").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.text(), r#"{"client":{"ok":true,"message":"ok"},"server":{"ok":true,"message":"ok"}}"#);
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::None)));
+    }
+
+    #[tokio::test]
+    async fn unhealthy_is_a_500_with_the_reasons() {
+        let harness = Harness::new();
+        harness.backend.state().leader = None;
+        harness.backend.state().servers.clear();
+        let reply = harness.send("GET", "/v1/agent/health").await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            reply.json(),
+            json!({"client": {"ok": false, "message": "No known servers"}, "server": {"ok": false, "message": "No cluster leader"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn health_type_selects_the_part() {
+        let harness = Harness::new();
+        harness.backend.state().leader = None;
+        let reply = harness.send("GET", "/v1/agent/health?type=client").await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.json(), json!({"client": {"ok": true, "message": "ok"}}));
+        let reply = harness.send("GET", "/v1/agent/health?type=server").await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(reply.json(), json!({"server": {"ok": false, "message": "No cluster leader"}}));
+        let reply = harness.send("GET", "/v1/agent/health?type=server&type=client").await;
+        assert_eq!(reply.json().as_object().map(|parts| parts.len()), Some(2));
+
+        for query in ["type=both", "type=", "type=client&type=nomad"] {
+            let reply = harness.send("GET", &format!("/v1/agent/health?{query}")).await;
+            assert_error(reply, StatusCode::BAD_REQUEST, "unknown health type");
+        }
+    }
+
+    #[tokio::test]
+    async fn health_leaves_out_parts_the_agent_does_not_run() {
+        let reply = agent(true, false).send("GET", "/v1/agent/health").await;
+        assert_eq!(reply.json(), json!({"server": {"ok": true, "message": "ok"}}));
+        let reply = agent(false, true).send("GET", "/v1/agent/health?type=server").await;
+        assert_eq!((reply.status, reply.text()), (StatusCode::OK, "{}"));
+    }
+
+    #[tokio::test]
+    async fn wrong_methods_are_405() {
+        let harness = Harness::new();
+        let cases = [
+            ("/v1/agent/members", ["PUT", "POST", "HEAD"]),
+            ("/v1/agent/self", ["PUT", "DELETE", "HEAD"]),
+            ("/v1/agent/servers", ["DELETE", "PATCH", "HEAD"]),
+            ("/v1/agent/join?address=127.0.0.2:4648", ["GET", "DELETE", "HEAD"]),
+            ("/v1/agent/force-leave?node=x", ["GET", "DELETE", "HEAD"]),
+            ("/v1/agent/health", ["PUT", "POST", "HEAD"]),
+        ];
+        for (uri, methods) in cases {
+            harness.assert_invalid_methods(uri, &methods, StatusCode::METHOD_NOT_ALLOWED).await;
+        }
+        assert!(harness.backend.state().joined.is_empty());
+        assert!(harness.backend.state().force_left.is_empty());
     }
 }

@@ -1,34 +1,163 @@
-//! Keel's HTTP API.
+//! Keel's HTTP API: the part of Nomad's API that Keel serves, so that
+//! existing Nomad clients (the `nomad` CLI, SDKs, curl scripts) work unchanged.
 //!
-//! This crate owns the axum [`router`]: the paths, methods, query options,
-//! JSON shapes and error format of Nomad's HTTP API. It knows nothing of how
-//! the answers are found: handlers ask the [`Agent`] trait, which the
-//! `keel` binary implements on top of the state, cluster and plugin crates.
-//! It depends on axum and serde only.
+//! This crate owns the axum [`router`]: paths, methods, query options, JSON
+//! shapes on the wire, the rights each route needs ([`ROUTES`]) and Nomad's
+//! error format ([`ApiError`]). It knows nothing of how answers are found:
+//! every handler parses the request, asks [`Backend::authorize`] for the
+//! route's [`Capability`], and calls one [`Backend`] method, which the `keel`
+//! binary implements over the state, cluster and plugin crates. The crate
+//! depends on `keel-api` (wire types) and on axum and serde; it must not
+//! depend on the state, cluster or plugin crates, and it does no I/O of its own
+//! besides reading request bodies under a size limit ([`Limits`]).
+//!
+//! ```text
+//! lib.rs                 router(), Limits, the route table
+//! acl.rs                 the right each route needs, as the reference's "ACL Required" column
+//! request.rs             extractors: token, query options, bodies under a limit
+//! reply.rs               JSON replies, ?pretty, the X-Nomad-* query headers
+//! operator_raft.rs       /v1/operator/raft/configuration, /v1/operator/raft/peer
+//! operator_autopilot.rs  /v1/operator/autopilot/configuration, /v1/operator/autopilot/health
+//! operator_scheduler.rs  /v1/operator/scheduler/configuration
+//! operator_license.rs    /v1/operator/license
+//! operator_snapshot.rs   /v1/operator/snapshot
+//! agent.rs               /v1/agent/{members,self,servers,join,force-leave,health}
+//! status.rs              /v1/status/{leader,peers}
+//! backend.rs, error.rs   the contract with the binary
+//! testing.rs             (tests) an in-memory Backend and the request helper
+//! router_tests.rs        (tests) what holds across every route
+//! ```
 
+mod acl;
 mod agent;
+mod backend;
 mod error;
+mod operator_autopilot;
+mod operator_license;
+mod operator_raft;
+mod operator_scheduler;
+mod operator_snapshot;
+mod reply;
+mod request;
+mod status;
+
+#[cfg(test)]
+mod router_tests;
+#[cfg(test)]
+mod testing;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::extract::FromRef;
+use axum::http::StatusCode;
+use axum::routing::MethodRouter;
 
+pub use acl::{ROUTES, Route};
+pub use backend::{Backend, Capability, Consistency, Identity, PeerSelector, QueryMeta, Read, Written};
 pub use error::ApiError;
 
-/// What the HTTP API needs to know about the running agent.
-pub trait Agent: Send + Sync + 'static {
-    /// Whether this agent runs a server.
-    fn is_server(&self) -> bool;
-    /// Whether this agent runs a client.
-    fn is_client(&self) -> bool;
-    /// The current cluster leader's RPC address, if one is known.
-    fn leader(&self) -> Option<String>;
-    /// How many servers a client agent knows.
-    fn known_servers(&self) -> usize;
+/// Size bounds on request bodies. Bodies are read only through these; axum's
+/// own default limit (2 MB) plays no part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// JSON bodies and the license text.
+    pub body_max_bytes: usize,
+    /// A snapshot archive sent to `PUT /v1/operator/snapshot`.
+    pub snapshot_max_bytes: usize,
 }
 
-/// The API router over an agent.
-pub fn router(agent: Arc<dyn Agent>) -> Router {
-    Router::new().route("/v1/agent/health", get(agent::health).fallback(error::invalid_method)).with_state(agent)
+impl Default for Limits {
+    fn default() -> Self {
+        Self { body_max_bytes: 1024 * 1024, snapshot_max_bytes: 512 * 1024 * 1024 }
+    }
+}
+
+/// What every handler can reach.
+struct RouterState<B> {
+    backend: Arc<B>,
+    limits: Limits,
+}
+
+impl<B> Clone for RouterState<B> {
+    fn clone(&self) -> Self {
+        Self { backend: Arc::clone(&self.backend), limits: self.limits }
+    }
+}
+
+impl<B> FromRef<RouterState<B>> for Arc<B> {
+    fn from_ref(state: &RouterState<B>) -> Self {
+        Arc::clone(&state.backend)
+    }
+}
+
+impl<B> FromRef<RouterState<B>> for Limits {
+    fn from_ref(state: &RouterState<B>) -> Self {
+        state.limits
+    }
+}
+
+/// The API router over `backend`, with the default [`Limits`].
+pub fn router<B: Backend>(backend: Arc<B>) -> Router {
+    router_with_limits(backend, Limits::default())
+}
+
+/// The API router over `backend`. Every path answers a method it does not
+/// serve with "Invalid method" (405, or 404 where Nomad does so), and any
+/// other path with 404 "404 page not found".
+pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router {
+    let not_allowed = StatusCode::METHOD_NOT_ALLOWED;
+    // Nomad answers a wrong method on these three paths with 404.
+    let not_found = StatusCode::NOT_FOUND;
+    Router::new()
+        .route("/v1/operator/raft/configuration", methods(not_allowed).get(operator_raft::configuration::<B>))
+        .route("/v1/operator/raft/peer", methods(not_found).delete(operator_raft::remove_peer::<B>))
+        .route(
+            "/v1/operator/autopilot/configuration",
+            methods(not_found)
+                .get(operator_autopilot::configuration::<B>)
+                .put(operator_autopilot::set_configuration::<B>),
+        )
+        .route("/v1/operator/autopilot/health", methods(not_found).get(operator_autopilot::health::<B>))
+        .route(
+            "/v1/operator/scheduler/configuration",
+            methods(not_allowed)
+                .get(operator_scheduler::configuration::<B>)
+                .put(operator_scheduler::set_configuration::<B>)
+                .post(operator_scheduler::set_configuration::<B>),
+        )
+        .route(
+            "/v1/operator/license",
+            methods(not_allowed).get(operator_license::license::<B>).put(operator_license::set_license::<B>),
+        )
+        .route(
+            "/v1/operator/snapshot",
+            methods(not_allowed).get(operator_snapshot::save::<B>).put(operator_snapshot::restore::<B>),
+        )
+        .route("/v1/agent/members", methods(not_allowed).get(agent::members::<B>))
+        .route("/v1/agent/self", methods(not_allowed).get(agent::agent_self::<B>))
+        .route(
+            "/v1/agent/servers",
+            methods(not_allowed).get(agent::servers::<B>).put(agent::set_servers::<B>).post(agent::set_servers::<B>),
+        )
+        .route("/v1/agent/join", methods(not_allowed).put(agent::join::<B>).post(agent::join::<B>))
+        .route("/v1/agent/force-leave", methods(not_allowed).put(agent::force_leave::<B>).post(agent::force_leave::<B>))
+        .route("/v1/agent/health", methods(not_allowed).get(agent::health::<B>))
+        .route("/v1/status/leader", methods(not_allowed).get(status::leader::<B>))
+        .route("/v1/status/peers", methods(not_allowed).get(status::peers::<B>))
+        .fallback(page_not_found)
+        .with_state(RouterState { backend, limits })
+}
+
+/// A method router that answers every method not added to it, HEAD included,
+/// with "Invalid method". axum would otherwise serve HEAD with the GET handler
+/// and answer other methods with an empty 405; Nomad does neither.
+fn methods<B: Backend>(wrong_method: StatusCode) -> MethodRouter<RouterState<B>> {
+    let invalid = move || async move { ApiError::invalid_method(wrong_method) };
+    MethodRouter::new().head(invalid).fallback(invalid)
+}
+
+/// Go's `http.NotFound`, which Nomad serves for any path it does not know.
+async fn page_not_found() -> ApiError {
+    ApiError::not_found("404 page not found")
 }

@@ -6,8 +6,12 @@
 //! on every host crate; none may depend on it.
 
 mod agent;
+mod cli;
+mod config;
 mod embedded;
 mod plugin_cmd;
+mod plugins;
+mod service;
 
 use std::process::ExitCode;
 
@@ -25,10 +29,19 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs an agent.
-    Agent(agent::AgentArgs),
+    Agent(config::AgentArgs),
     /// Works with policy plugins.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
+    /// Operator tools: Raft peers, autopilot, the scheduler, snapshots and the license.
+    Operator(cli::operator::OperatorArgs),
+    /// Lists the servers in the gossip pool.
+    Server(cli::server::ServerArgs),
+    /// Summarises the cluster: the agent, the leader, the peers and the members.
+    Status(cli::status::StatusArgs),
+    /// Creates license signing keys and signs licenses for the default license plugin.
+    #[command(subcommand)]
+    License(cli::license::LicenseCommand),
     /// Prints the version of keel and of the plugin contract.
     Version,
 }
@@ -39,6 +52,10 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Agent(args) => agent::run(args),
         Command::Plugin(command) => plugin_cmd::run(command),
+        Command::Operator(args) => return cli::finish(cli::operator::run(args)),
+        Command::Server(args) => return cli::finish(cli::server::run(args)),
+        Command::Status(args) => return cli::finish(cli::status::run(args)),
+        Command::License(command) => return cli::finish(cli::license::run(command)),
         Command::Version => {
             println!("Keel v{} (plugin contract {})", env!("CARGO_PKG_VERSION"), keel_contract::PACKAGE);
             Ok(())

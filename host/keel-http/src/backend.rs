@@ -1,0 +1,145 @@
+//! What the HTTP API asks of the running agent.
+
+use std::future::Future;
+
+use keel_api::agent::{JoinResponse, MembersResponse};
+use keel_api::operator::{
+    AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, SchedulerConfiguration,
+};
+
+use crate::ApiError;
+
+/// The right a request needs, as the "ACL Required" column of the API
+/// reference gives it. Every handler declares one before it acts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Capability {
+    /// No token needed (health, join, status).
+    None,
+    /// A management token.
+    Management,
+    OperatorRead,
+    OperatorWrite,
+    AgentRead,
+    AgentWrite,
+    NodeRead,
+}
+
+/// How fresh a read must be: served by the leader, or by any server from
+/// its own state (`?stale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    Leader,
+    Stale,
+}
+
+/// What Nomad's query headers report about a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueryMeta {
+    /// `X-Nomad-Index`: the Raft index the answer reflects.
+    pub index: u64,
+    /// `X-Nomad-LastContact`: milliseconds since this server last heard
+    /// from the leader, 0 on the leader.
+    pub last_contact_ms: u64,
+    /// `X-Nomad-KnownLeader`.
+    pub known_leader: bool,
+}
+
+/// A read's value and its meta.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Read<T> {
+    pub value: T,
+    pub meta: QueryMeta,
+}
+
+/// The result of a write: whether it took effect (false only when a
+/// check-and-set lost) and the Raft index it was applied at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub updated: bool,
+    pub index: u64,
+}
+
+/// Which Raft peer a removal names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerSelector {
+    Id(String),
+    Address(String),
+}
+
+/// Who this agent is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub node_name: String,
+    pub region: String,
+    pub datacenter: String,
+    pub server: bool,
+    pub client: bool,
+}
+
+/// The running agent, as the HTTP API sees it. The `keel` binary implements
+/// it over the Raft node, the state, gossip and the plugins; the router only
+/// parses requests, checks rights through [`Backend::authorize`] and writes
+/// replies.
+///
+/// # To ensure correctness
+/// - Errors are [`ApiError`]s carrying Nomad's status and a message fit for
+///   clients; internal detail is logged by the implementation, not returned.
+/// - A write answers only after its command is applied (and so durable), with
+///   the index it was applied at.
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+pub trait Backend: Send + Sync + 'static {
+    fn identity(&self) -> &Identity;
+
+    /// Decides whether `token` (the secret from `X-Nomad-Token` or
+    /// `Authorization: Bearer`, `None` for anonymous) has `need`.
+    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError>;
+
+    /// The current leader's RPC address, if one is known.
+    fn leader(&self) -> Option<String>;
+    /// The RPC addresses of the Raft voters.
+    fn peers(&self) -> Result<Vec<String>, ApiError>;
+    /// How many servers a client agent knows.
+    fn known_servers(&self) -> usize;
+
+    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError>;
+    fn remove_raft_peer(&self, peer: PeerSelector) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError>;
+    fn set_autopilot_configuration(
+        &self,
+        config: AutopilotConfiguration,
+        cas: Option<u64>,
+    ) -> impl Future<Output = Result<Written, ApiError>> + Send;
+    /// The autopilot plugin's report on the cluster.
+    fn autopilot_health(&self) -> impl Future<Output = Result<OperatorHealthReply, ApiError>> + Send;
+
+    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError>;
+    fn set_scheduler_configuration(
+        &self,
+        config: SchedulerConfiguration,
+        cas: Option<u64>,
+    ) -> impl Future<Output = Result<Written, ApiError>> + Send;
+
+    /// The installed license as the license plugin reads it now, `None` when
+    /// none is installed.
+    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError>;
+    /// Validates `blob` with the license plugin and stores it; a refused
+    /// license is a 400 that says why.
+    fn set_license(&self, blob: String, force: bool) -> impl Future<Output = Result<u64, ApiError>> + Send;
+
+    /// A snapshot archive (DESIGN.md §6) of the current state.
+    fn save_snapshot(&self, consistency: Consistency) -> impl Future<Output = Result<Read<Vec<u8>>, ApiError>> + Send;
+    /// Verifies an archive completely, then replaces the state with it.
+    fn restore_snapshot(&self, archive: Vec<u8>) -> impl Future<Output = Result<u64, ApiError>> + Send;
+
+    fn members(&self) -> Result<MembersResponse, ApiError>;
+    /// `GET /v1/agent/self`: `{config, member, stats}` with secrets redacted.
+    fn agent_self(&self) -> Result<serde_json::Value, ApiError>;
+    /// A client agent's known servers; 501 on a server-only agent.
+    fn servers(&self) -> Result<Vec<String>, ApiError>;
+    fn set_servers(&self, addresses: Vec<String>) -> Result<(), ApiError>;
+    /// Joins the gossip pool through `addresses`; 501 on a client-only agent.
+    fn join(&self, addresses: Vec<String>) -> impl Future<Output = Result<JoinResponse, ApiError>> + Send;
+    fn force_leave(&self, node: String, prune: bool) -> impl Future<Output = Result<(), ApiError>> + Send;
+}

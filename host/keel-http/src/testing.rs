@@ -1,0 +1,493 @@
+//! Test support: an honest in-memory [`Backend`] and one helper that sends a
+//! request through the router without a socket.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use keel_api::agent::{JoinResponse, Member, MembersResponse};
+use keel_api::operator::{
+    AutopilotConfiguration, License, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer,
+    SchedulerConfiguration, ServerHealth,
+};
+use tower::ServiceExt;
+
+use crate::{ApiError, Backend, Capability, Consistency, Identity, Limits, PeerSelector, QueryMeta, Read, Written};
+
+/// Everything the test backend knows and everything it was asked.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub leader: Option<String>,
+    pub meta: QueryMeta,
+    /// The last Raft index; every write takes the next one.
+    pub index: u64,
+    pub raft: RaftConfiguration,
+    pub autopilot: AutopilotConfiguration,
+    pub health: OperatorHealthReply,
+    pub scheduler: SchedulerConfiguration,
+    pub license: Option<LicenseReply>,
+    pub snapshot: Vec<u8>,
+    pub members: MembersResponse,
+    pub agent_self: serde_json::Value,
+    pub servers: Vec<String>,
+
+    pub last_auth: Option<(Option<String>, Capability)>,
+    pub last_consistency: Option<Consistency>,
+    pub removed: Vec<PeerSelector>,
+    pub license_writes: Vec<(String, bool)>,
+    pub restored: Option<Vec<u8>>,
+    pub joined: Vec<String>,
+    pub force_left: Vec<(String, bool)>,
+}
+
+/// A single-server cluster in memory. Leader-only reads fail without a
+/// leader, writes take increasing indexes, and check-and-set compares with
+/// `ModifyIndex` as Nomad's state store does.
+///
+/// Tokens: "no-rights" is denied everything that needs a right, "unknown"
+/// is a token the ACL store does not know, any other token (and anonymous)
+/// passes.
+pub(crate) struct TestBackend {
+    identity: Identity,
+    state: Mutex<State>,
+}
+
+impl TestBackend {
+    pub(crate) fn new() -> Self {
+        Self::with_identity(Identity {
+            node_name: "keel-1".into(),
+            region: "global".into(),
+            datacenter: "dc1".into(),
+            server: true,
+            client: true,
+        })
+    }
+
+    pub(crate) fn with_identity(identity: Identity) -> Self {
+        let server = |id: &str, node: &str, address: &str, leader: bool| RaftServer {
+            id: id.into(),
+            node: node.into(),
+            address: address.into(),
+            leader,
+            voter: true,
+            raft_protocol: "3".into(),
+        };
+        let index = 12;
+        let state = State {
+            leader: Some("127.0.0.1:4647".into()),
+            meta: QueryMeta { index, last_contact_ms: 0, known_leader: true },
+            index,
+            raft: RaftConfiguration {
+                servers: vec![
+                    server("id-1", "keel-1.global", "127.0.0.1:4647", true),
+                    server("id-2", "(unknown)", "127.0.0.2:4647", false),
+                ],
+                index,
+            },
+            autopilot: AutopilotConfiguration {
+                create_index: 4,
+                modify_index: 4,
+                ..AutopilotConfiguration::nomad_defaults()
+            },
+            health: healthy_report(),
+            scheduler: SchedulerConfiguration {
+                create_index: 5,
+                modify_index: 5,
+                ..SchedulerConfiguration::nomad_defaults()
+            },
+            license: None,
+            snapshot: b"hello".to_vec(),
+            members: MembersResponse {
+                server_name: "keel-1".into(),
+                server_region: "global".into(),
+                server_dc: "dc1".into(),
+                members: vec![Member {
+                    name: "keel-1.global".into(),
+                    addr: "127.0.0.1".into(),
+                    port: 4648,
+                    tags: BTreeMap::from([("region".into(), "global".into()), ("role".into(), "nomad".into())]),
+                    status: "alive".into(),
+                    protocol_min: 1,
+                    protocol_max: 5,
+                    protocol_cur: 2,
+                    delegate_min: 2,
+                    delegate_max: 5,
+                    delegate_cur: 4,
+                }],
+            },
+            agent_self: serde_json::json!({"config": {"Region": "global", "ACL": {"ReplicationToken": "<redacted>"}}, "member": {}, "stats": {}}),
+            servers: vec!["127.0.0.2:4647".into(), "127.0.0.1:4647".into()],
+            last_auth: None,
+            last_consistency: None,
+            removed: Vec::new(),
+            license_writes: Vec::new(),
+            restored: None,
+            joined: Vec::new(),
+            force_left: Vec::new(),
+        };
+        Self { identity, state: Mutex::new(state) }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().expect("no test panics while holding the state")
+    }
+
+    pub(crate) fn last_auth(&self) -> Option<(Option<String>, Capability)> {
+        self.state().last_auth.clone()
+    }
+
+    fn read<T>(&self, consistency: Consistency, value: impl FnOnce(&State) -> T) -> Result<Read<T>, ApiError> {
+        let mut state = self.state();
+        state.last_consistency = Some(consistency);
+        if consistency == Consistency::Leader && state.leader.is_none() {
+            return Err(ApiError::no_leader());
+        }
+        Ok(Read { value: value(&state), meta: state.meta })
+    }
+
+    fn write(&self) -> Result<MutexGuard<'_, State>, ApiError> {
+        let state = self.state();
+        if state.leader.is_none() {
+            return Err(ApiError::no_leader());
+        }
+        Ok(state)
+    }
+}
+
+fn healthy_report() -> OperatorHealthReply {
+    OperatorHealthReply {
+        healthy: true,
+        failure_tolerance: 0,
+        servers: vec![ServerHealth {
+            id: "id-1".into(),
+            name: "keel-1".into(),
+            address: "127.0.0.1:4647".into(),
+            serf_status: "alive".into(),
+            version: "0.1.0".into(),
+            leader: true,
+            last_contact: Duration::ZERO,
+            last_term: 2,
+            last_index: 46,
+            healthy: true,
+            voter: true,
+            stable_since: "2024-03-06T22:07:51Z".into(),
+        }],
+        voters: vec!["id-1".into()],
+        leader: "id-1".into(),
+        optimistic_failure_tolerance: None,
+        redundancy_zones: None,
+        upgrade: None,
+        read_replicas: None,
+    }
+}
+
+pub(crate) fn sample_license(id: &str) -> LicenseReply {
+    LicenseReply {
+        license: License {
+            license_id: id.into(),
+            customer_id: "customer".into(),
+            installation_id: "*".into(),
+            issue_time: "2024-06-01T08:50:16Z".into(),
+            start_time: "2024-06-01T08:50:16Z".into(),
+            expiration_time: "2034-06-01T08:50:16Z".into(),
+            termination_time: "2034-06-01T08:50:16Z".into(),
+            non_production: false,
+            product: "keel".into(),
+            flags: BTreeMap::new(),
+            modules: vec![],
+            features: vec!["Redundancy Zones".into()],
+        },
+        config_outdated: false,
+        warning: None,
+        known_leader: false,
+        last_contact: 0,
+        last_index: 0,
+    }
+}
+
+/// A configuration stored with its Raft indexes.
+trait Indexed {
+    fn create_index(&self) -> u64;
+    fn modify_index(&self) -> u64;
+    fn set_indexes(&mut self, create_index: u64, modify_index: u64);
+}
+
+macro_rules! indexed {
+    ($type:ty) => {
+        impl Indexed for $type {
+            fn create_index(&self) -> u64 {
+                self.create_index
+            }
+            fn modify_index(&self) -> u64 {
+                self.modify_index
+            }
+            fn set_indexes(&mut self, create_index: u64, modify_index: u64) {
+                (self.create_index, self.modify_index) = (create_index, modify_index);
+            }
+        }
+    };
+}
+
+indexed!(AutopilotConfiguration);
+indexed!(SchedulerConfiguration);
+
+/// Check-and-set as the state store does it: with `cas`, the write wins
+/// only when `cas` equals the stored `ModifyIndex`.
+fn check_and_set<T: Indexed>(last_index: &mut u64, stored: &mut T, mut new: T, cas: Option<u64>) -> Written {
+    if cas.is_some_and(|cas| cas != stored.modify_index()) {
+        return Written { updated: false, index: *last_index };
+    }
+    *last_index += 1;
+    new.set_indexes(stored.create_index(), *last_index);
+    *stored = new;
+    Written { updated: true, index: *last_index }
+}
+
+impl Backend for TestBackend {
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
+        self.state().last_auth = Some((token.map(str::to_owned), need));
+        match token {
+            _ if need == Capability::None => Ok(()),
+            Some("no-rights") => Err(ApiError::permission_denied()),
+            Some("unknown") => Err(ApiError::token_not_found()),
+            _ => Ok(()),
+        }
+    }
+
+    fn leader(&self) -> Option<String> {
+        self.state().leader.clone()
+    }
+
+    fn peers(&self) -> Result<Vec<String>, ApiError> {
+        let state = self.state();
+        Ok(state.raft.servers.iter().filter(|s| s.voter).map(|s| s.address.clone()).collect())
+    }
+
+    fn known_servers(&self) -> usize {
+        self.state().servers.len()
+    }
+
+    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
+        self.read(consistency, |state| state.raft.clone())
+    }
+
+    async fn remove_raft_peer(&self, peer: PeerSelector) -> Result<(), ApiError> {
+        let mut state = self.write()?;
+        let position = state.raft.servers.iter().position(|server| match &peer {
+            PeerSelector::Id(id) => &server.id == id,
+            PeerSelector::Address(address) => &server.address == address,
+        });
+        let Some(position) = position else {
+            return Err(match &peer {
+                PeerSelector::Id(id) => {
+                    ApiError::internal(format!("id {id:?} was not found in the Raft configuration"))
+                }
+                PeerSelector::Address(a) => {
+                    ApiError::internal(format!("address {a:?} was not found in the Raft configuration"))
+                }
+            });
+        };
+        state.raft.servers.remove(position);
+        state.removed.push(peer);
+        Ok(())
+    }
+
+    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError> {
+        self.read(consistency, |state| state.autopilot.clone())
+    }
+
+    async fn set_autopilot_configuration(
+        &self,
+        config: AutopilotConfiguration,
+        cas: Option<u64>,
+    ) -> Result<Written, ApiError> {
+        let mut state = self.write()?;
+        let State { index, autopilot, .. } = &mut *state;
+        Ok(check_and_set(index, autopilot, config, cas))
+    }
+
+    async fn autopilot_health(&self) -> Result<OperatorHealthReply, ApiError> {
+        let state = self.write()?;
+        Ok(state.health.clone())
+    }
+
+    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError> {
+        self.read(consistency, |state| state.scheduler.clone())
+    }
+
+    async fn set_scheduler_configuration(
+        &self,
+        config: SchedulerConfiguration,
+        cas: Option<u64>,
+    ) -> Result<Written, ApiError> {
+        let mut state = self.write()?;
+        let State { index, scheduler, .. } = &mut *state;
+        Ok(check_and_set(index, scheduler, config, cas))
+    }
+
+    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
+        self.read(consistency, |state| state.license.clone())
+    }
+
+    async fn set_license(&self, blob: String, force: bool) -> Result<u64, ApiError> {
+        let mut state = self.write()?;
+        if blob == "forged" {
+            return Err(ApiError::bad_request("license signature is invalid"));
+        }
+        state.index += 1;
+        state.license = Some(sample_license(&blob));
+        state.license_writes.push((blob, force));
+        Ok(state.index)
+    }
+
+    async fn save_snapshot(&self, consistency: Consistency) -> Result<Read<Vec<u8>>, ApiError> {
+        self.read(consistency, |state| state.snapshot.clone())
+    }
+
+    async fn restore_snapshot(&self, archive: Vec<u8>) -> Result<u64, ApiError> {
+        let mut state = self.write()?;
+        if !archive.starts_with(b"\x1f\x8b") {
+            return Err(ApiError::bad_request("snapshot archive is not gzip"));
+        }
+        state.index += 1;
+        state.restored = Some(archive);
+        Ok(state.index)
+    }
+
+    fn members(&self) -> Result<MembersResponse, ApiError> {
+        Ok(self.state().members.clone())
+    }
+
+    fn agent_self(&self) -> Result<serde_json::Value, ApiError> {
+        Ok(self.state().agent_self.clone())
+    }
+
+    fn servers(&self) -> Result<Vec<String>, ApiError> {
+        if !self.identity.client {
+            return Err(ApiError::not_implemented("Invalid method"));
+        }
+        Ok(self.state().servers.clone())
+    }
+
+    fn set_servers(&self, addresses: Vec<String>) -> Result<(), ApiError> {
+        if !self.identity.client {
+            return Err(ApiError::not_implemented("Invalid method"));
+        }
+        self.state().servers = addresses;
+        Ok(())
+    }
+
+    async fn join(&self, addresses: Vec<String>) -> Result<JoinResponse, ApiError> {
+        if !self.identity.server {
+            return Err(ApiError::not_implemented("Invalid method"));
+        }
+        let (reachable, unreachable): (Vec<String>, Vec<String>) =
+            addresses.into_iter().partition(|address| !address.starts_with("10."));
+        let error = unreachable.iter().map(|a| format!("{a}: connection refused")).collect::<Vec<_>>().join("; ");
+        let mut state = self.state();
+        state.joined.extend(reachable.iter().cloned());
+        Ok(JoinResponse { num_joined: reachable.len(), error })
+    }
+
+    async fn force_leave(&self, node: String, prune: bool) -> Result<(), ApiError> {
+        self.state().force_left.push((node, prune));
+        Ok(())
+    }
+}
+
+/// The router over a test backend, and what it answered.
+pub(crate) struct Harness {
+    pub backend: Arc<TestBackend>,
+    limits: Limits,
+}
+
+/// A reply, collected.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(|value| value.to_str().expect("test replies have ASCII headers"))
+    }
+
+    pub(crate) fn content_type(&self) -> &str {
+        self.header("content-type").unwrap_or_default()
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).expect("a UTF-8 body")
+    }
+
+    pub(crate) fn json(&self) -> serde_json::Value {
+        assert_eq!(self.content_type(), "application/json", "a JSON reply; body: {:?}", self.body);
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+/// Asserts an error reply in Nomad's format: the status, text/plain, the
+/// bare message.
+#[track_caller]
+pub(crate) fn assert_error(reply: Reply, status: StatusCode, message: &str) {
+    assert_eq!((reply.status, reply.text()), (status, message));
+    assert_eq!(reply.content_type(), "text/plain; charset=utf-8");
+}
+
+impl Harness {
+    pub(crate) fn new() -> Self {
+        Self::with(TestBackend::new(), Limits::default())
+    }
+
+    pub(crate) fn with(backend: TestBackend, limits: Limits) -> Self {
+        Self { backend: Arc::new(backend), limits }
+    }
+
+    /// Asserts that every one of `methods` on `uri` is refused with
+    /// `status` and "Invalid method" (a reply to HEAD carries no body).
+    pub(crate) async fn assert_invalid_methods(&self, uri: &str, methods: &[&str], status: StatusCode) {
+        for method in methods {
+            let reply = self.send(method, uri).await;
+            assert_eq!((reply.status, reply.content_type()), (status, "text/plain; charset=utf-8"), "{method} {uri}");
+            let message = if *method == "HEAD" { "" } else { "Invalid method" };
+            assert_eq!(reply.text(), message, "{method} {uri}");
+        }
+    }
+
+    pub(crate) async fn send(&self, method: &str, uri: &str) -> Reply {
+        self.request(method, uri, &[], Body::empty()).await
+    }
+
+    pub(crate) async fn send_body(&self, method: &str, uri: &str, body: impl Into<Body>) -> Reply {
+        self.request(method, uri, &[], body).await
+    }
+
+    pub(crate) async fn request(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Body>,
+    ) -> Reply {
+        let router = crate::router_with_limits(Arc::clone(&self.backend), self.limits);
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(body.into()).expect("a valid test request");
+        let response = router.oneshot(request).await.expect("the router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.expect("a readable body").to_bytes();
+        Reply { status, headers, body }
+    }
+}

@@ -1,0 +1,310 @@
+//! The running agent behind the HTTP API: [`Service`] implements
+//! `keel_http::Backend` over the Raft server, the replicated state and the
+//! plugins. Each endpoint family's mapping lives in its own module.
+
+mod agent_info;
+mod autopilot;
+mod license;
+mod snapshot;
+
+use std::sync::{Arc, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use keel_api::agent::{JoinResponse, MembersResponse};
+use keel_api::operator::{
+    AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer, SchedulerConfiguration,
+};
+use keel_cluster::{ClusterError, Server};
+use keel_http::{ApiError, Backend, Capability, Consistency, Identity, PeerSelector, QueryMeta, Read, Written};
+use keel_state::{Command, State};
+
+use crate::config::AgentConfig;
+use crate::plugins::Plugins;
+
+/// The Raft protocol version Keel speaks, as Nomad reports it.
+pub const RAFT_PROTOCOL: &str = "3";
+
+/// The agent as the API sees it.
+pub struct Service {
+    config: AgentConfig,
+    identity: Identity,
+    server: Option<Arc<Server>>,
+    plugins: Arc<Plugins>,
+    started: Instant,
+    started_unix_ms: u64,
+    /// A client's known servers, replaced by `POST /v1/agent/servers`.
+    client_servers: RwLock<Vec<String>>,
+    autopilot: autopilot::Memory,
+}
+
+impl Service {
+    pub fn new(config: AgentConfig, server: Option<Arc<Server>>, plugins: Arc<Plugins>) -> Self {
+        let identity = Identity {
+            node_name: config.node_name.clone(),
+            region: config.region.clone(),
+            datacenter: config.datacenter.clone(),
+            server: config.server,
+            client: config.client,
+        };
+        let client_servers = match (&server, config.servers.is_empty()) {
+            // A client beside a server talks to that server.
+            (Some(server), true) => vec![server.me().address.clone()],
+            _ => config.servers.clone(),
+        };
+        Self {
+            identity,
+            server,
+            plugins,
+            started: Instant::now(),
+            started_unix_ms: now_ms(),
+            client_servers: RwLock::new(client_servers),
+            autopilot: autopilot::Memory::default(),
+            config,
+        }
+    }
+
+    /// The Raft server, or the error a client-only agent gives for server work.
+    fn server(&self) -> Result<&Server, ApiError> {
+        self.server.as_deref().ok_or_else(|| ApiError::internal("No known servers: this agent runs no server"))
+    }
+
+    /// The server, checked to be able to answer a read with `consistency`.
+    fn reader(&self, consistency: Consistency) -> Result<&Server, ApiError> {
+        let server = self.server()?;
+        if consistency == Consistency::Leader && !server.is_leader() {
+            return Err(match server.leader() {
+                None => ApiError::no_leader(),
+                Some(leader) => ApiError::internal(format!(
+                    "this server is not the leader ({} is); read with ?stale or ask the leader",
+                    leader.address
+                )),
+            });
+        }
+        Ok(server)
+    }
+
+    /// Reads the replicated state with the query meta Nomad sends.
+    fn read<T>(
+        &self,
+        consistency: Consistency,
+        index_of: impl FnOnce(&T) -> u64,
+        value: impl FnOnce(&State) -> T,
+    ) -> Result<Read<T>, ApiError> {
+        let server = self.reader(consistency)?;
+        let value = server.view().read(value);
+        let meta = self.meta(server, index_of(&value));
+        Ok(Read { value, meta })
+    }
+
+    fn meta(&self, server: &Server, index: u64) -> QueryMeta {
+        QueryMeta { index, last_contact_ms: server.last_contact_ms(), known_leader: server.leader().is_some() }
+    }
+
+    /// Submits a command and waits until it is applied.
+    async fn write(&self, command: Command) -> Result<keel_cluster::Applied, ApiError> {
+        self.server()?.write(command).await.map_err(cluster_error)
+    }
+
+    fn uptime_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Maps a server error to Nomad's status and message; detail goes to the log.
+fn cluster_error(error: ClusterError) -> ApiError {
+    match error {
+        ClusterError::NoLeader => ApiError::no_leader(),
+        ClusterError::NotLeader(Some(leader)) => ApiError::internal(format!(
+            "this server is not the leader ({} is), and forwarding is not available in this version",
+            leader.address
+        )),
+        ClusterError::NotLeader(None) => ApiError::no_leader(),
+        ClusterError::PeerNotFound(message) => ApiError::internal(message),
+        ClusterError::Refused(message) | ClusterError::Membership(message) => ApiError::bad_request(message),
+        other => {
+            tracing::error!(error = %other, "raft operation failed");
+            ApiError::internal("raft operation failed; see the server log")
+        }
+    }
+}
+
+impl Backend for Service {
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// ACL enforcement decides with the ACL plugin once tokens exist; until
+    /// then an ACL-enabled agent knows no token, so everything that needs a
+    /// right is denied (never allowed by default).
+    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
+        if !self.config.acl_enabled || need == Capability::None {
+            return Ok(());
+        }
+        match token {
+            None => Err(ApiError::permission_denied()),
+            Some(_) => Err(ApiError::token_not_found()),
+        }
+    }
+
+    fn leader(&self) -> Option<String> {
+        self.server.as_ref()?.leader().map(|leader| leader.address)
+    }
+
+    fn peers(&self) -> Result<Vec<String>, ApiError> {
+        let (peers, _) = self.server()?.configuration();
+        Ok(peers.into_iter().filter(|peer| peer.voter).map(|peer| peer.node.address).collect())
+    }
+
+    fn known_servers(&self) -> usize {
+        self.client_servers.read().map_or(0, |servers| servers.len())
+    }
+
+    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
+        let server = self.reader(consistency)?;
+        let (peers, index) = server.configuration();
+        let servers = peers
+            .into_iter()
+            .map(|peer| RaftServer {
+                id: peer.node.id.clone(),
+                node: self.member_name_of(&peer.node),
+                address: peer.node.address.clone(),
+                leader: peer.leader,
+                voter: peer.voter,
+                raft_protocol: RAFT_PROTOCOL.to_owned(),
+            })
+            .collect();
+        Ok(Read { value: RaftConfiguration { servers, index }, meta: self.meta(server, index) })
+    }
+
+    async fn remove_raft_peer(&self, peer: PeerSelector) -> Result<(), ApiError> {
+        let server = self.server()?;
+        let removal = match &peer {
+            PeerSelector::Id(id) => server.remove_peer(|node| &node.id == id, &format!("id {id:?}")).await,
+            PeerSelector::Address(address) => {
+                server.remove_peer(|node| &node.address == address, &format!("address {address:?}")).await
+            }
+        };
+        removal.map(|index| tracing::info!(?peer, index, "removed raft peer")).map_err(cluster_error)
+    }
+
+    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError> {
+        self.read(
+            consistency,
+            |config: &AutopilotConfiguration| config.modify_index,
+            |state| state.autopilot.clone().unwrap_or_else(|| self.config.autopilot.clone()),
+        )
+    }
+
+    async fn set_autopilot_configuration(
+        &self,
+        config: AutopilotConfiguration,
+        cas: Option<u64>,
+    ) -> Result<Written, ApiError> {
+        let applied = self.write(Command::SetAutopilotConfig { config, cas }).await?;
+        Ok(Written { updated: applied.outcome.updated(), index: applied.index })
+    }
+
+    async fn autopilot_health(&self) -> Result<OperatorHealthReply, ApiError> {
+        let server = self.reader(Consistency::Leader)?;
+        self.evaluate_autopilot(server)
+    }
+
+    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError> {
+        self.read(
+            consistency,
+            |config: &SchedulerConfiguration| config.modify_index,
+            |state| state.scheduler.clone().unwrap_or_else(|| self.config.scheduler.clone()),
+        )
+    }
+
+    async fn set_scheduler_configuration(
+        &self,
+        config: SchedulerConfiguration,
+        cas: Option<u64>,
+    ) -> Result<Written, ApiError> {
+        let applied = self.write(Command::SetSchedulerConfig { config, cas }).await?;
+        Ok(Written { updated: applied.outcome.updated(), index: applied.index })
+    }
+
+    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
+        let server = self.reader(consistency)?;
+        let stored = server.view().read(|state| state.license.clone());
+        let meta = self.meta(server, stored.as_ref().map_or(0, |license| license.modify_index));
+        let reply = stored.map(|stored| license::reply(&self.plugins.license, &stored.blob, meta)).transpose()?;
+        Ok(Read { value: reply, meta })
+    }
+
+    async fn set_license(&self, blob: String, force: bool) -> Result<u64, ApiError> {
+        let server = self.server()?;
+        let installed = server.view().read(|state| state.license.clone());
+        license::check_new(&self.plugins.license, &blob, installed.as_ref().map(|l| l.blob.as_str()), force)?;
+        let applied = self.write(Command::SetLicense { blob: blob.trim().to_owned() }).await?;
+        Ok(applied.index)
+    }
+
+    async fn save_snapshot(&self, consistency: Consistency) -> Result<Read<Vec<u8>>, ApiError> {
+        let server = self.reader(consistency)?;
+        let (archive, index) = snapshot::save(server)?;
+        Ok(Read { value: archive, meta: self.meta(server, index) })
+    }
+
+    async fn restore_snapshot(&self, archive: Vec<u8>) -> Result<u64, ApiError> {
+        let state = snapshot::verify(&archive)?;
+        let applied = self.write(Command::Restore { state: Box::new(state) }).await?;
+        tracing::info!(index = applied.index, bytes = archive.len(), "snapshot restored");
+        Ok(applied.index)
+    }
+
+    fn members(&self) -> Result<MembersResponse, ApiError> {
+        Ok(MembersResponse {
+            server_name: self.config.node_name.clone(),
+            server_region: self.config.region.clone(),
+            server_dc: self.config.datacenter.clone(),
+            members: self.server.iter().map(|_| self.own_member()).collect(),
+        })
+    }
+
+    fn agent_self(&self) -> Result<serde_json::Value, ApiError> {
+        Ok(self.self_report())
+    }
+
+    fn servers(&self) -> Result<Vec<String>, ApiError> {
+        if !self.config.client {
+            return Err(ApiError::not_implemented("Not a client agent"));
+        }
+        let mut servers = self.client_servers.read().map(|servers| servers.clone()).unwrap_or_default();
+        servers.sort();
+        Ok(servers)
+    }
+
+    fn set_servers(&self, addresses: Vec<String>) -> Result<(), ApiError> {
+        if !self.config.client {
+            return Err(ApiError::not_implemented("Not a client agent"));
+        }
+        for address in &addresses {
+            address
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| ApiError::bad_request(format!("invalid server address {address:?}: expected ip:port")))?;
+        }
+        if let Ok(mut servers) = self.client_servers.write() {
+            *servers = addresses;
+        }
+        Ok(())
+    }
+
+    async fn join(&self, addresses: Vec<String>) -> Result<JoinResponse, ApiError> {
+        if !self.config.server {
+            return Err(ApiError::not_implemented("Not a server agent"));
+        }
+        Ok(agent_info::join(&addresses))
+    }
+
+    async fn force_leave(&self, node: String, _prune: bool) -> Result<(), ApiError> {
+        self.force_leave_member(&node)
+    }
+}
