@@ -173,6 +173,32 @@ fn licenses_are_validated_by_the_plugin() {
 }
 
 #[test]
+fn a_license_that_expires_turns_features_off_and_the_server_keeps_serving() {
+    let (agent, _config_dir) = licensed_agent("127.0.0.37");
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis() as i64;
+    let expires = keel_api::time::rfc3339_ms(now_ms + 2_000);
+    let short = license_document(
+        "lic-short",
+        &[("ExpirationTime", json!(expires)), ("TerminationTime", json!("2099-01-01T00:00:00Z"))],
+        &LICENSE_ISSUER_SECRET,
+    );
+    let put = agent.put("/v1/operator/license", &short);
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(agent.get("/v1/operator/license").json()["License"]["Features"].as_array().map(Vec::len), Some(3));
+
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let after = agent.get("/v1/operator/license");
+    assert_eq!(after.status, 200, "the expired license is still shown: {}", after.text());
+    let after = after.json();
+    assert_eq!(after["License"]["LicenseID"], "lic-short");
+    assert_eq!(after["License"]["Features"], json!([]), "an expired license grants nothing");
+    assert!(after["Warning"].as_str().is_some_and(|w| w.contains("expired")), "{after}");
+    assert_eq!(agent.get("/v1/agent/health").status, 200, "the server keeps running");
+    assert_eq!(agent.get("/v1/operator/scheduler/configuration").status, 200);
+}
+
+#[test]
 fn a_single_server_describes_itself_truthfully() {
     let agent = Agent::start_dev("127.0.0.36", &["--node", "solo"]);
 

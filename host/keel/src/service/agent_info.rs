@@ -158,7 +158,7 @@ impl Service {
 }
 
 /// Nomad's member name: `<node>.<region>`.
-fn member_name(node: &str, region: &str) -> String {
+pub(super) fn member_name(node: &str, region: &str) -> String {
     format!("{node}.{region}")
 }
 

@@ -12,6 +12,7 @@ use keel_http::ApiError;
 use keel_plugins::autopilot::{Cluster, Config, GossipStatus, Health, Suffrage};
 use keel_plugins::{LicenseVerdict, autopilot};
 
+use super::agent_info::member_name;
 use super::{Service, license, now_ms};
 
 /// What autopilot remembers between rounds: each server's last verdict and
@@ -49,7 +50,7 @@ impl Service {
                 let remembered = memory.get(&peer.node.id).copied();
                 autopilot::Server {
                     id: peer.node.id.clone(),
-                    name: peer.node.name.clone(),
+                    name: member_name(&peer.node.name, &self.config.region),
                     address: peer.node.address.clone(),
                     // Without gossip, only this server is known to be alive.
                     gossip_status: if me { GossipStatus::Alive } else { GossipStatus::None },
