@@ -160,7 +160,7 @@ fn autopilot_settings_are_set_and_the_server_is_healthy() {
     };
     assert_eq!(fields(&health)["Healthy"], "true", "{health}");
     let server = row_with(&health, "127.0.0.43:4647");
-    assert_eq!(server[1..4], ["gamma", "127.0.0.43:4647", "alive"], "{health}");
+    assert_eq!(server[1..4], ["gamma.global", "127.0.0.43:4647", "alive"], "{health}");
 }
 
 #[test]
