@@ -105,6 +105,12 @@ impl Service {
         self.server()?.write(command).await.map_err(cluster_error)
     }
 
+    /// Writes a configuration and reports whether its check-and-set won.
+    async fn write_config(&self, command: Command) -> Result<Written, ApiError> {
+        let applied = self.write(command).await?;
+        Ok(Written { updated: applied.outcome.updated(), index: applied.index })
+    }
+
     fn uptime_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -205,8 +211,7 @@ impl Backend for Service {
         config: AutopilotConfiguration,
         cas: Option<u64>,
     ) -> Result<Written, ApiError> {
-        let applied = self.write(Command::SetAutopilotConfig { config, cas }).await?;
-        Ok(Written { updated: applied.outcome.updated(), index: applied.index })
+        self.write_config(Command::SetAutopilotConfig { config, cas }).await
     }
 
     async fn autopilot_health(&self) -> Result<OperatorHealthReply, ApiError> {
@@ -227,8 +232,7 @@ impl Backend for Service {
         config: SchedulerConfiguration,
         cas: Option<u64>,
     ) -> Result<Written, ApiError> {
-        let applied = self.write(Command::SetSchedulerConfig { config, cas }).await?;
-        Ok(Written { updated: applied.outcome.updated(), index: applied.index })
+        self.write_config(Command::SetSchedulerConfig { config, cas }).await
     }
 
     fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
