@@ -28,7 +28,12 @@ pub enum ClusterError {
     /// Opening the storage failed.
     #[error(transparent)]
     Storage(#[from] keel_state::StoreError),
-    /// openraft refused the configuration or failed to start.
+    /// Forming a new cluster failed (it was already initialized, or this
+    /// server is not among the members).
+    #[error("initialize raft cluster: {0}")]
+    Initialize(String),
+    /// openraft refused the configuration, failed to start, or the RPC
+    /// address could not be bound.
     #[error("start raft: {0}")]
     Start(String),
 }

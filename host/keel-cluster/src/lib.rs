@@ -3,13 +3,17 @@
 //! This crate owns the Raft node's life (configuration, bootstrap, the
 //! first-leader defaults), the way commands are submitted and answered, the
 //! Raft membership operations the operator API offers (list, remove peer),
-//! and the network Raft talks through. It depends on `keel-state` for the
+//! and the network Raft talks through: length-prefixed JSON frames over TCP
+//! on the RPC port (`rpc` is the protocol, `network` the client side,
+//! `rpc_server` the listener). It depends on `keel-state` for the
 //! storage and the commands and on openraft and tokio; it must not know
 //! about HTTP or the wire format of the API, which the `keel` binary maps
 //! onto these calls.
 
 mod error;
 mod network;
+mod rpc;
+mod rpc_server;
 mod server;
 
 pub use error::ClusterError;

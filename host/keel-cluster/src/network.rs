@@ -1,68 +1,154 @@
-//! The Raft network between servers.
+//! The client side of Raft RPC: how this server reaches its peers.
 //!
-//! A Keel server in this version runs alone: Raft RPC between servers is
-//! not available yet, so a peer other than this server can only be
-//! reported unreachable. openraft then keeps retrying it, which is the
-//! correct behaviour for a peer that is down.
+//! Each peer client keeps one TCP connection to the peer's RPC address and
+//! sends its requests on it one after another (openraft drives a client
+//! sequentially). A connection that fails or times out is dropped, and the
+//! next call dials again; openraft backs off and retries unreachable peers.
+
+use std::error::Error;
+use std::io;
 
 use keel_state::{ServerNode, TypeConfig};
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
+use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
     VoteResponse,
 };
+use tokio::net::TcpStream;
+
+use crate::rpc::{RpcRequest, RpcResponse, read_frame, write_frame};
+
+type RpcResult<T, E = RaftError<u64>> = Result<T, RPCError<u64, ServerNode, E>>;
 
 /// Hands out a [`PeerClient`] per peer.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Network;
+#[derive(Debug, Clone)]
+pub(crate) struct Network {
+    /// This server's node id, named in timeout errors.
+    me: u64,
+}
+
+impl Network {
+    pub(crate) fn new(me: u64) -> Self {
+        Self { me }
+    }
+}
 
 /// The RPC client for one peer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct PeerClient {
-    target: ServerNode,
+    me: u64,
+    target: u64,
+    node: ServerNode,
+    connection: Option<TcpStream>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
 
-    async fn new_client(&mut self, _target: u64, node: &ServerNode) -> PeerClient {
-        PeerClient { target: node.clone() }
+    async fn new_client(&mut self, target: u64, node: &ServerNode) -> PeerClient {
+        PeerClient { me: self.me, target, node: node.clone(), connection: None }
     }
 }
 
+/// Why a call did not bring back an answer.
+enum CallError {
+    Timeout,
+    Io(io::Error),
+    /// The peer answered with a response to a different request.
+    Mismatch,
+}
+
 impl PeerClient {
-    fn unreachable<E: std::error::Error>(&self) -> RPCError<u64, ServerNode, E> {
-        let reason = std::io::Error::new(
-            std::io::ErrorKind::Unsupported,
-            format!("raft rpc to {} is not available in this version", self.target.address),
-        );
-        RPCError::Unreachable(Unreachable::new(&reason))
+    /// Sends `request` and reads its response, all within `option`'s hard
+    /// deadline. Any failure drops the connection, since a half-read frame
+    /// leaves it unusable.
+    async fn call(&mut self, request: &RpcRequest, option: &RPCOption) -> Result<RpcResponse, CallError> {
+        let exchange = async {
+            if self.connection.is_none() {
+                let stream = TcpStream::connect(&self.node.address).await?;
+                stream.set_nodelay(true)?;
+                self.connection = Some(stream);
+            }
+            let connection = self.connection.as_mut().expect("a connection was made just above");
+            write_frame(connection, request).await?;
+            read_frame::<_, RpcResponse>(connection).await
+        };
+        match tokio::time::timeout(option.hard_ttl(), exchange).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(error)) => {
+                self.connection = None;
+                Err(CallError::Io(error))
+            }
+            Err(_) => {
+                self.connection = None;
+                Err(CallError::Timeout)
+            }
+        }
+    }
+
+    fn transport_error<E: Error>(
+        &self,
+        error: CallError,
+        action: RPCTypes,
+        option: &RPCOption,
+    ) -> RPCError<u64, ServerNode, E> {
+        match error {
+            CallError::Timeout => {
+                RPCError::Timeout(Timeout { action, id: self.me, target: self.target, timeout: option.hard_ttl() })
+            }
+            CallError::Io(error) if error.kind() == io::ErrorKind::InvalidData => {
+                RPCError::Network(NetworkError::new(&error))
+            }
+            CallError::Io(error) => RPCError::Unreachable(Unreachable::new(&error)),
+            CallError::Mismatch => {
+                let error = io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("raft rpc to {}: the answer is for another request", self.node.address),
+                );
+                RPCError::Network(NetworkError::new(&error))
+            }
+        }
+    }
+
+    fn remote<E: Error>(&self, error: RaftError<u64, E>) -> RPCError<u64, ServerNode, RaftError<u64, E>> {
+        RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), error))
     }
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<AppendEntriesResponse<u64>, RPCError<u64, ServerNode, RaftError<u64>>> {
-        Err(self.unreachable())
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<AppendEntriesResponse<u64>> {
+        let action = RPCTypes::AppendEntries;
+        match self.call(&RpcRequest::AppendEntries(rpc), &option).await {
+            Ok(RpcResponse::AppendEntries(answer)) => answer.map_err(|error| self.remote(error)),
+            Ok(_) => Err(self.transport_error(CallError::Mismatch, action, &option)),
+            Err(error) => Err(self.transport_error(error, action, &option)),
+        }
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<u64>, RPCError<u64, ServerNode, RaftError<u64, InstallSnapshotError>>> {
-        Err(self.unreachable())
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> RpcResult<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>> {
+        let action = RPCTypes::InstallSnapshot;
+        match self.call(&RpcRequest::InstallSnapshot(rpc), &option).await {
+            Ok(RpcResponse::InstallSnapshot(answer)) => answer.map_err(|error| self.remote(error)),
+            Ok(_) => Err(self.transport_error(CallError::Mismatch, action, &option)),
+            Err(error) => Err(self.transport_error(error, action, &option)),
+        }
     }
 
-    async fn vote(
-        &mut self,
-        _rpc: VoteRequest<u64>,
-        _option: RPCOption,
-    ) -> Result<VoteResponse<u64>, RPCError<u64, ServerNode, RaftError<u64>>> {
-        Err(self.unreachable())
+    async fn vote(&mut self, rpc: VoteRequest<u64>, option: RPCOption) -> RpcResult<VoteResponse<u64>> {
+        let action = RPCTypes::Vote;
+        match self.call(&RpcRequest::Vote(rpc), &option).await {
+            Ok(RpcResponse::Vote(answer)) => answer.map_err(|error| self.remote(error)),
+            Ok(_) => Err(self.transport_error(CallError::Mismatch, action, &option)),
+            Err(error) => Err(self.transport_error(error, action, &option)),
+        }
     }
 }

@@ -2,16 +2,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use keel_state::{Command, DataDir, Outcome, ServerNode, StateView, Store, TypeConfig};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Config, Raft, RaftMetrics, ServerState, SnapshotPolicy};
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::network::Network;
+use crate::rpc_server;
 use crate::{ClusterError, node_id_of};
 
 /// How a server forms its cluster.
@@ -20,7 +22,9 @@ pub enum Bootstrap {
     /// A cluster of this server alone, bootstrapped at first start (`--dev`,
     /// `bootstrap_expect = 1`).
     Solo,
-    /// Bootstrap once this many servers see each other.
+    /// Bootstrap once this many servers see each other. Until then, or
+    /// until [`Server::initialize`] is called, the server waits to be
+    /// contacted by a leader.
     Expect(u32),
 }
 
@@ -75,11 +79,13 @@ pub struct Server {
     view: StateView,
     me: ServerNode,
     leader_duties: JoinHandle<()>,
+    /// The accept loop of the RPC port; taken and stopped on shutdown.
+    rpc_listener: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Server {
-    /// Opens the storage in `data_dir`, starts Raft and bootstraps a solo
-    /// cluster on its first start.
+    /// Binds the RPC port, opens the storage in `data_dir`, starts Raft and
+    /// bootstraps a solo cluster on its first start.
     pub async fn start(config: ServerConfig, data_dir: &DataDir) -> Result<Self, ClusterError> {
         let me = ServerNode {
             id: config.raft_id.clone(),
@@ -87,27 +93,33 @@ impl Server {
             name: config.node_name.clone(),
         };
         let node_id = node_id_of(&me.id);
+        let listener = TcpListener::bind(config.rpc_address)
+            .await
+            .map_err(|e| ClusterError::Start(format!("bind the rpc address {}: {e}", config.rpc_address)))?;
         let (log_store, state_machine) = Store::open(data_dir)?;
         let view = state_machine.view();
         let raft_config = Arc::new(raft_config(config.raft_multiplier)?);
-        let raft = Raft::new(node_id, raft_config, Network, log_store, state_machine)
+        let raft = Raft::new(node_id, raft_config, Network::new(node_id), log_store, state_machine)
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
 
-        let initialized = raft.is_initialized().await.map_err(|e| ClusterError::Stopped(e.to_string()))?;
-        if !initialized && config.bootstrap == Bootstrap::Solo {
-            tracing::info!(raft_id = %me.id, "bootstrapping a new single-server cluster");
-            raft.initialize(BTreeMap::from([(node_id, me.clone())]))
-                .await
-                .map_err(|e| ClusterError::Start(format!("bootstrap: {e}")))?;
-        }
-        if initialized && only_voter_is(&raft.metrics().borrow(), node_id) {
-            // Alone in the configuration, nobody else can win: elect now
-            // instead of waiting out an election timeout after a restart.
-            raft.trigger().elect().await.map_err(|e| ClusterError::Stopped(e.to_string()))?;
+        let rpc_listener = tokio::spawn(rpc_server::serve(listener, raft.clone()));
+        if let Err(error) = bootstrap_if_needed(&raft, &config, &me, node_id).await {
+            // Nothing else will stop the accept loop of a server that never
+            // started.
+            rpc_listener.abort();
+            return Err(error);
         }
         let leader_duties = tokio::spawn(leader_duties(raft.clone(), config));
-        Ok(Self { raft, view, me, leader_duties })
+        Ok(Self { raft, view, me, leader_duties, rpc_listener: Mutex::new(Some(rpc_listener)) })
+    }
+
+    /// Forms a new cluster of `members` (this server among them), all voters.
+    /// Called once, on one server of a cluster that has never been
+    /// initialized; the others learn the configuration from the leader.
+    pub async fn initialize(&self, members: Vec<ServerNode>) -> Result<(), ClusterError> {
+        let members: BTreeMap<u64, ServerNode> = members.into_iter().map(|node| (node_id_of(&node.id), node)).collect();
+        self.raft.initialize(members).await.map_err(|e| ClusterError::Initialize(e.to_string()))
     }
 
     /// The replicated state as this server has applied it.
@@ -225,13 +237,44 @@ impl Server {
         self.leader()
     }
 
-    /// Stops Raft: in-flight writes fail, storage is flushed and closed.
+    /// Stops Raft and closes the RPC port: in-flight writes fail, storage is
+    /// flushed and closed.
     pub async fn shutdown(&self) {
         self.leader_duties.abort();
+        let rpc_listener = self.rpc_listener.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(rpc_listener) = rpc_listener {
+            rpc_listener.abort();
+            // Waiting for the aborted task makes sure the port is closed
+            // when this returns, so a restart can bind it again.
+            let _ = rpc_listener.await;
+        }
         if let Err(error) = self.raft.shutdown().await {
             tracing::warn!(%error, "raft did not shut down cleanly");
         }
     }
+}
+
+/// Bootstraps a solo cluster on its first start, and lets a restarted server
+/// that is the only voter elect itself at once.
+async fn bootstrap_if_needed(
+    raft: &Raft<TypeConfig>,
+    config: &ServerConfig,
+    me: &ServerNode,
+    node_id: u64,
+) -> Result<(), ClusterError> {
+    let initialized = raft.is_initialized().await.map_err(|e| ClusterError::Stopped(e.to_string()))?;
+    if !initialized && config.bootstrap == Bootstrap::Solo {
+        tracing::info!(raft_id = %me.id, "bootstrapping a new single-server cluster");
+        raft.initialize(BTreeMap::from([(node_id, me.clone())]))
+            .await
+            .map_err(|e| ClusterError::Start(format!("bootstrap: {e}")))?;
+    }
+    if initialized && only_voter_is(&raft.metrics().borrow(), node_id) {
+        // Alone in the configuration, nobody else can win: elect now
+        // instead of waiting out an election timeout after a restart.
+        raft.trigger().elect().await.map_err(|e| ClusterError::Stopped(e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn raft_config(multiplier: u32) -> Result<Config, ClusterError> {

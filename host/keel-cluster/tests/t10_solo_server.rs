@@ -11,7 +11,7 @@ fn config(data_dir: &DataDir) -> ServerConfig {
     ServerConfig {
         raft_id: data_dir.node_id().expect("node id"),
         node_name: "solo".to_owned(),
-        rpc_address: "127.0.0.1:4647".parse().expect("address"),
+        rpc_address: "127.0.0.57:4647".parse().expect("address"),
         bootstrap: Bootstrap::Solo,
         raft_multiplier: 1,
         autopilot_defaults: AutopilotConfiguration::nomad_defaults(),

@@ -75,7 +75,7 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
     } else {
         tracing::warn!(
             expect = config.bootstrap_expect,
-            "waiting for other servers; joining them is not available in this version, so no leader will be elected"
+            "waiting for other servers; forming a cluster with --bootstrap-expect is not available in this version, so no leader will be elected"
         );
     }
     Ok(server)

@@ -1,0 +1,195 @@
+//! Three real Raft servers in one process, each on its own loopback address
+//! with the default RPC port, talking over TCP: forming a cluster,
+//! replicating writes, losing the leader, and a follower catching up after
+//! a restart.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
+use keel_cluster::{Bootstrap, ClusterError, Server, ServerConfig};
+use keel_state::{Command, DataDir, Outcome, ServerNode};
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Every server a test started, so that all of them are shut down whether
+/// the test passes or panics.
+#[derive(Default)]
+struct Harness {
+    started: Mutex<Vec<Arc<Server>>>,
+}
+
+/// Runs `story` on its own task and shuts down every server it started,
+/// then passes on the story's panic, if any.
+async fn run<F, Fut>(story: F)
+where
+    F: FnOnce(Arc<Harness>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let harness = Arc::new(Harness::default());
+    let outcome = tokio::spawn(story(Arc::clone(&harness))).await;
+    let started: Vec<Arc<Server>> = harness.started.lock().expect("harness lock").drain(..).collect();
+    for server in started {
+        server.shutdown().await;
+    }
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+fn config(data_dir: &DataDir, address: &str) -> ServerConfig {
+    let rpc_address: SocketAddr = address.parse().expect("address");
+    ServerConfig {
+        raft_id: data_dir.node_id().expect("node id"),
+        node_name: format!("server-{}", rpc_address.ip()),
+        rpc_address,
+        bootstrap: Bootstrap::Expect(3),
+        raft_multiplier: 1,
+        autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
+        scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
+    }
+}
+
+impl Harness {
+    /// Starts a server on `data_dir`. A server shut down in this process
+    /// lets go of the sled lock a moment after `shutdown`, so opening is
+    /// retried for a while.
+    async fn start(&self, data_dir: &DataDir, address: &str) -> Arc<Server> {
+        let mut attempts = 0;
+        let server = loop {
+            match Server::start(config(data_dir, address), data_dir).await {
+                Ok(server) => break Arc::new(server),
+                Err(ClusterError::Storage(_)) if attempts < 100 => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("server on {address} starts: {error}"),
+            }
+        };
+        self.started.lock().expect("harness lock").push(Arc::clone(&server));
+        server
+    }
+}
+
+/// Waits until every server in `servers` names the same leader, and that
+/// leader is one of them.
+async fn agreed_leader(servers: &[&Server]) -> ServerNode {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let leaders: Vec<Option<ServerNode>> = servers.iter().map(|server| server.leader()).collect();
+        if let Some(Some(leader)) = leaders.first()
+            && leaders.iter().all(|other| other.as_ref() == Some(leader))
+            && servers.iter().any(|server| server.me() == leader && server.is_leader())
+        {
+            return leader.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the servers never agreed on a leader: {leaders:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn the_leader<'a>(servers: &[&'a Server], leader: &ServerNode) -> &'a Server {
+    servers.iter().find(|server| server.me() == leader).expect("the leader is one of the servers")
+}
+
+/// Sets the scheduler algorithm through `leader`, answering the index.
+async fn set_algorithm(leader: &Server, algorithm: &str) -> u64 {
+    let config = SchedulerConfiguration { scheduler_algorithm: algorithm.into(), ..SchedulerConfiguration::default() };
+    let applied = leader.write(Command::SetSchedulerConfig { config, cas: None }).await.expect("the leader writes");
+    assert_eq!(applied.outcome, Outcome::Applied);
+    applied.index
+}
+
+/// Waits until `server` has applied `index` and shows `algorithm`.
+async fn wait_for_algorithm(server: &Server, algorithm: &str, index: u64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let shown = server.view().read(|state| state.scheduler.as_ref().map(|c| c.scheduler_algorithm.clone()));
+        if shown.as_deref() == Some(algorithm) && server.status().applied_index >= index {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never applied {algorithm:?} at {index}: shows {shown:?}, {:?}",
+            server.me().address,
+            server.status()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn initialize(servers: &[&Server]) {
+    let members = servers.iter().map(|server| server.me().clone()).collect();
+    servers[0].initialize(members).await.expect("the cluster initializes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_replicate_and_survive_the_loss_of_the_leader() {
+    run(|harness| async move {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+        let data_dirs: Vec<_> = dirs.iter().map(|dir| DataDir::open(dir.path()).expect("data dir")).collect();
+        let a = harness.start(&data_dirs[0], "127.0.0.51:4647").await;
+        let b = harness.start(&data_dirs[1], "127.0.0.52:4647").await;
+        let c = harness.start(&data_dirs[2], "127.0.0.53:4647").await;
+        let all = [&*a, &*b, &*c];
+        assert!(all.iter().all(|server| server.leader().is_none()), "nobody bootstraps alone");
+
+        initialize(&all).await;
+        let leader = agreed_leader(&all).await;
+        let (peers, _) = the_leader(&all, &leader).configuration();
+        assert_eq!(peers.len(), 3);
+        assert!(peers.iter().all(|peer| peer.voter));
+
+        let mut index = 0;
+        for algorithm in ["spread", "binpack", "spread"] {
+            index = set_algorithm(the_leader(&all, &leader), algorithm).await;
+        }
+        for server in all {
+            wait_for_algorithm(server, "spread", index).await;
+        }
+
+        the_leader(&all, &leader).shutdown().await;
+        let survivors: Vec<&Server> = all.iter().copied().filter(|server| server.me() != &leader).collect();
+        let new_leader = agreed_leader(&survivors).await;
+        assert_ne!(new_leader, leader, "a survivor takes over");
+        let index = set_algorithm(the_leader(&survivors, &new_leader), "binpack").await;
+        for server in survivors {
+            wait_for_algorithm(server, "binpack", index).await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_follower_catches_up() {
+    run(|harness| async move {
+        let addresses = ["127.0.0.54:4647", "127.0.0.55:4647", "127.0.0.56:4647"];
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+        let data_dirs: Vec<_> = dirs.iter().map(|dir| DataDir::open(dir.path()).expect("data dir")).collect();
+        let mut servers = Vec::new();
+        for (data_dir, address) in data_dirs.iter().zip(addresses) {
+            servers.push(harness.start(data_dir, address).await);
+        }
+        let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
+        initialize(&all).await;
+        let leader = agreed_leader(&all).await;
+        let before = set_algorithm(the_leader(&all, &leader), "spread").await;
+        for server in &all {
+            wait_for_algorithm(server, "spread", before).await;
+        }
+
+        let follower = all.iter().position(|server| server.me() != &leader).expect("a follower");
+        all[follower].shutdown().await;
+        let mut index = before;
+        for algorithm in ["binpack", "spread", "binpack"] {
+            index = set_algorithm(the_leader(&all, &leader), algorithm).await;
+        }
+
+        let restarted = harness.start(&data_dirs[follower], addresses[follower]).await;
+        wait_for_algorithm(&restarted, "binpack", index).await;
+        assert_eq!(restarted.leader().as_ref(), Some(&leader), "the restarted follower follows the same leader");
+    })
+    .await;
+}
