@@ -237,6 +237,26 @@ impl Server {
         self.leader()
     }
 
+    /// Waits until a leader is known and this server has applied the
+    /// leader's default configurations, so that a first read of a
+    /// configuration already shows the stored one and a check-and-set
+    /// against it can win; `None` when `timeout` passes first.
+    pub async fn wait_ready(&self, timeout: Duration) -> Option<ServerNode> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let leader = self.wait_for_leader(timeout).await?;
+        let has_defaults = || self.view.read(|state| state.autopilot.is_some() && state.scheduler.is_some());
+        let mut applied = self.view.subscribe_applied();
+        let waited = tokio::time::timeout_at(deadline, async {
+            while !has_defaults() {
+                if applied.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        (waited.is_ok() && has_defaults()).then_some(leader)
+    }
+
     /// Stops Raft and closes the RPC port: in-flight writes fail, storage is
     /// flushed and closed.
     pub async fn shutdown(&self) {

@@ -34,18 +34,8 @@ async fn start(data_dir: &DataDir) -> Server {
             Err(error) => panic!("server starts: {error}"),
         }
     };
-    assert!(server.wait_for_leader(Duration::from_secs(30)).await.is_some(), "a solo server elects itself");
+    assert!(server.wait_ready(Duration::from_secs(30)).await.is_some(), "a solo server elects itself");
     server
-}
-
-async fn wait_for_defaults(server: &Server) {
-    for _ in 0..600 {
-        if server.view().read(|state| state.scheduler.is_some() && state.autopilot.is_some()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the leader never wrote the default configurations");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -53,7 +43,8 @@ async fn a_solo_server_bootstraps_writes_and_restarts() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = DataDir::open(dir.path()).expect("data dir");
     let server = start(&data_dir).await;
-    wait_for_defaults(&server).await;
+    let has_defaults = server.view().read(|state| state.scheduler.is_some() && state.autopilot.is_some());
+    assert!(has_defaults, "a ready server has the leader's default configurations");
     let defaults_index = server.view().read(|state| state.scheduler.as_ref().map(|c| c.create_index));
     assert!(defaults_index.is_some_and(|index| index > 0), "CreateIndex is a real raft index");
 

@@ -68,9 +68,9 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
     };
     let server = Server::start(server_config, data_dir).await.context("start the raft server")?;
     if bootstrap == Bootstrap::Solo {
-        match server.wait_for_leader(Duration::from_secs(10)).await {
+        match server.wait_ready(Duration::from_secs(10)).await {
             Some(leader) => tracing::info!(leader = %leader.address, "cluster leader elected"),
-            None => tracing::warn!("no leader after 10s; serving anyway"),
+            None => tracing::warn!("no leader with its configuration applied after 10s; serving anyway"),
         }
     } else {
         tracing::warn!(
