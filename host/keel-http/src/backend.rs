@@ -124,8 +124,9 @@ pub trait Backend: Send + Sync + 'static {
     /// The installed license as the license plugin reads it now, `None` when
     /// none is installed.
     fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError>;
-    /// Validates `blob` with the license plugin and stores it; a refused
-    /// license is a 400 that says why.
+    /// Validates `blob` (the request body without surrounding whitespace)
+    /// with the license plugin and stores it; a refused license is a 400
+    /// that says why.
     fn set_license(&self, blob: String, force: bool) -> impl Future<Output = Result<u64, ApiError>> + Send;
 
     /// A snapshot archive (DESIGN.md §6) of the current state.

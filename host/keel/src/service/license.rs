@@ -2,7 +2,7 @@
 
 use keel_api::operator::{License, LicenseReply};
 use keel_api::time::rfc3339_ms;
-use keel_http::{ApiError, QueryMeta};
+use keel_http::ApiError;
 use keel_plugins::license::{License as Verified, LicenseError};
 use keel_plugins::{LicensePlugin, LicenseVerdict};
 
@@ -13,8 +13,9 @@ pub const PRODUCT: &str = "nomad";
 
 /// The reply for the installed license as the plugin reads it now. A genuine
 /// license that is expired, terminated or not yet valid is shown with no
-/// features and a warning; the server keeps running either way.
-pub(super) fn reply(plugin: &LicensePlugin, blob: &str, meta: QueryMeta) -> Result<LicenseReply, ApiError> {
+/// features and a warning; the server keeps running either way. The query
+/// meta fields are left at zero: the router fills them from the read's meta.
+pub(super) fn reply(plugin: &LicensePlugin, blob: &str) -> Result<LicenseReply, ApiError> {
     let (license, warning) = match plugin.validate(blob, PRODUCT, now_ms()) {
         LicenseVerdict::Valid(license) => (wire(&license, true), None),
         LicenseVerdict::Invalid(error) => match genuine(&error) {
@@ -32,14 +33,7 @@ pub(super) fn reply(plugin: &LicensePlugin, blob: &str, meta: QueryMeta) -> Resu
             return Err(ApiError::internal("the license plugin failed; see the server log"));
         }
     };
-    Ok(LicenseReply {
-        license,
-        config_outdated: false,
-        warning,
-        known_leader: meta.known_leader,
-        last_contact: meta.last_contact_ms,
-        last_index: meta.index,
-    })
+    Ok(LicenseReply { license, config_outdated: false, warning, known_leader: false, last_contact: 0, last_index: 0 })
 }
 
 /// Whether `blob` may replace the installed license: the plugin must accept

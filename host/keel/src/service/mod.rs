@@ -239,7 +239,7 @@ impl Backend for Service {
         let server = self.reader(consistency)?;
         let stored = server.view().read(|state| state.license.clone());
         let meta = self.meta(server, stored.as_ref().map_or(0, |license| license.modify_index));
-        let reply = stored.map(|stored| license::reply(&self.plugins.license, &stored.blob, meta)).transpose()?;
+        let reply = stored.map(|stored| license::reply(&self.plugins.license, &stored.blob)).transpose()?;
         Ok(Read { value: reply, meta })
     }
 
@@ -247,7 +247,7 @@ impl Backend for Service {
         let server = self.server()?;
         let installed = server.view().read(|state| state.license.clone());
         license::check_new(&self.plugins.license, &blob, installed.as_ref().map(|l| l.blob.as_str()), force)?;
-        let applied = self.write(Command::SetLicense { blob: blob.trim().to_owned() }).await?;
+        let applied = self.write(Command::SetLicense { blob }).await?;
         Ok(applied.index)
     }
 
