@@ -25,6 +25,12 @@ pub enum ClusterError {
     /// Raft refused a membership change.
     #[error("change raft membership: {0}")]
     Membership(String),
+    /// A write was not committed in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// A request to another server over the RPC port failed.
+    #[error("rpc: {0}")]
+    Forward(String),
     /// Opening the storage failed.
     #[error(transparent)]
     Storage(#[from] keel_state::StoreError),

@@ -1,23 +1,40 @@
-//! Keel's server: one openraft node over the replicated state.
+//! Keel's server: one openraft node over the replicated state, and the
+//! cluster around it.
 //!
 //! This crate owns the Raft node's life (configuration, bootstrap, the
 //! first-leader defaults), the way commands are submitted and answered, the
-//! Raft membership operations the operator API offers (list, remove peer),
-//! and the network Raft talks through: length-prefixed JSON frames over TCP
-//! on the RPC port (`rpc` is the protocol, `network` the client side,
-//! `rpc_server` the listener). It depends on `keel-state` for the
-//! storage and the commands and on openraft and tokio; it must not know
-//! about HTTP or the wire format of the API, which the `keel` binary maps
-//! onto these calls.
+//! Raft membership operations (list, add, promote, demote, remove), gossip
+//! membership, how a cluster forms and grows from gossip, and the RPC port:
+//! length-prefixed JSON frames over TCP carrying Raft's messages and API
+//! requests forwarded to the leader. It depends on `keel-state` for the
+//! storage and the commands and on openraft, foca and tokio; it must not
+//! know about HTTP or the wire format of the API, which the `keel` binary
+//! maps onto these calls (a forwarded request is opaque bytes here).
+//!
+//! ```text
+//! server.rs      the Raft node: start, writes, membership, forwarding, facts
+//! formation.rs   bootstrap-expect, adding new servers as non-voters
+//! gossip.rs      SWIM membership (foca) on the Serf port, Serf's statuses
+//! rpc.rs         the RPC port's messages and framing
+//! network.rs     Raft's client side of the RPC port
+//! client.rs      the other client calls: forward, "do you hold Raft state?"
+//! rpc_server.rs  the RPC port's listener
+//! error.rs       ClusterError
+//! ```
 
+mod client;
 mod error;
+pub mod formation;
+pub mod gossip;
 mod network;
 mod rpc;
 mod rpc_server;
 mod server;
 
 pub use error::ClusterError;
-pub use server::{Applied, Bootstrap, Peer, RaftStatus, Server, ServerConfig};
+pub use rpc::{Forwarded, ForwardedReply};
+pub use rpc_server::Forwarder;
+pub use server::{Applied, Bootstrap, Peer, RaftStatus, Replication, Server, ServerConfig};
 
 /// The `u64` openraft knows a server by, derived from its raft ID (a UUID):
 /// the first eight bytes of its hex digits. Distinct UUIDs give distinct

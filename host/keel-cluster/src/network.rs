@@ -5,8 +5,11 @@
 //! sequentially). A connection that fails or times out is dropped, and the
 //! next call dials again; openraft backs off and retries unreachable peers.
 
+use std::collections::HashMap;
 use std::error::Error;
 use std::io;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use keel_state::{ServerNode, TypeConfig};
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
@@ -21,16 +24,21 @@ use crate::rpc::{RpcRequest, RpcResponse, read_frame, write_frame};
 
 type RpcResult<T, E = RaftError<u64>> = Result<T, RPCError<u64, ServerNode, E>>;
 
+/// When each peer last answered this server, by node id: the leader's
+/// "last contact" with its followers, which openraft does not report.
+pub(crate) type Contacts = Arc<Mutex<HashMap<u64, Instant>>>;
+
 /// Hands out a [`PeerClient`] per peer.
 #[derive(Debug, Clone)]
 pub(crate) struct Network {
     /// This server's node id, named in timeout errors.
     me: u64,
+    contacts: Contacts,
 }
 
 impl Network {
-    pub(crate) fn new(me: u64) -> Self {
-        Self { me }
+    pub(crate) fn new(me: u64, contacts: Contacts) -> Self {
+        Self { me, contacts }
     }
 }
 
@@ -41,13 +49,14 @@ pub(crate) struct PeerClient {
     target: u64,
     node: ServerNode,
     connection: Option<TcpStream>,
+    contacts: Contacts,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &ServerNode) -> PeerClient {
-        PeerClient { me: self.me, target, node: node.clone(), connection: None }
+        PeerClient { me: self.me, target, node: node.clone(), connection: None, contacts: Arc::clone(&self.contacts) }
     }
 }
 
@@ -75,7 +84,10 @@ impl PeerClient {
             read_frame::<_, RpcResponse>(connection).await
         };
         match tokio::time::timeout(option.hard_ttl(), exchange).await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                self.contacts.lock().unwrap_or_else(PoisonError::into_inner).insert(self.target, Instant::now());
+                Ok(response)
+            }
             Ok(Err(error)) => {
                 self.connection = None;
                 Err(CallError::Io(error))

@@ -4,6 +4,10 @@
 //! A frame is a 4-byte big-endian length followed by that many bytes of JSON.
 //! A connection carries one request at a time: the client writes a request
 //! frame and reads exactly one response frame before it sends the next.
+//!
+//! Besides Raft's own messages, servers ask each other whether they hold
+//! Raft state (before bootstrapping a new cluster) and forward API requests
+//! to the leader.
 
 use std::io;
 
@@ -17,10 +21,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// The largest frame either side reads. openraft sends snapshots in chunks
-/// of a few MiB and appends at most a few hundred entries at a time, so a
-/// legitimate frame stays far below this even as JSON.
-pub(crate) const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+/// The largest frame either side reads: a forwarded snapshot restore (the
+/// API takes archives up to 512 MiB, base64 in the frame) with room to
+/// spare. Raft's own frames stay far below it. A frame's buffer grows with
+/// the bytes that arrive, so a bogus length costs nothing until the data
+/// is really sent.
+pub(crate) const MAX_FRAME_BYTES: usize = 768 * 1024 * 1024;
 
 /// What one server asks another over the RPC port.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
@@ -28,6 +34,10 @@ pub(crate) enum RpcRequest {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Whether the receiver holds Raft state (has been part of a cluster).
+    Initialized,
+    /// An API request for the leader, from a server that is not.
+    Forward(Forwarded),
 }
 
 /// The answer to an [`RpcRequest`], in the variant of the request. A Raft
@@ -37,6 +47,44 @@ pub(crate) enum RpcResponse {
     AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    Initialized(bool),
+    Forward(ForwardedReply),
+}
+
+/// An HTTP request relayed to the leader, as it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Forwarded {
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    #[serde(with = "base64_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// The leader's answer to a [`Forwarded`] request, relayed unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ForwardedReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    #[serde(with = "base64_bytes")]
+    pub body: Vec<u8>,
+}
+
+/// Bodies travel as base64 strings rather than JSON arrays of numbers.
+mod base64_bytes {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        STANDARD.decode(text.as_bytes()).map_err(serde::de::Error::custom)
+    }
 }
 
 /// Writes `value` as one frame. The length and the body go out in a single
@@ -82,8 +130,11 @@ where
     if length > MAX_FRAME_BYTES {
         return Err(frame_too_large(length));
     }
-    let mut body = vec![0_u8; length];
-    reader.read_exact(&mut body).await?;
+    let mut body = Vec::with_capacity(length.min(64 * 1024));
+    let read = reader.take(length as u64).read_to_end(&mut body).await?;
+    if read < length {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "rpc frame ended early"));
+    }
     serde_json::from_slice(&body).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 

@@ -1,11 +1,15 @@
-//! The server side of Raft RPC: the listener on the RPC port.
+//! The server side of the RPC port: the listener.
 //!
 //! Each accepted connection is served on its own task, one request at a
-//! time, by handing the request to the local Raft node. Everything is
+//! time: Raft's messages go to the local Raft node, forwarded API requests
+//! to the [`Forwarder`] the binary installed. Everything is
 //! bounded: the number of connections, the size of a frame, and how long a
 //! connection may sit idle or take to deliver a frame.
 
+use std::future::Future;
 use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use keel_state::TypeConfig;
@@ -14,7 +18,21 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use crate::rpc::{RpcRequest, RpcResponse, read_body, write_frame};
+use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse, read_body, write_frame};
+
+/// Serves API requests forwarded by other servers: the binary runs them
+/// through its HTTP router.
+pub trait Forwarder: Send + Sync + 'static {
+    fn serve(&self, request: Forwarded) -> Pin<Box<dyn Future<Output = ForwardedReply> + Send>>;
+}
+
+/// What the listener hands requests to. The forwarder is installed after
+/// start, once the API that serves it exists.
+#[derive(Clone)]
+pub(crate) struct Handlers {
+    pub(crate) raft: Raft<TypeConfig>,
+    pub(crate) forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
+}
 
 /// How many peer connections are served at once; further ones are closed
 /// on accept. A cluster has a handful of servers, each with one connection
@@ -28,9 +46,13 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long reading a frame's body, or writing an answer, may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long an answer may take: a forwarded snapshot restore is the
+/// slowest request there is.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Accepts peer connections until the task is aborted. Aborting it drops
 /// the listener and the set of connection tasks, which aborts them too.
-pub(crate) async fn serve(listener: TcpListener, raft: Raft<TypeConfig>) {
+pub(crate) async fn serve(listener: TcpListener, handlers: Handlers) {
     let mut connections = JoinSet::new();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -48,9 +70,9 @@ pub(crate) async fn serve(listener: TcpListener, raft: Raft<TypeConfig>) {
             drop(stream);
             continue;
         }
-        let raft = raft.clone();
+        let handlers = handlers.clone();
         connections.spawn(async move {
-            if let Err(error) = serve_connection(stream, raft).await {
+            if let Err(error) = serve_connection(stream, handlers).await {
                 tracing::debug!(%peer, %error, "raft rpc connection closed");
             }
         });
@@ -59,7 +81,7 @@ pub(crate) async fn serve(listener: TcpListener, raft: Raft<TypeConfig>) {
 
 /// Serves requests on one connection until the peer closes it, goes idle
 /// for too long, or sends something that is not a request.
-async fn serve_connection(mut stream: TcpStream, raft: Raft<TypeConfig>) -> io::Result<()> {
+async fn serve_connection(mut stream: TcpStream, handlers: Handlers) -> io::Result<()> {
     stream.set_nodelay(true)?;
     loop {
         let mut length = [0_u8; 4];
@@ -72,20 +94,39 @@ async fn serve_connection(mut stream: TcpStream, raft: Raft<TypeConfig>) -> io::
         let request: RpcRequest = tokio::time::timeout(IO_TIMEOUT, read_body(&mut stream, u32::from_be_bytes(length)))
             .await
             .map_err(|_| timed_out("read a request"))??;
-        let response = answer(&raft, request).await;
+        let response = tokio::time::timeout(ANSWER_TIMEOUT, answer(&handlers, request))
+            .await
+            .map_err(|_| timed_out("answer a request"))?;
         tokio::time::timeout(IO_TIMEOUT, write_frame(&mut stream, &response))
             .await
             .map_err(|_| timed_out("write a response"))??;
     }
 }
 
-/// Hands a request to the local Raft node. Raft's own errors (such as
-/// having shut down) travel back to the caller as the answer.
-async fn answer(raft: &Raft<TypeConfig>, request: RpcRequest) -> RpcResponse {
+/// Hands a request to the local Raft node or the forwarder. Raft's own
+/// errors (such as having shut down) travel back to the caller as the
+/// answer.
+async fn answer(handlers: &Handlers, request: RpcRequest) -> RpcResponse {
+    let raft = &handlers.raft;
     match request {
         RpcRequest::AppendEntries(rpc) => RpcResponse::AppendEntries(raft.append_entries(rpc).await),
         RpcRequest::Vote(rpc) => RpcResponse::Vote(raft.vote(rpc).await),
         RpcRequest::InstallSnapshot(rpc) => RpcResponse::InstallSnapshot(raft.install_snapshot(rpc).await),
+        RpcRequest::Initialized => RpcResponse::Initialized(raft.is_initialized().await.unwrap_or(true)),
+        RpcRequest::Forward(request) => RpcResponse::Forward(match handlers.forwarder.get() {
+            Some(forwarder) => forwarder.serve(request).await,
+            None => not_ready(),
+        }),
+    }
+}
+
+/// The answer to a forwarded request that arrives before this server's API
+/// is up: Nomad's "No cluster leader", since this server cannot act as one yet.
+fn not_ready() -> ForwardedReply {
+    ForwardedReply {
+        status: 500,
+        headers: vec![("content-type".to_owned(), "text/plain; charset=utf-8".to_owned())],
+        body: b"No cluster leader".to_vec(),
     }
 }
 

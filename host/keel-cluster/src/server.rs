@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
@@ -12,9 +12,22 @@ use openraft::{ChangeMembers, Config, Raft, RaftMetrics, ServerState, SnapshotPo
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::network::Network;
-use crate::rpc_server;
+use crate::client::RpcClient;
+use crate::network::{Contacts, Network};
+use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
+use crate::rpc_server::{self, Forwarder, Handlers};
 use crate::{ClusterError, node_id_of};
+
+/// How long a write may wait to be committed and applied. A leader that
+/// has lost its quorum cannot commit; the client gets an error instead of
+/// a request that hangs.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long a forwarded request may take, snapshot transfers included.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long asking a peer whether it holds Raft state may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How a server forms its cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +73,17 @@ pub struct Peer {
     pub leader: bool,
 }
 
+/// What the leader knows of one server's replication, for autopilot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replication {
+    /// Milliseconds since the server last answered the leader; `None` if it
+    /// never has since this server became leader.
+    pub last_contact_ms: Option<u64>,
+    /// The term and index of the last entry the server is known to hold.
+    pub last_term: u64,
+    pub last_index: u64,
+}
+
 /// A summary of the node's Raft state for `/v1/agent/self` and health.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RaftStatus {
@@ -81,6 +105,9 @@ pub struct Server {
     leader_duties: JoinHandle<()>,
     /// The accept loop of the RPC port; taken and stopped on shutdown.
     rpc_listener: Mutex<Option<JoinHandle<()>>>,
+    forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
+    client: RpcClient,
+    contacts: Contacts,
 }
 
 impl Server {
@@ -99,11 +126,15 @@ impl Server {
         let (log_store, state_machine) = Store::open(data_dir)?;
         let view = state_machine.view();
         let raft_config = Arc::new(raft_config(config.raft_multiplier)?);
-        let raft = Raft::new(node_id, raft_config, Network::new(node_id), log_store, state_machine)
+        let contacts = Contacts::default();
+        let network = Network::new(node_id, Arc::clone(&contacts));
+        let raft = Raft::new(node_id, raft_config, network, log_store, state_machine)
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
 
-        let rpc_listener = tokio::spawn(rpc_server::serve(listener, raft.clone()));
+        let forwarder = Arc::new(OnceLock::new());
+        let handlers = Handlers { raft: raft.clone(), forwarder: Arc::clone(&forwarder) };
+        let rpc_listener = tokio::spawn(rpc_server::serve(listener, handlers));
         if let Err(error) = bootstrap_if_needed(&raft, &config, &me, node_id).await {
             // Nothing else will stop the accept loop of a server that never
             // started.
@@ -111,7 +142,103 @@ impl Server {
             return Err(error);
         }
         let leader_duties = tokio::spawn(leader_duties(raft.clone(), config));
-        Ok(Self { raft, view, me, leader_duties, rpc_listener: Mutex::new(Some(rpc_listener)) })
+        Ok(Self {
+            raft,
+            view,
+            me,
+            leader_duties,
+            rpc_listener: Mutex::new(Some(rpc_listener)),
+            forwarder,
+            client: RpcClient::default(),
+            contacts,
+        })
+    }
+
+    /// Installs what serves API requests other servers forward here. Only
+    /// the first call counts.
+    pub fn set_forwarder(&self, forwarder: Arc<dyn Forwarder>) {
+        let _ = self.forwarder.set(forwarder);
+    }
+
+    /// Sends an API request to the leader and brings back its answer.
+    pub async fn forward(&self, request: Forwarded) -> Result<ForwardedReply, ClusterError> {
+        let leader = self.leader().ok_or(ClusterError::NoLeader)?;
+        if leader.id == self.me.id {
+            return Err(ClusterError::NotLeader(None));
+        }
+        let request = RpcRequest::Forward(request);
+        match self.client.call(&leader.address, &request, FORWARD_TIMEOUT).await {
+            Ok(RpcResponse::Forward(reply)) => Ok(reply),
+            Ok(_) => Err(ClusterError::Forward(format!("{} answered another request", leader.address))),
+            Err(error) => Err(ClusterError::Forward(format!("{}: {error}", leader.address))),
+        }
+    }
+
+    /// Whether this server holds Raft state: it bootstrapped, or a leader
+    /// has replicated a membership to it.
+    pub async fn is_initialized(&self) -> Result<bool, ClusterError> {
+        self.raft.is_initialized().await.map_err(|e| ClusterError::Stopped(e.to_string()))
+    }
+
+    /// Asks the server at `rpc_address` whether it holds Raft state.
+    pub async fn peer_is_initialized(&self, rpc_address: &str) -> Result<bool, ClusterError> {
+        match self.client.call(rpc_address, &RpcRequest::Initialized, PROBE_TIMEOUT).await {
+            Ok(RpcResponse::Initialized(initialized)) => Ok(initialized),
+            Ok(_) => Err(ClusterError::Forward(format!("{rpc_address} answered another request"))),
+            Err(error) => Err(ClusterError::Forward(format!("{rpc_address}: {error}"))),
+        }
+    }
+
+    /// Adds `node` to the Raft configuration as a non-voter and returns
+    /// without waiting for it to catch up.
+    pub async fn add_nonvoter(&self, node: ServerNode) -> Result<u64, ClusterError> {
+        let response = self.raft.add_learner(node_id_of(&node.id), node, false).await.map_err(write_error)?;
+        Ok(response.log_id.index)
+    }
+
+    /// Makes the non-voter with raft ID `id` a voter.
+    pub async fn promote(&self, id: &str) -> Result<u64, ClusterError> {
+        self.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([node_id_of(id)])), true).await
+    }
+
+    /// Makes the voter with raft ID `id` a non-voter.
+    pub async fn demote(&self, id: &str) -> Result<u64, ClusterError> {
+        self.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([node_id_of(id)])), true).await
+    }
+
+    async fn change_membership(
+        &self,
+        change: ChangeMembers<u64, ServerNode>,
+        retain: bool,
+    ) -> Result<u64, ClusterError> {
+        let response = self.raft.change_membership(change, retain).await.map_err(write_error)?;
+        Ok(response.log_id.index)
+    }
+
+    /// On the leader: what it knows of each other server's replication, by
+    /// raft ID. Empty on a follower.
+    pub fn replication(&self) -> BTreeMap<String, Replication> {
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        let Some(replication) = &metrics.replication else {
+            return BTreeMap::new();
+        };
+        let contacts = self.contacts.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let membership = metrics.membership_config.membership();
+        replication
+            .iter()
+            .filter_map(|(node_id, matched)| {
+                let node = membership.get_node(node_id)?;
+                let facts = Replication {
+                    last_contact_ms: contacts
+                        .get(node_id)
+                        .map(|at| u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)),
+                    last_term: matched.map_or(0, |log_id| log_id.leader_id.term),
+                    last_index: matched.map_or(0, |log_id| log_id.index),
+                };
+                Some((node.id.clone(), facts))
+            })
+            .collect()
     }
 
     /// Forms a new cluster of `members` (this server among them), all voters.
@@ -153,9 +280,13 @@ impl Server {
 
     /// Submits `command` and waits until it is applied.
     pub async fn write(&self, command: Command) -> Result<Applied, ClusterError> {
-        match self.raft.client_write(command).await {
-            Ok(response) => Ok(Applied { outcome: response.data, index: response.log_id.index }),
-            Err(error) => Err(write_error(error)),
+        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(command)).await {
+            Ok(Ok(response)) => Ok(Applied { outcome: response.data, index: response.log_id.index }),
+            Ok(Err(error)) => Err(write_error(error)),
+            Err(_) => Err(ClusterError::Timeout(format!(
+                "the write was not committed within {}s; the leader may have lost its quorum",
+                WRITE_TIMEOUT.as_secs()
+            ))),
         }
     }
 
@@ -198,16 +329,7 @@ impl Server {
         } else {
             ChangeMembers::RemoveNodes(BTreeSet::from([id]))
         };
-        let response = self.raft.change_membership(change, false).await.map_err(|error| match error {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(forward)) => {
-                ClusterError::NotLeader(forward.leader_node)
-            }
-            RaftError::APIError(ClientWriteError::ChangeMembershipError(refused)) => {
-                ClusterError::Membership(refused.to_string())
-            }
-            RaftError::Fatal(fatal) => ClusterError::Stopped(fatal.to_string()),
-        })?;
-        Ok(response.log_id.index)
+        self.change_membership(change, false).await
     }
 
     /// The node's Raft state in numbers.

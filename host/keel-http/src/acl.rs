@@ -1,5 +1,5 @@
-//! The right each route needs: the "ACL Required" column of the API
-//! reference, in one place. Handlers ask [`Backend::authorize`] for the
+//! The right each route needs (the "ACL Required" column of the API
+//! reference) and which server answers it, in one place. Handlers ask [`Backend::authorize`] for the
 //! constant named here and nothing else, so an ACL implementation only has
 //! to decide; it never needs to know paths.
 //!
@@ -28,44 +28,77 @@ pub(crate) const AGENT_HEALTH: Capability = Capability::None;
 pub(crate) const STATUS_LEADER: Capability = Capability::None;
 pub(crate) const STATUS_PEERS: Capability = Capability::None;
 
-/// One method on one path, and the right it needs.
+/// Which server answers a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The agent that receives the request, from its own knowledge (agent
+    /// and status endpoints).
+    Agent,
+    /// The leader: a follower forwards writes, and reads unless `?stale`.
+    Leader,
+}
+
+/// One method on one path, the right it needs and who answers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
     pub capability: Capability,
+    pub scope: Scope,
 }
 
-const fn route(method: &'static str, path: &'static str, capability: Capability) -> Route {
-    Route { method, path, capability }
+const fn leader(method: &'static str, path: &'static str, capability: Capability) -> Route {
+    Route { method, path, capability, scope: Scope::Leader }
 }
 
-/// Every method and path the router serves, with the right it needs. An ACL
-/// layer, documentation or a test can read the table; the router and the
-/// handlers use the same constants.
+const fn agent(method: &'static str, path: &'static str, capability: Capability) -> Route {
+    Route { method, path, capability, scope: Scope::Agent }
+}
+
+/// The route serving `method` on `path`, if any. A `{name}` segment of a
+/// route's path matches any one segment.
+pub fn route_for(method: &str, path: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|route| {
+        route.method == method && {
+            let mut pattern = route.path.split('/');
+            let mut actual = path.split('/');
+            loop {
+                match (pattern.next(), actual.next()) {
+                    (None, None) => break true,
+                    (Some(p), Some(a)) if p == a || (p.starts_with('{') && !a.is_empty()) => {}
+                    _ => break false,
+                }
+            }
+        }
+    })
+}
+
+/// Every method and path the router serves, with the right it needs and who
+/// answers it. An ACL layer, the forwarding layer, documentation or a test
+/// can read the table; the router and the handlers use the same constants.
 pub const ROUTES: &[Route] = &[
-    route("GET", "/v1/operator/raft/configuration", RAFT_CONFIGURATION_READ),
-    route("DELETE", "/v1/operator/raft/peer", RAFT_PEER_REMOVE),
-    route("GET", "/v1/operator/autopilot/configuration", AUTOPILOT_CONFIGURATION_READ),
-    route("PUT", "/v1/operator/autopilot/configuration", AUTOPILOT_CONFIGURATION_WRITE),
-    route("GET", "/v1/operator/autopilot/health", AUTOPILOT_HEALTH_READ),
-    route("GET", "/v1/operator/scheduler/configuration", SCHEDULER_CONFIGURATION_READ),
-    route("PUT", "/v1/operator/scheduler/configuration", SCHEDULER_CONFIGURATION_WRITE),
-    route("POST", "/v1/operator/scheduler/configuration", SCHEDULER_CONFIGURATION_WRITE),
-    route("GET", "/v1/operator/license", LICENSE_READ),
-    route("PUT", "/v1/operator/license", LICENSE_WRITE),
-    route("GET", "/v1/operator/snapshot", SNAPSHOT_SAVE),
-    route("PUT", "/v1/operator/snapshot", SNAPSHOT_RESTORE),
-    route("GET", "/v1/agent/members", AGENT_MEMBERS),
-    route("GET", "/v1/agent/self", AGENT_SELF),
-    route("GET", "/v1/agent/servers", AGENT_SERVERS_READ),
-    route("PUT", "/v1/agent/servers", AGENT_SERVERS_WRITE),
-    route("POST", "/v1/agent/servers", AGENT_SERVERS_WRITE),
-    route("PUT", "/v1/agent/join", AGENT_JOIN),
-    route("POST", "/v1/agent/join", AGENT_JOIN),
-    route("PUT", "/v1/agent/force-leave", AGENT_FORCE_LEAVE),
-    route("POST", "/v1/agent/force-leave", AGENT_FORCE_LEAVE),
-    route("GET", "/v1/agent/health", AGENT_HEALTH),
-    route("GET", "/v1/status/leader", STATUS_LEADER),
-    route("GET", "/v1/status/peers", STATUS_PEERS),
+    leader("GET", "/v1/operator/raft/configuration", RAFT_CONFIGURATION_READ),
+    leader("DELETE", "/v1/operator/raft/peer", RAFT_PEER_REMOVE),
+    leader("GET", "/v1/operator/autopilot/configuration", AUTOPILOT_CONFIGURATION_READ),
+    leader("PUT", "/v1/operator/autopilot/configuration", AUTOPILOT_CONFIGURATION_WRITE),
+    leader("GET", "/v1/operator/autopilot/health", AUTOPILOT_HEALTH_READ),
+    leader("GET", "/v1/operator/scheduler/configuration", SCHEDULER_CONFIGURATION_READ),
+    leader("PUT", "/v1/operator/scheduler/configuration", SCHEDULER_CONFIGURATION_WRITE),
+    leader("POST", "/v1/operator/scheduler/configuration", SCHEDULER_CONFIGURATION_WRITE),
+    leader("GET", "/v1/operator/license", LICENSE_READ),
+    leader("PUT", "/v1/operator/license", LICENSE_WRITE),
+    leader("GET", "/v1/operator/snapshot", SNAPSHOT_SAVE),
+    leader("PUT", "/v1/operator/snapshot", SNAPSHOT_RESTORE),
+    agent("GET", "/v1/agent/members", AGENT_MEMBERS),
+    agent("GET", "/v1/agent/self", AGENT_SELF),
+    agent("GET", "/v1/agent/servers", AGENT_SERVERS_READ),
+    agent("PUT", "/v1/agent/servers", AGENT_SERVERS_WRITE),
+    agent("POST", "/v1/agent/servers", AGENT_SERVERS_WRITE),
+    agent("PUT", "/v1/agent/join", AGENT_JOIN),
+    agent("POST", "/v1/agent/join", AGENT_JOIN),
+    agent("PUT", "/v1/agent/force-leave", AGENT_FORCE_LEAVE),
+    agent("POST", "/v1/agent/force-leave", AGENT_FORCE_LEAVE),
+    agent("GET", "/v1/agent/health", AGENT_HEALTH),
+    agent("GET", "/v1/status/leader", STATUS_LEADER),
+    agent("GET", "/v1/status/peers", STATUS_PEERS),
 ];

@@ -59,6 +59,17 @@ pub struct Written {
     pub index: u64,
 }
 
+/// Where the leader is, as far as this agent knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leadership {
+    /// This agent leads, or runs no server and answers from what it has.
+    Here,
+    /// Another server leads: leader-only requests are forwarded to it.
+    Elsewhere,
+    /// No leader is known.
+    Unknown,
+}
+
 /// Which Raft peer a removal names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerSelector {
@@ -90,6 +101,16 @@ pub struct Identity {
 ///   than answer from a server that may be behind.
 pub trait Backend: Send + Sync + 'static {
     fn identity(&self) -> &Identity;
+
+    /// Whether leader-only requests are served here, forwarded, or refused.
+    fn leadership(&self) -> Leadership;
+
+    /// Relays a request, as it arrived, to the leader and brings back the
+    /// leader's answer unchanged.
+    fn forward(
+        &self,
+        request: axum::http::Request<Vec<u8>>,
+    ) -> impl Future<Output = Result<axum::http::Response<Vec<u8>>, ApiError>> + Send;
 
     /// Decides whether `token` (the secret from `X-Nomad-Token` or
     /// `Authorization: Bearer`, `None` for anonymous) has `need`.

@@ -5,7 +5,8 @@
 //! shapes on the wire, the rights each route needs ([`ROUTES`]) and Nomad's
 //! error format ([`ApiError`]). It knows nothing of how answers are found:
 //! every handler parses the request, asks [`Backend::authorize`] for the
-//! route's [`Capability`], and calls one [`Backend`] method, which the `keel`
+//! route's [`Capability`], and calls one [`Backend`] method (a follower
+//! first relays leader-only requests to the leader, [`Backend::forward`]), which the `keel`
 //! binary implements over the state, cluster and plugin crates. The crate
 //! depends on `keel-api` (wire types) and on axum and serde; it must not
 //! depend on the state, cluster or plugin crates, and it does no I/O of its own
@@ -13,7 +14,8 @@
 //!
 //! ```text
 //! lib.rs                 router(), Limits, the route table
-//! acl.rs                 the right each route needs, as the reference's "ACL Required" column
+//! acl.rs                 the right each route needs (the reference's "ACL Required" column), who answers it
+//! forward.rs             leader-only requests on a follower: relayed to the leader
 //! request.rs             extractors: token, query options, bodies under a limit
 //! reply.rs               JSON replies, ?pretty, the X-Nomad-* query headers
 //! operator_raft.rs       /v1/operator/raft/configuration, /v1/operator/raft/peer
@@ -26,12 +28,14 @@
 //! backend.rs, error.rs   the contract with the binary
 //! testing.rs             (tests) an in-memory Backend and the request helper
 //! router_tests.rs        (tests) what holds across every route
+//! forward_tests.rs       (tests) what a follower relays to the leader
 //! ```
 
 mod acl;
 mod agent;
 mod backend;
 mod error;
+mod forward;
 mod operator_autopilot;
 mod operator_license;
 mod operator_raft;
@@ -41,6 +45,8 @@ mod reply;
 mod request;
 mod status;
 
+#[cfg(test)]
+mod forward_tests;
 #[cfg(test)]
 mod router_tests;
 #[cfg(test)]
@@ -53,9 +59,10 @@ use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::MethodRouter;
 
-pub use acl::{ROUTES, Route};
-pub use backend::{Backend, Capability, Consistency, Identity, PeerSelector, QueryMeta, Read, Written};
+pub use acl::{ROUTES, Route, Scope, route_for};
+pub use backend::{Backend, Capability, Consistency, Identity, Leadership, PeerSelector, QueryMeta, Read, Written};
 pub use error::ApiError;
+pub use forward::FORWARDED_HEADER;
 
 /// Size bounds on request bodies. Bodies are read only through these; axum's
 /// own default limit (2 MB) plays no part.
@@ -109,6 +116,7 @@ pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router
     let not_allowed = StatusCode::METHOD_NOT_ALLOWED;
     // Nomad answers a wrong method on these three paths with 404.
     let not_found = StatusCode::NOT_FOUND;
+    let state = RouterState { backend, limits };
     Router::new()
         .route("/v1/operator/raft/configuration", methods(not_allowed).get(operator_raft::configuration::<B>))
         .route("/v1/operator/raft/peer", methods(not_found).delete(operator_raft::remove_peer::<B>))
@@ -146,7 +154,8 @@ pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router
         .route("/v1/status/leader", methods(not_allowed).get(status::leader::<B>))
         .route("/v1/status/peers", methods(not_allowed).get(status::peers::<B>))
         .fallback(page_not_found)
-        .with_state(RouterState { backend, limits })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), forward::to_leader::<B>))
+        .with_state(state)
 }
 
 /// A method router that answers every method not added to it, HEAD included,

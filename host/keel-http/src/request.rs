@@ -69,15 +69,19 @@ impl<B: Backend> FromRequestParts<RouterState<B>> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &RouterState<B>) -> Result<Self, Self::Rejection> {
-        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|_| ApiError::bad_request("Invalid query string"))?;
-        let params = Params { pairs };
+        let params = Params::from_uri(&parts.uri).ok_or_else(|| ApiError::bad_request("Invalid query string"))?;
         params.check_target(state.backend.identity())?;
         Ok(params)
     }
 }
 
 impl Params {
+    /// The query of `uri`; `None` when it cannot be decoded.
+    pub(crate) fn from_uri(uri: &axum::http::Uri) -> Option<Self> {
+        let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
+        Some(Params { pairs })
+    }
+
     #[cfg(test)]
     pub(crate) fn parse(query: &str) -> Self {
         let uri: axum::http::Uri = format!("/?{query}").parse().expect("test queries are valid URIs");

@@ -15,12 +15,15 @@ use keel_api::operator::{
 };
 use tower::ServiceExt;
 
-use crate::{ApiError, Backend, Capability, Consistency, Identity, Limits, PeerSelector, QueryMeta, Read, Written};
+use crate::{
+    ApiError, Backend, Capability, Consistency, Identity, Leadership, Limits, PeerSelector, QueryMeta, Read, Written,
+};
 
 /// Everything the test backend knows and everything it was asked.
 #[derive(Debug)]
 pub(crate) struct State {
     pub leader: Option<String>,
+    pub leadership: Leadership,
     pub meta: QueryMeta,
     /// The last Raft index; every write takes the next one.
     pub index: u64,
@@ -41,6 +44,8 @@ pub(crate) struct State {
     pub restored: Option<Vec<u8>>,
     pub joined: Vec<String>,
     pub force_left: Vec<(String, bool)>,
+    /// Requests relayed to the leader: method, URI, headers, body.
+    pub forwarded: Vec<Request<Vec<u8>>>,
 }
 
 /// A single-server cluster in memory. Leader-only reads fail without a
@@ -78,6 +83,7 @@ impl TestBackend {
         let index = 12;
         let state = State {
             leader: Some("127.0.0.1:4647".into()),
+            leadership: Leadership::Here,
             meta: QueryMeta { index, last_contact_ms: 0, known_leader: true },
             index,
             raft: RaftConfiguration {
@@ -127,6 +133,7 @@ impl TestBackend {
             restored: None,
             joined: Vec::new(),
             force_left: Vec::new(),
+            forwarded: Vec::new(),
         };
         Self { identity, state: Mutex::new(state) }
     }
@@ -249,6 +256,22 @@ fn check_and_set<T: Indexed>(last_index: &mut u64, stored: &mut T, mut new: T, c
 impl Backend for TestBackend {
     fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    fn leadership(&self) -> Leadership {
+        self.state().leadership
+    }
+
+    /// The leader's answer is recognizable: 200, `X-Nomad-Index: 99` and a
+    /// body naming the leader.
+    async fn forward(&self, request: Request<Vec<u8>>) -> Result<axum::http::Response<Vec<u8>>, ApiError> {
+        self.state().forwarded.push(request);
+        Ok(axum::http::Response::builder()
+            .status(StatusCode::OK)
+            .header("x-nomad-index", "99")
+            .header("content-type", "application/json")
+            .body(br#"{"From":"the leader"}"#.to_vec())
+            .expect("a valid response"))
     }
 
     fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {

@@ -1,16 +1,31 @@
 //! `keel agent`: start-up, serving and shutdown.
+//!
+//! A server agent runs, besides the HTTP API: the Raft server with its RPC
+//! port, gossip on the Serf port, the cluster formation duty, retry-join,
+//! and the autopilot rounds. A graceful stop (SIGINT, SIGTERM) leaves the
+//! gossip pool, so the others show this agent as `left`, not `failed`.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use keel_cluster::{Bootstrap, Server, ServerConfig};
+use axum::Router;
+use axum::body::Body;
+use http_body_util::BodyExt;
+use keel_cluster::gossip::{Gossip, GossipConfig, resolve_join_address};
+use keel_cluster::{Bootstrap, Forwarded, ForwardedReply, Forwarder, Server, ServerConfig, formation};
 use keel_plugins::{Runtime, RuntimeConfig};
 use keel_state::DataDir;
 
 use crate::config::{AgentArgs, AgentConfig};
 use crate::plugins::Plugins;
-use crate::service::Service;
+use crate::service::{Service, gossip_tags};
+
+/// How often retry-join tries again until one address answers.
+const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let config = AgentConfig::load(&args)?;
@@ -34,16 +49,32 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     let plugins = Arc::new(Plugins::load(&runtime, &config.plugins)?);
     tracing::info!(plugins = %plugins.describe(), data_dir = %data_path.display(), "plugins loaded");
 
-    let server = match config.server {
-        true => Some(Arc::new(start_server(&config, &data_dir).await?)),
-        false => None,
+    let (server, gossip) = match config.server {
+        true => {
+            let (server, gossip) = start_server(&config, &data_dir).await?;
+            (Some(server), Some(gossip))
+        }
+        false => (None, None),
     };
     let http_address = config.http_address();
-    let service = Arc::new(Service::new(config, server.clone(), plugins));
+    let autopilot_interval = config.autopilot_interval;
+    let service = Arc::new(Service::new(config, server.clone(), gossip.clone(), plugins));
+    let api = keel_http::router(Arc::clone(&service));
+    let mut duties = Vec::new();
+    if let Some(server) = &server {
+        server.set_forwarder(Arc::new(ApiForwarder(api.clone())));
+        duties.push(tokio::spawn(autopilot_rounds(Arc::clone(&service), autopilot_interval)));
+    }
     let listener =
         tokio::net::TcpListener::bind(http_address).await.with_context(|| format!("bind HTTP {http_address}"))?;
     tracing::info!(%http_address, "agent started");
-    let served = axum::serve(listener, keel_http::router(service)).with_graceful_shutdown(shutdown_signal()).await;
+    let served = axum::serve(listener, api).with_graceful_shutdown(shutdown_signal()).await;
+    for duty in duties {
+        duty.abort();
+    }
+    if let Some(gossip) = gossip {
+        gossip.leave().await;
+    }
     if let Some(server) = server {
         server.shutdown().await;
     }
@@ -52,13 +83,15 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Result<Server> {
+/// Starts the Raft server and gossip, and the duties that form the cluster.
+async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Result<(Arc<Server>, Arc<Gossip>)> {
     let bootstrap = match config.bootstrap_expect {
         1 => Bootstrap::Solo,
         n => Bootstrap::Expect(n),
     };
+    let raft_id = data_dir.node_id().context("read the node id")?;
     let server_config = ServerConfig {
-        raft_id: data_dir.node_id().context("read the node id")?,
+        raft_id: raft_id.clone(),
         node_name: config.node_name.clone(),
         rpc_address: config.rpc_address(),
         bootstrap,
@@ -66,19 +99,119 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
         autopilot_defaults: config.autopilot.clone(),
         scheduler_defaults: config.scheduler.clone(),
     };
-    let server = Server::start(server_config, data_dir).await.context("start the raft server")?;
+    let server = Arc::new(Server::start(server_config, data_dir).await.context("start the raft server")?);
+    let gossip_config = GossipConfig {
+        bind: config.serf_address(),
+        name: crate::service::member_name(&config.node_name, &config.region),
+        tags: gossip_tags(config, &raft_id),
+    };
+    let gossip = match Gossip::start(gossip_config).await {
+        Ok(gossip) => Arc::new(gossip),
+        Err(error) => {
+            server.shutdown().await;
+            return Err(error).context("start gossip");
+        }
+    };
+    tokio::spawn(formation::run(
+        Arc::clone(&server),
+        Arc::clone(&gossip),
+        config.bootstrap_expect,
+        config.region.clone(),
+    ));
+    if !config.retry_join.is_empty() {
+        tokio::spawn(retry_join(Arc::clone(&gossip), config.retry_join.clone(), config.serf_address()));
+    }
     if bootstrap == Bootstrap::Solo {
         match server.wait_ready(Duration::from_secs(10)).await {
             Some(leader) => tracing::info!(leader = %leader.address, "cluster leader elected"),
             None => tracing::warn!("no leader with its configuration applied after 10s; serving anyway"),
         }
-    } else {
-        tracing::warn!(
-            expect = config.bootstrap_expect,
-            "waiting for other servers; forming a cluster with --bootstrap-expect is not available in this version, so no leader will be elected"
-        );
     }
-    Ok(server)
+    Ok((server, gossip))
+}
+
+/// Joins the gossip pool through `addresses` (this agent's own skipped),
+/// trying again until one of them answers.
+async fn retry_join(gossip: Arc<Gossip>, addresses: Vec<String>, own: SocketAddr) {
+    loop {
+        let mut targets = Vec::new();
+        let mut unresolved = false;
+        for address in &addresses {
+            match resolve_join_address(address).await {
+                Ok(socket) if socket != own => targets.push(socket),
+                Ok(_) => {}
+                Err(error) => {
+                    unresolved = true;
+                    tracing::warn!(%address, %error, "retry-join address");
+                }
+            }
+        }
+        if targets.is_empty() && !unresolved {
+            // Every address is this agent's own: nothing to join.
+            return;
+        }
+        let outcomes = gossip.join(&targets).await;
+        let joined = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        if joined > 0 {
+            tracing::info!(joined, "retry-join succeeded");
+            return;
+        }
+        let errors: Vec<String> = outcomes.into_iter().filter_map(Result::err).collect();
+        tracing::info!(?errors, "retry-join: no address answered yet; trying again");
+        tokio::time::sleep(RETRY_JOIN_INTERVAL).await;
+    }
+}
+
+/// Runs an autopilot round every `interval` (the round itself does nothing
+/// unless this server leads).
+async fn autopilot_rounds(service: Arc<Service>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        service.autopilot_round().await;
+    }
+}
+
+/// Serves requests other servers forward to this one through the same API
+/// router that serves HTTP.
+struct ApiForwarder(Router);
+
+impl Forwarder for ApiForwarder {
+    fn serve(&self, request: Forwarded) -> Pin<Box<dyn Future<Output = ForwardedReply> + Send>> {
+        let router = self.0.clone();
+        Box::pin(async move {
+            let mut builder = axum::http::Request::builder().method(request.method.as_str()).uri(request.uri.as_str());
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            let Ok(http_request) = builder.body(Body::from(request.body)) else {
+                return ForwardedReply {
+                    status: 400,
+                    headers: Vec::new(),
+                    body: b"Malformed forwarded request".to_vec(),
+                };
+            };
+            let response = match tower::ServiceExt::oneshot(router, http_request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let (parts, body) = response.into_parts();
+            let body = match body.collect().await {
+                Ok(collected) => collected.to_bytes().to_vec(),
+                Err(error) => {
+                    tracing::warn!(%error, "reading the answer to a forwarded request");
+                    return ForwardedReply { status: 500, headers: Vec::new(), body: b"Internal error".to_vec() };
+                }
+            };
+            let headers = parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect();
+            ForwardedReply { status: parts.status.as_u16(), headers, body }
+        })
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -108,6 +108,9 @@ pub struct AgentConfig {
     /// A client's servers (`client { servers = [...] }`).
     pub servers: Vec<String>,
     pub raft_multiplier: u32,
+    /// How often the leader runs an autopilot round (`server {
+    /// autopilot_interval = "10s" }`, Nomad's fixed 10 s by default).
+    pub autopilot_interval: Duration,
     pub acl_enabled: bool,
     pub autopilot: AutopilotConfiguration,
     pub scheduler: SchedulerConfiguration,
@@ -173,6 +176,7 @@ impl AgentConfig {
             retry_join,
             servers: file.client.servers,
             raft_multiplier: file.server.raft_multiplier.unwrap_or(1),
+            autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
             acl_enabled: args.acl_enabled || file.acl.enabled,
             autopilot: file.autopilot.resolve(),
             scheduler: file
@@ -242,6 +246,8 @@ struct ServerBlock {
     enabled: bool,
     bootstrap_expect: Option<u32>,
     raft_multiplier: Option<u32>,
+    #[serde(deserialize_with = "optional_duration")]
+    autopilot_interval: Option<Duration>,
     retry_join: Vec<String>,
     server_join: ServerJoinBlock,
     default_scheduler_config: Option<SchedulerBlock>,

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use keel_api::agent::{JoinResponse, Member};
+use keel_cluster::formation::tags;
+use keel_cluster::gossip;
 use keel_http::ApiError;
 use keel_state::ServerNode;
 use serde_json::json;
@@ -14,66 +16,103 @@ use crate::config::AgentConfig;
 /// What `/v1/agent/self` shows in place of a secret.
 const REDACTED: &str = "<redacted>";
 
+/// This server's gossip tags, as Nomad's servers carry them.
+pub fn gossip_tags(config: &AgentConfig, raft_id: &str) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::from([
+        (tags::ROLE.to_owned(), tags::SERVER_ROLE.to_owned()),
+        (tags::REGION.to_owned(), config.region.clone()),
+        (tags::DATACENTER.to_owned(), config.datacenter.clone()),
+        (tags::PORT.to_owned(), config.ports.rpc.to_string()),
+        (tags::RPC_ADDR.to_owned(), config.rpc_address().ip().to_string()),
+        (tags::BUILD.to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
+        (tags::VSN.to_owned(), "1".to_owned()),
+        (tags::RAFT_VSN.to_owned(), RAFT_PROTOCOL.to_owned()),
+        (tags::ID.to_owned(), raft_id.to_owned()),
+    ]);
+    match config.bootstrap_expect {
+        0 => {}
+        1 => {
+            tags.insert(tags::BOOTSTRAP.to_owned(), "1".to_owned());
+        }
+        n => {
+            tags.insert(tags::EXPECT.to_owned(), n.to_string());
+        }
+    }
+    tags
+}
+
+/// A gossip member as `/v1/agent/members` shows it.
+fn api_member(member: &gossip::Member) -> Member {
+    Member {
+        name: member.name.clone(),
+        addr: member.addr.ip().to_string(),
+        port: member.addr.port(),
+        tags: member.tags.clone(),
+        status: member.status.as_str().to_owned(),
+        protocol_min: 1,
+        protocol_max: 5,
+        protocol_cur: 2,
+        delegate_min: 2,
+        delegate_max: 5,
+        delegate_cur: 4,
+    }
+}
+
 impl Service {
-    /// This agent's gossip member record, with Nomad's tags.
-    pub(super) fn own_member(&self) -> Member {
-        let config = &self.config;
-        let serf = config.serf_address();
-        let mut tags = BTreeMap::from([
-            ("role".to_owned(), "nomad".to_owned()),
-            ("region".to_owned(), config.region.clone()),
-            ("dc".to_owned(), config.datacenter.clone()),
-            ("port".to_owned(), config.ports.rpc.to_string()),
-            ("rpc_addr".to_owned(), config.rpc_address().ip().to_string()),
-            ("build".to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
-            ("vsn".to_owned(), "1".to_owned()),
-            ("raft_vsn".to_owned(), RAFT_PROTOCOL.to_owned()),
-        ]);
-        if let Some(server) = &self.server {
-            tags.insert("id".to_owned(), server.me().id.clone());
-        }
-        match config.bootstrap_expect {
-            0 => {}
-            1 => {
-                tags.insert("bootstrap".to_owned(), "1".to_owned());
-            }
-            n => {
-                tags.insert("expect".to_owned(), n.to_string());
-            }
-        }
-        Member {
-            name: member_name(&config.node_name, &config.region),
-            addr: serf.ip().to_string(),
-            port: serf.port(),
-            tags,
-            status: "alive".to_owned(),
-            protocol_min: 1,
-            protocol_max: 5,
-            protocol_cur: 2,
-            delegate_min: 2,
-            delegate_max: 5,
-            delegate_cur: 4,
-        }
+    /// Every gossip member this agent knows; empty on an agent without a
+    /// server, which takes no part in server gossip.
+    pub(super) fn gossip_members(&self) -> Vec<Member> {
+        self.gossip.as_ref().map(|gossip| gossip.members().iter().map(api_member).collect()).unwrap_or_default()
+    }
+
+    /// The gossip status of the server with raft ID `id`, and its name.
+    pub(super) fn gossip_member_of(&self, id: &str) -> Option<gossip::Member> {
+        let gossip = self.gossip.as_ref()?;
+        gossip.members().iter().find(|member| member.tags.get(tags::ID).is_some_and(|tag| tag == id)).cloned()
     }
 
     /// The gossip name of a Raft server, or Nomad's "(unknown)" when gossip
     /// does not know it.
     pub(super) fn member_name_of(&self, node: &ServerNode) -> String {
-        match &self.server {
-            Some(server) if server.me().id == node.id => member_name(&self.config.node_name, &self.config.region),
-            _ => "(unknown)".to_owned(),
-        }
+        self.gossip_member_of(&node.id).map_or_else(|| "(unknown)".to_owned(), |member| member.name)
     }
 
-    /// `POST /v1/agent/force-leave`: only members in the failed state are
-    /// affected, and this agent knows only itself, which is alive.
-    pub(super) fn force_leave_member(&self, node: &str) -> Result<(), ApiError> {
-        let own = member_name(&self.config.node_name, &self.config.region);
-        if node == own || node == self.config.node_name {
-            tracing::info!(node, "force-leave of an alive member changes nothing");
-            return Ok(());
+    /// `POST /v1/agent/join`: joins the gossip pool of each address.
+    pub(super) async fn join_members(&self, addresses: &[String]) -> Result<JoinResponse, ApiError> {
+        let gossip = self.gossip.as_ref().ok_or_else(|| ApiError::not_implemented("Not a server agent"))?;
+        let mut errors = Vec::new();
+        let mut resolved = Vec::new();
+        for address in addresses {
+            match gossip::resolve_join_address(address).await {
+                Ok(socket) => resolved.push((address, socket)),
+                Err(error) => errors.push(error),
+            }
         }
-        Err(ApiError::internal(format!("node {node:?} is not a member of the gossip pool")))
+        let sockets: Vec<_> = resolved.iter().map(|(_, socket)| *socket).collect();
+        let outcomes = gossip.join(&sockets).await;
+        let num_joined = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        errors.extend(outcomes.into_iter().filter_map(Result::err));
+        tracing::info!(?addresses, num_joined, "join");
+        Ok(JoinResponse { num_joined, error: errors.join("; ") })
+    }
+
+    /// `POST /v1/agent/force-leave`: a failed member becomes `left`
+    /// everywhere (`prune`: is forgotten). The node may be named with or
+    /// without its region.
+    pub(super) async fn force_leave_member(&self, node: &str, prune: bool) -> Result<(), ApiError> {
+        let gossip = self.gossip.as_ref().ok_or_else(|| ApiError::not_implemented("Not a server agent"))?;
+        let known = |name: &str| gossip.members().iter().any(|member| member.name == name);
+        let name = if known(node) { node.to_owned() } else { member_name(node, &self.config.region) };
+        gossip.force_leave(&name, prune).await.map_err(super::cluster_error)?;
+        tracing::info!(node = %name, prune, "forced a member to leave");
+        Ok(())
+    }
+
+    /// This agent's own member record.
+    fn own_member(&self) -> Option<Member> {
+        let gossip = self.gossip.as_ref()?;
+        let own = self.config.serf_address();
+        gossip.members().iter().find(|member| member.addr == own).map(api_member)
     }
 
     /// `GET /v1/agent/self`.
@@ -118,7 +157,7 @@ impl Service {
         }
         json!({
             "config": config_report(&self.config),
-            "member": self.server.as_ref().map(|_| self.own_member()),
+            "member": self.own_member(),
             "stats": stats,
         })
     }
@@ -158,19 +197,8 @@ impl Service {
 }
 
 /// Nomad's member name: `<node>.<region>`.
-pub(super) fn member_name(node: &str, region: &str) -> String {
+pub fn member_name(node: &str, region: &str) -> String {
     format!("{node}.{region}")
-}
-
-/// `POST /v1/agent/join` on this version: gossip between servers is not
-/// available, so every address is reported as not joined.
-pub(super) fn join(addresses: &[String]) -> JoinResponse {
-    let error = addresses
-        .iter()
-        .map(|address| format!("{address}: joining other agents is not available in this version"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    JoinResponse { num_joined: 0, error }
 }
 
 fn strings<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {

@@ -1,5 +1,6 @@
-//! `/v1/operator/autopilot/health`: the cluster's facts, judged by the
-//! autopilot plugin.
+//! Autopilot: the cluster's facts, judged by the autopilot plugin, for
+//! `/v1/operator/autopilot/health` and for the leader's rounds, which apply
+//! the plugin's membership changes after the host's own quorum check.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,10 +10,12 @@ use keel_api::operator::{OperatorHealthReply, ServerHealth, UpgradeHealth, ZoneH
 use keel_api::time::rfc3339_ms;
 use keel_cluster::Server;
 use keel_http::ApiError;
-use keel_plugins::autopilot::{Cluster, Config, GossipStatus, Health, Suffrage};
+use keel_plugins::autopilot::{Action, Cluster, Config, GossipStatus, Health, Suffrage};
 use keel_plugins::{LicenseVerdict, autopilot};
 
-use super::agent_info::member_name;
+use keel_cluster::formation::tags;
+use keel_cluster::gossip::MemberStatus;
+
 use super::{Service, license, now_ms};
 
 /// What autopilot remembers between rounds: each server's last verdict and
@@ -35,6 +38,39 @@ impl Service {
         Ok(reply(decision.health))
     }
 
+    /// One autopilot round, on the leader: asks the plugin, then applies
+    /// the actions it returns, in order, each only if it passes [`vet`]
+    /// against the cluster as it is at that moment.
+    pub async fn autopilot_round(&self) {
+        let Some(server) = self.server.as_deref().filter(|server| server.is_leader()) else {
+            return;
+        };
+        let decision = match self.plugins.autopilot.evaluate(&self.cluster_facts(server)) {
+            Ok(decision) => decision,
+            Err(error) => {
+                tracing::warn!(%error, "autopilot plugin failed; this round changes nothing");
+                return;
+            }
+        };
+        self.remember(&decision.health);
+        for (action, reason) in decision.actions {
+            if let Err(refusal) = vet(&action, &self.cluster_facts(server)) {
+                tracing::warn!(?action, %reason, %refusal, "autopilot action refused");
+                continue;
+            }
+            tracing::info!(?action, %reason, "autopilot action");
+            let applied = match &action {
+                Action::Promote(id) => server.promote(id).await,
+                Action::Demote(id) => server.demote(id).await,
+                Action::Remove(id) => server.remove_peer(|node| &node.id == id, &format!("id {id:?}")).await,
+                Action::TransferLeadership(_) => unreachable!("vet refuses leadership transfers"),
+            };
+            if let Err(error) = applied {
+                tracing::warn!(?action, %error, "autopilot action failed");
+            }
+        }
+    }
+
     fn cluster_facts(&self, server: &Server) -> Cluster {
         let config =
             server.view().read(|state| state.autopilot.clone()).unwrap_or_else(|| self.config.autopilot.clone());
@@ -43,25 +79,34 @@ impl Service {
         let leader_id = peers.iter().find(|peer| peer.leader).map(|peer| peer.node.id.clone()).unwrap_or_default();
         let memory = self.autopilot.verdicts.lock().map(|m| m.clone()).unwrap_or_default();
         let now = now_ms();
+        let replication = server.replication();
         let servers = peers
             .iter()
             .map(|peer| {
                 let me = peer.node.id == server.me().id;
                 let remembered = memory.get(&peer.node.id).copied();
+                let member = self.gossip_member_of(&peer.node.id);
+                let (last_contact_ms, last_term, last_index) = match replication.get(&peer.node.id) {
+                    _ if me => (server.last_contact_ms(), status.term, status.last_log_index),
+                    Some(facts) => (facts.last_contact_ms.unwrap_or(u64::MAX), facts.last_term, facts.last_index),
+                    None => (u64::MAX, 0, 0),
+                };
                 autopilot::Server {
                     id: peer.node.id.clone(),
-                    name: member_name(&peer.node.name, &self.config.region),
+                    name: member.as_ref().map_or_else(|| "(unknown)".to_owned(), |member| member.name.clone()),
                     address: peer.node.address.clone(),
-                    // Without gossip, only this server is known to be alive.
-                    gossip_status: if me { GossipStatus::Alive } else { GossipStatus::None },
-                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    gossip_status: member.as_ref().map_or(GossipStatus::None, |member| gossip_status_of(member.status)),
+                    version: member
+                        .as_ref()
+                        .and_then(|member| member.tags.get(tags::BUILD).cloned())
+                        .unwrap_or_default(),
                     suffrage: if peer.voter { Suffrage::Voter } else { Suffrage::Nonvoter },
-                    last_contact_ms: if me { server.last_contact_ms() } else { u64::MAX },
-                    last_term: if me { status.term } else { 0 },
-                    last_index: if me { status.applied_index } else { 0 },
+                    last_contact_ms,
+                    last_term,
+                    last_index,
                     previous_healthy: remembered.map(|(healthy, _)| healthy),
                     stable_since_ms: remembered.map_or(self.started_unix_ms, |(_, since)| since),
-                    tags: vec![("build".to_owned(), env!("CARGO_PKG_VERSION").to_owned())],
+                    tags: member.map(|member| member.tags.into_iter().collect()).unwrap_or_default(),
                 }
             })
             .collect();
@@ -87,7 +132,7 @@ impl Service {
             servers,
             leader_id,
             leader_term: status.term,
-            leader_last_index: status.applied_index,
+            leader_last_index: status.last_log_index,
             licensed_features,
             now_ms: now,
             autopilot_started_ms: self.started_unix_ms,
@@ -102,6 +147,45 @@ impl Service {
             }
         }
     }
+}
+
+/// The host's own check of an autopilot action, whatever the plugin
+/// decided: a change must leave enough healthy voters for a quorum of the
+/// new configuration, and never fewer voters than MinQuorum. Healthy, for
+/// this check, means alive in gossip and heard from within the last-contact
+/// threshold (the leader always is).
+pub(crate) fn vet(action: &Action, cluster: &Cluster) -> Result<(), String> {
+    let healthy = |s: &autopilot::Server| {
+        s.id == cluster.leader_id
+            || (s.gossip_status == GossipStatus::Alive && s.last_contact_ms <= cluster.config.last_contact_threshold_ms)
+    };
+    let voters: Vec<&autopilot::Server> = cluster.servers.iter().filter(|s| s.suffrage == Suffrage::Voter).collect();
+    let healthy_voters = voters.iter().filter(|s| healthy(s)).count();
+    let target_id = match action {
+        Action::Promote(id) | Action::Demote(id) | Action::Remove(id) => id,
+        Action::TransferLeadership(_) => return Err("leadership transfer is not supported by this server".into()),
+    };
+    let target = cluster.servers.iter().find(|s| &s.id == target_id).ok_or("no such server in the configuration")?;
+    let is_voter = target.suffrage == Suffrage::Voter;
+    let (voters_after, healthy_after) = match action {
+        Action::Promote(_) if is_voter => return Err("the server is already a voter".into()),
+        Action::Promote(_) => (voters.len() + 1, healthy_voters + usize::from(healthy(target))),
+        Action::Demote(_) if !is_voter => return Err("the server is not a voter".into()),
+        Action::Remove(_) if !is_voter => return Ok(()),
+        _ if target.id == cluster.leader_id => return Err("the leader cannot demote or remove itself".into()),
+        _ => (voters.len() - 1, healthy_voters - usize::from(healthy(target))),
+    };
+    let min_quorum = usize::try_from(cluster.config.min_quorum).unwrap_or(usize::MAX);
+    if voters_after < min_quorum && voters_after < voters.len() {
+        return Err(format!("it would leave {voters_after} voters, below MinQuorum {min_quorum}"));
+    }
+    let quorum = voters_after / 2 + 1;
+    if healthy_after < quorum {
+        return Err(format!(
+            "it would leave {healthy_after} healthy voters of {voters_after}, below the quorum of {quorum}"
+        ));
+    }
+    Ok(())
 }
 
 fn reply(health: Health) -> OperatorHealthReply {
@@ -153,6 +237,15 @@ fn reply(health: Health) -> OperatorHealthReply {
             other_version_non_voters: upgrade.other_version_non_voters,
         }),
         read_replicas: (!health.read_replicas.is_empty()).then_some(health.read_replicas),
+    }
+}
+
+fn gossip_status_of(status: MemberStatus) -> GossipStatus {
+    match status {
+        MemberStatus::Alive => GossipStatus::Alive,
+        MemberStatus::Leaving => GossipStatus::Leaving,
+        MemberStatus::Left => GossipStatus::Left,
+        MemberStatus::Failed => GossipStatus::Failed,
     }
 }
 

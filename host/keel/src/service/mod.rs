@@ -10,13 +10,19 @@ mod snapshot;
 use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use axum::http::{Request, Response};
 use keel_api::agent::{JoinResponse, MembersResponse};
 use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer, SchedulerConfiguration,
 };
-use keel_cluster::{ClusterError, Server};
-use keel_http::{ApiError, Backend, Capability, Consistency, Identity, PeerSelector, QueryMeta, Read, Written};
+use keel_cluster::gossip::Gossip;
+use keel_cluster::{ClusterError, Forwarded, Server};
+use keel_http::{
+    ApiError, Backend, Capability, Consistency, Identity, Leadership, PeerSelector, QueryMeta, Read, Written,
+};
 use keel_state::{Command, State};
+
+pub use agent_info::{gossip_tags, member_name};
 
 use crate::config::AgentConfig;
 use crate::plugins::Plugins;
@@ -29,6 +35,8 @@ pub struct Service {
     config: AgentConfig,
     identity: Identity,
     server: Option<Arc<Server>>,
+    /// Server gossip; `None` on an agent without a server.
+    gossip: Option<Arc<Gossip>>,
     plugins: Arc<Plugins>,
     started: Instant,
     started_unix_ms: u64,
@@ -38,7 +46,12 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(config: AgentConfig, server: Option<Arc<Server>>, plugins: Arc<Plugins>) -> Self {
+    pub fn new(
+        config: AgentConfig,
+        server: Option<Arc<Server>>,
+        gossip: Option<Arc<Gossip>>,
+        plugins: Arc<Plugins>,
+    ) -> Self {
         let identity = Identity {
             node_name: config.node_name.clone(),
             region: config.region.clone(),
@@ -54,6 +67,7 @@ impl Service {
         Self {
             identity,
             server,
+            gossip,
             plugins,
             started: Instant::now(),
             started_unix_ms: now_ms(),
@@ -125,13 +139,17 @@ pub fn now_ms() -> u64 {
 fn cluster_error(error: ClusterError) -> ApiError {
     match error {
         ClusterError::NoLeader => ApiError::no_leader(),
-        ClusterError::NotLeader(Some(leader)) => ApiError::internal(format!(
-            "this server is not the leader ({} is), and forwarding is not available in this version",
-            leader.address
-        )),
+        ClusterError::NotLeader(Some(leader)) => {
+            ApiError::internal(format!("this server is not the leader ({} is); try again", leader.address))
+        }
         ClusterError::NotLeader(None) => ApiError::no_leader(),
         ClusterError::PeerNotFound(message) => ApiError::internal(message),
         ClusterError::Refused(message) | ClusterError::Membership(message) => ApiError::bad_request(message),
+        ClusterError::Timeout(message) => ApiError::internal(message),
+        ClusterError::Forward(message) => {
+            tracing::warn!(%message, "forwarding to the leader failed");
+            ApiError::internal(format!("rpc error: could not reach the leader: {message}"))
+        }
         other => {
             tracing::error!(error = %other, "raft operation failed");
             ApiError::internal("raft operation failed; see the server log")
@@ -142,6 +160,38 @@ fn cluster_error(error: ClusterError) -> ApiError {
 impl Backend for Service {
     fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    fn leadership(&self) -> Leadership {
+        match &self.server {
+            None => Leadership::Here,
+            Some(server) if server.is_leader() => Leadership::Here,
+            Some(server) if server.leader().is_some() => Leadership::Elsewhere,
+            Some(_) => Leadership::Unknown,
+        }
+    }
+
+    async fn forward(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
+        let (parts, body) = request.into_parts();
+        let forwarded = Forwarded {
+            method: parts.method.to_string(),
+            uri: parts.uri.to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect(),
+            body,
+        };
+        let reply = self.server()?.forward(forwarded).await.map_err(cluster_error)?;
+        let mut response = Response::builder().status(reply.status);
+        for (name, value) in &reply.headers {
+            response = response.header(name, value);
+        }
+        response.body(reply.body).map_err(|error| {
+            tracing::error!(%error, "the leader's answer is not a valid HTTP response");
+            ApiError::internal("the leader's answer could not be relayed; see the server log")
+        })
     }
 
     /// ACL enforcement decides with the ACL plugin once tokens exist; until
@@ -269,7 +319,7 @@ impl Backend for Service {
             server_name: self.config.node_name.clone(),
             server_region: self.config.region.clone(),
             server_dc: self.config.datacenter.clone(),
-            members: self.server.iter().map(|_| self.own_member()).collect(),
+            members: self.gossip_members(),
         })
     }
 
@@ -302,13 +352,10 @@ impl Backend for Service {
     }
 
     async fn join(&self, addresses: Vec<String>) -> Result<JoinResponse, ApiError> {
-        if !self.config.server {
-            return Err(ApiError::not_implemented("Not a server agent"));
-        }
-        Ok(agent_info::join(&addresses))
+        self.join_members(&addresses).await
     }
 
-    async fn force_leave(&self, node: String, _prune: bool) -> Result<(), ApiError> {
-        self.force_leave_member(&node)
+    async fn force_leave(&self, node: String, prune: bool) -> Result<(), ApiError> {
+        self.force_leave_member(&node, prune).await
     }
 }
