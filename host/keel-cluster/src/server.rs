@@ -419,13 +419,18 @@ async fn bootstrap_if_needed(
     Ok(())
 }
 
+/// Raft's timings at `raft_multiplier = 1`: a heartbeat every 100 ms and an
+/// election after 600–1200 ms without one, so a leader's death is noticed
+/// in about a second while a follower tolerates several lost heartbeats
+/// (and half a second of stall) before it campaigns. A loaded machine
+/// raises the multiplier, as with Nomad's `raft_multiplier`.
 fn raft_config(multiplier: u32) -> Result<Config, ClusterError> {
     let multiplier = u64::from(multiplier.clamp(1, 10));
     Config {
         cluster_name: "keel".to_owned(),
-        heartbeat_interval: 150 * multiplier,
-        election_timeout_min: 1_000 * multiplier,
-        election_timeout_max: 2_000 * multiplier,
+        heartbeat_interval: 100 * multiplier,
+        election_timeout_min: 600 * multiplier,
+        election_timeout_max: 1_200 * multiplier,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(8_192),
         max_in_snapshot_log_to_keep: 1_024,
         ..Config::default()

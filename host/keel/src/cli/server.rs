@@ -1,14 +1,17 @@
-//! `keel server members`: the servers in the gossip pool.
+//! `keel server members | join | force-leave`: the servers in the gossip
+//! pool.
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use keel_api::agent::{Member, MembersResponse};
+use keel_api::agent::{JoinResponse, Member, MembersResponse};
 
-use super::http::{Client, ClientArgs};
+use super::http::{Client, ClientArgs, with_query};
 use super::table::table;
 
 pub const MEMBERS_PATH: &str = "/v1/agent/members";
 pub const LEADER_PATH: &str = "/v1/status/leader";
+const JOIN_PATH: &str = "/v1/agent/join";
+const FORCE_LEAVE_PATH: &str = "/v1/agent/force-leave";
 
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
@@ -22,6 +25,20 @@ pub struct ServerArgs {
 enum ServerCommand {
     /// Lists the servers in the gossip pool and which one leads.
     Members,
+    /// Joins the agent to the gossip pool of other servers.
+    Join {
+        /// Gossip addresses of servers already in the pool (`ip` or `ip:port`, port 4648 by default).
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
+    },
+    /// Moves a failed server to the `left` state.
+    ForceLeave {
+        /// Also forget the member entirely.
+        #[arg(long)]
+        prune: bool,
+        /// The member name (`<node>.<region>`) or node name.
+        node: String,
+    },
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -36,6 +53,29 @@ pub fn run(args: ServerArgs) -> anyhow::Result<()> {
             let members: MembersResponse = reply.decode()?;
             let leader = leader(&client)?;
             print!("{}", render_members(&members.members, &leader));
+        }
+        ServerCommand::Join { addresses } => {
+            let query: Vec<(&str, &str)> = addresses.iter().map(|address| ("address", address.as_str())).collect();
+            let reply = client.put(&with_query(JOIN_PATH, &query), b"").context("join")?;
+            let joined: JoinResponse = reply.decode()?;
+            if args.client.json {
+                println!("{}", reply.pretty());
+            } else {
+                println!("Joined {} servers successfully", joined.num_joined);
+            }
+            if joined.num_joined < addresses.len() {
+                bail!("error joining: {}", joined.error);
+            }
+        }
+        ServerCommand::ForceLeave { prune, node } => {
+            let mut query = vec![("node", node.as_str())];
+            if prune {
+                query.push(("prune", "true"));
+            }
+            client.put(&with_query(FORCE_LEAVE_PATH, &query), b"").with_context(|| format!("force-leave {node}"))?;
+            if !args.client.json {
+                println!("Forced {node} to leave");
+            }
         }
     }
     Ok(())

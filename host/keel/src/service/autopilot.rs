@@ -263,3 +263,113 @@ fn gossip_status(status: GossipStatus) -> &'static str {
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(id: &str, voter: bool, status: GossipStatus, last_contact_ms: u64) -> autopilot::Server {
+        autopilot::Server {
+            id: id.to_owned(),
+            name: format!("{id}.global"),
+            address: format!("{id}:4647"),
+            gossip_status: status,
+            version: "0.1.0".to_owned(),
+            suffrage: if voter { Suffrage::Voter } else { Suffrage::Nonvoter },
+            last_contact_ms,
+            last_term: 2,
+            last_index: 10,
+            previous_healthy: None,
+            stable_since_ms: 0,
+            tags: Vec::new(),
+        }
+    }
+
+    fn voter(id: &str) -> autopilot::Server {
+        server(id, true, GossipStatus::Alive, 50)
+    }
+
+    fn failed_voter(id: &str) -> autopilot::Server {
+        server(id, true, GossipStatus::Failed, u64::MAX)
+    }
+
+    fn cluster(servers: Vec<autopilot::Server>, min_quorum: u32) -> Cluster {
+        Cluster {
+            config: Config {
+                cleanup_dead_servers: true,
+                last_contact_threshold_ms: 200,
+                max_trailing_logs: 250,
+                min_quorum,
+                server_stabilization_time_ms: 10_000,
+                enable_redundancy_zones: false,
+                disable_upgrade_migration: false,
+                enable_custom_upgrades: false,
+            },
+            servers,
+            leader_id: "a".to_owned(),
+            leader_term: 2,
+            leader_last_index: 10,
+            licensed_features: Vec::new(),
+            now_ms: 1_000_000,
+            autopilot_started_ms: 0,
+        }
+    }
+
+    fn remove(id: &str) -> Action {
+        Action::Remove(id.to_owned())
+    }
+
+    #[test]
+    fn a_failed_voter_may_go_while_a_quorum_stays_healthy() {
+        let c = cluster(vec![voter("a"), voter("b"), failed_voter("c")], 0);
+        assert_eq!(vet(&remove("c"), &c), Ok(()));
+        assert_eq!(vet(&Action::Demote("c".into()), &c), Ok(()));
+    }
+
+    #[test]
+    fn removing_a_healthy_voter_when_another_has_failed_would_lose_quorum() {
+        let c = cluster(vec![voter("a"), voter("b"), failed_voter("c")], 0);
+        let refusal = vet(&remove("b"), &c).expect_err("refused");
+        assert_eq!(refusal, "it would leave 1 healthy voters of 2, below the quorum of 2");
+    }
+
+    #[test]
+    fn min_quorum_bounds_removals_whatever_the_health() {
+        let c = cluster(vec![voter("a"), voter("b"), failed_voter("c")], 3);
+        assert_eq!(vet(&remove("c"), &c), Err("it would leave 2 voters, below MinQuorum 3".to_owned()));
+    }
+
+    #[test]
+    fn a_voter_that_stopped_answering_counts_as_unhealthy_even_if_gossip_says_alive() {
+        let mut c = cluster(vec![voter("a"), voter("b"), voter("c"), voter("d"), voter("e")], 0);
+        c.servers[1].last_contact_ms = 5_000;
+        c.servers[2].last_contact_ms = 5_000;
+        // Healthy: a, d, e. Removing d leaves 2 healthy of 4, below 3.
+        assert!(vet(&remove("d"), &c).is_err());
+        assert_eq!(vet(&remove("b"), &c), Ok(()));
+    }
+
+    #[test]
+    fn promoting_an_unhealthy_server_that_would_break_quorum_is_refused() {
+        let c = cluster(vec![voter("a"), voter("b"), server("n", false, GossipStatus::Failed, u64::MAX)], 0);
+        // Three voters, quorum 2, two healthy: a dead third voter is allowed...
+        assert_eq!(vet(&Action::Promote("n".into()), &c), Ok(()));
+        let c =
+            cluster(vec![voter("a"), voter("b"), failed_voter("c"), server("n", false, GossipStatus::Failed, 0)], 0);
+        // ...but a second dead voter of four leaves 2 healthy, below 3.
+        assert!(vet(&Action::Promote("n".into()), &c).is_err());
+        let c = cluster(vec![voter("a"), server("n", false, GossipStatus::Alive, 10)], 0);
+        assert_eq!(vet(&Action::Promote("n".into()), &c), Ok(()));
+    }
+
+    #[test]
+    fn nonsense_actions_are_refused() {
+        let c = cluster(vec![voter("a"), voter("b"), server("n", false, GossipStatus::Alive, 10)], 0);
+        assert!(vet(&remove("zz"), &c).is_err(), "unknown server");
+        assert!(vet(&Action::Promote("b".into()), &c).is_err(), "already a voter");
+        assert!(vet(&Action::Demote("n".into()), &c).is_err(), "not a voter");
+        assert!(vet(&remove("a"), &c).is_err(), "the leader itself");
+        assert!(vet(&Action::TransferLeadership("b".into()), &c).is_err());
+        assert_eq!(vet(&remove("n"), &c), Ok(()), "a non-voter can always go");
+    }
+}
