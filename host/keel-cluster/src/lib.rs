@@ -14,6 +14,7 @@
 //! ```text
 //! server.rs      the Raft node: start, writes, membership, forwarding, facts
 //! formation.rs   bootstrap-expect, adding new servers as non-voters
+//! elector.rs     when to campaign: elections after a pre-vote
 //! gossip.rs      SWIM membership (foca) on the Serf port, Serf's statuses
 //! rpc.rs         the RPC port's messages and framing
 //! network.rs     Raft's client side of the RPC port
@@ -23,6 +24,7 @@
 //! ```
 
 mod client;
+mod elector;
 mod error;
 pub mod formation;
 pub mod gossip;

@@ -6,8 +6,9 @@
 //! frame and reads exactly one response frame before it sends the next.
 //!
 //! Besides Raft's own messages, servers ask each other whether they hold
-//! Raft state (before bootstrapping a new cluster) and forward API requests
-//! to the leader.
+//! Raft state (before bootstrapping a new cluster) and whether they still
+//! hear from a leader (before campaigning), and forward API requests to the
+//! leader.
 
 use std::io;
 
@@ -36,6 +37,9 @@ pub(crate) enum RpcRequest {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// Whether the receiver holds Raft state (has been part of a cluster).
     Initialized,
+    /// Whether the receiver would support an election: it has not heard
+    /// from a leader lately (see `elector`).
+    PreVote,
     /// An API request for the leader, from a server that is not.
     Forward(Forwarded),
 }
@@ -48,6 +52,7 @@ pub(crate) enum RpcResponse {
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
     Initialized(bool),
+    PreVote(bool),
     Forward(ForwardedReply),
 }
 

@@ -14,10 +14,12 @@ use std::time::Duration;
 
 use keel_state::TypeConfig;
 use openraft::Raft;
+use openraft::raft::AppendEntriesResponse;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::elector::{self, LeaderContact, Timing};
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse, read_body, write_frame};
 
 /// Serves API requests forwarded by other servers: the binary runs them
@@ -32,6 +34,8 @@ pub trait Forwarder: Send + Sync + 'static {
 pub(crate) struct Handlers {
     pub(crate) raft: Raft<TypeConfig>,
     pub(crate) forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
+    pub(crate) contact: LeaderContact,
+    pub(crate) timing: Timing,
 }
 
 /// How many peer connections are served at once; further ones are closed
@@ -109,10 +113,18 @@ async fn serve_connection(mut stream: TcpStream, handlers: Handlers) -> io::Resu
 async fn answer(handlers: &Handlers, request: RpcRequest) -> RpcResponse {
     let raft = &handlers.raft;
     match request {
-        RpcRequest::AppendEntries(rpc) => RpcResponse::AppendEntries(raft.append_entries(rpc).await),
+        RpcRequest::AppendEntries(rpc) => {
+            let answer = raft.append_entries(rpc).await;
+            // Anything but "your term is over" means a current leader spoke.
+            if matches!(&answer, Ok(response) if !matches!(response, AppendEntriesResponse::HigherVote(_))) {
+                handlers.contact.heard_now();
+            }
+            RpcResponse::AppendEntries(answer)
+        }
         RpcRequest::Vote(rpc) => RpcResponse::Vote(raft.vote(rpc).await),
         RpcRequest::InstallSnapshot(rpc) => RpcResponse::InstallSnapshot(raft.install_snapshot(rpc).await),
         RpcRequest::Initialized => RpcResponse::Initialized(raft.is_initialized().await.unwrap_or(true)),
+        RpcRequest::PreVote => RpcResponse::PreVote(elector::pre_vote(raft, &handlers.contact, handlers.timing)),
         RpcRequest::Forward(request) => RpcResponse::Forward(match handlers.forwarder.get() {
             Some(forwarder) => forwarder.serve(request).await,
             None => not_ready(),

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::client::RpcClient;
+use crate::elector::{self, LeaderContact, Timing};
 use crate::network::{Contacts, Network};
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
 use crate::rpc_server::{self, Forwarder, Handlers};
@@ -22,9 +23,6 @@ use crate::{ClusterError, node_id_of};
 /// has lost its quorum cannot commit; the client gets an error instead of
 /// a request that hangs.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// How long a forwarded request may take, snapshot transfers included.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long asking a peer whether it holds Raft state may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -106,8 +104,11 @@ pub struct Server {
     /// The accept loop of the RPC port; taken and stopped on shutdown.
     rpc_listener: Mutex<Option<JoinHandle<()>>>,
     forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
-    client: RpcClient,
+    client: Arc<RpcClient>,
     contacts: Contacts,
+    /// When this server last heard from a leader (on a follower).
+    leader_contact: LeaderContact,
+    elector: JoinHandle<()>,
 }
 
 impl Server {
@@ -132,8 +133,17 @@ impl Server {
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
 
+        // Elections start from the elector, after a pre-vote.
+        raft.runtime_config().elect(false);
+        let timing = Timing {
+            lease: Duration::from_millis(raft.config().election_timeout_max),
+            tick: Duration::from_millis(raft.config().heartbeat_interval / 2),
+        };
+        let leader_contact = LeaderContact::default();
+        let client = Arc::new(RpcClient::default());
         let forwarder = Arc::new(OnceLock::new());
-        let handlers = Handlers { raft: raft.clone(), forwarder: Arc::clone(&forwarder) };
+        let handlers =
+            Handlers { raft: raft.clone(), forwarder: Arc::clone(&forwarder), contact: leader_contact.clone(), timing };
         let rpc_listener = tokio::spawn(rpc_server::serve(listener, handlers));
         if let Err(error) = bootstrap_if_needed(&raft, &config, &me, node_id).await {
             // Nothing else will stop the accept loop of a server that never
@@ -142,6 +152,8 @@ impl Server {
             return Err(error);
         }
         let leader_duties = tokio::spawn(leader_duties(raft.clone(), config));
+        let elector =
+            tokio::spawn(elector::run(raft.clone(), node_id, leader_contact.clone(), Arc::clone(&client), timing));
         Ok(Self {
             raft,
             view,
@@ -149,8 +161,10 @@ impl Server {
             leader_duties,
             rpc_listener: Mutex::new(Some(rpc_listener)),
             forwarder,
-            client: RpcClient::default(),
+            client,
             contacts,
+            leader_contact,
+            elector,
         })
     }
 
@@ -160,14 +174,16 @@ impl Server {
         let _ = self.forwarder.set(forwarder);
     }
 
-    /// Sends an API request to the leader and brings back its answer.
-    pub async fn forward(&self, request: Forwarded) -> Result<ForwardedReply, ClusterError> {
+    /// Sends an API request to the leader and brings back its answer, or
+    /// fails after `timeout` (a leader that stopped answering must not hold
+    /// the client forever).
+    pub async fn forward(&self, request: Forwarded, timeout: Duration) -> Result<ForwardedReply, ClusterError> {
         let leader = self.leader().ok_or(ClusterError::NoLeader)?;
         if leader.id == self.me.id {
             return Err(ClusterError::NotLeader(None));
         }
         let request = RpcRequest::Forward(request);
-        match self.client.call(&leader.address, &request, FORWARD_TIMEOUT).await {
+        match self.client.call(&leader.address, &request, timeout).await {
             Ok(RpcResponse::Forward(reply)) => Ok(reply),
             Ok(_) => Err(ClusterError::Forward(format!("{} answered another request", leader.address))),
             Err(error) => Err(ClusterError::Forward(format!("{}: {error}", leader.address))),
@@ -275,7 +291,10 @@ impl Server {
     /// Milliseconds since this server last heard from the leader: 0 on the
     /// leader itself.
     pub fn last_contact_ms(&self) -> u64 {
-        if self.is_leader() { 0 } else { self.raft.metrics().borrow().millis_since_quorum_ack.unwrap_or(0) }
+        if self.is_leader() {
+            return 0;
+        }
+        self.leader_contact.silence().map_or(0, |silence| u64::try_from(silence.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// Submits `command` and waits until it is applied.
@@ -383,6 +402,7 @@ impl Server {
     /// flushed and closed.
     pub async fn shutdown(&self) {
         self.leader_duties.abort();
+        self.elector.abort();
         let rpc_listener = self.rpc_listener.lock().unwrap_or_else(PoisonError::into_inner).take();
         if let Some(rpc_listener) = rpc_listener {
             rpc_listener.abort();
@@ -420,17 +440,19 @@ async fn bootstrap_if_needed(
 }
 
 /// Raft's timings at `raft_multiplier = 1`: a heartbeat every 100 ms and an
-/// election after 600–1200 ms without one, so a leader's death is noticed
-/// in about a second while a follower tolerates several lost heartbeats
-/// (and half a second of stall) before it campaigns. A loaded machine
-/// raises the multiplier, as with Nomad's `raft_multiplier`.
+/// election timeout of 300–600 ms. openraft lets a follower that has seen a
+/// leader campaign only after the leader's lease (the maximum timeout) *and*
+/// its own random timeout have passed without word, so a leader's death is
+/// acted on after 0.9–1.2 s of silence, while a follower rides out eight or
+/// more lost heartbeats. A loaded machine raises the multiplier, as with
+/// Nomad's `raft_multiplier`.
 fn raft_config(multiplier: u32) -> Result<Config, ClusterError> {
     let multiplier = u64::from(multiplier.clamp(1, 10));
     Config {
         cluster_name: "keel".to_owned(),
         heartbeat_interval: 100 * multiplier,
-        election_timeout_min: 600 * multiplier,
-        election_timeout_max: 1_200 * multiplier,
+        election_timeout_min: 300 * multiplier,
+        election_timeout_max: 600 * multiplier,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(8_192),
         max_in_snapshot_log_to_keep: 1_024,
         ..Config::default()

@@ -8,7 +8,7 @@ mod license;
 mod snapshot;
 
 use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{Request, Response};
 use keel_api::agent::{JoinResponse, MembersResponse};
@@ -183,7 +183,15 @@ impl Backend for Service {
                 .collect(),
             body,
         };
-        let reply = self.server()?.forward(forwarded).await.map_err(cluster_error)?;
+        // A snapshot moves up to hundreds of MiB; anything else is one
+        // Raft write or a read, which the leader answers well within its
+        // own write timeout.
+        let timeout = if forwarded.uri.starts_with("/v1/operator/snapshot") {
+            Duration::from_secs(300)
+        } else {
+            Duration::from_secs(20)
+        };
+        let reply = self.server()?.forward(forwarded, timeout).await.map_err(cluster_error)?;
         let mut response = Response::builder().status(reply.status);
         for (name, value) in &reply.headers {
             response = response.header(name, value);

@@ -1,0 +1,156 @@
+//! When a server campaigns: elections with a pre-vote.
+//!
+//! openraft campaigns as soon as a follower's election timer runs out. A
+//! follower that was paused (SIGSTOP, a long stall) finds its timer expired
+//! the moment it runs again, before it reads the leader's heartbeats queued
+//! on its socket, and its campaign — with a higher term — deposes a leader
+//! that was healthy all along. So openraft's own timer is switched off, and
+//! this task decides instead: after a random silence of one to two maximum
+//! election timeouts, it first asks the other voters whether they still
+//! hear from a leader (a pre-vote, as in hashicorp/raft and etcd), and
+//! starts a real election only when a majority no longer does. The real
+//! vote that follows is openraft's, with all of its checks.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use keel_state::TypeConfig;
+use openraft::{Raft, ServerState};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::client::RpcClient;
+use crate::rpc::{RpcRequest, RpcResponse};
+
+/// When this server last heard from a leader (an append it accepted), as
+/// the RPC listener records it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LeaderContact(Arc<Mutex<Option<Instant>>>);
+
+impl LeaderContact {
+    pub(crate) fn heard_now(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    /// How long ago a leader was last heard from; `None` if never.
+    pub(crate) fn silence(&self) -> Option<Duration> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).map(|at| at.elapsed())
+    }
+}
+
+/// The timings the elector works with, from Raft's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    /// openraft's maximum election timeout: a voter that heard from a
+    /// leader within it refuses a pre-vote, as openraft's lease refuses a
+    /// vote.
+    pub(crate) lease: Duration,
+    /// How often the elector looks.
+    pub(crate) tick: Duration,
+}
+
+impl Timing {
+    /// A fresh random silence in `[lease, 2 * lease)` after which to
+    /// campaign, so that two followers rarely start together.
+    fn campaign_after(self) -> Duration {
+        let spread = u64::try_from(self.lease.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.lease + Duration::from_millis(uuid::Uuid::new_v4().as_u64_pair().1 % spread)
+    }
+}
+
+/// Whether this server would support a campaign now: it does not lead a
+/// quorum and has not heard from a leader within the lease.
+pub(crate) fn pre_vote(raft: &Raft<TypeConfig>, contact: &LeaderContact, timing: Timing) -> bool {
+    let leading = {
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        metrics.state == ServerState::Leader
+            && metrics.millis_since_quorum_ack.is_some_and(|ms| u128::from(ms) < timing.lease.as_millis())
+    };
+    !leading && contact.silence().is_none_or(|silence| silence >= timing.lease)
+}
+
+/// Runs until the task is aborted.
+pub(crate) async fn run(
+    raft: Raft<TypeConfig>,
+    me: u64,
+    contact: LeaderContact,
+    client: Arc<RpcClient>,
+    timing: Timing,
+) {
+    let started = Instant::now();
+    let mut campaign_after = timing.campaign_after();
+    let mut last_attempt: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(timing.tick).await;
+        let (state, voters) = {
+            let metrics = raft.metrics();
+            let metrics = metrics.borrow();
+            let voters: BTreeSet<u64> = metrics.membership_config.membership().voter_ids().collect();
+            (metrics.state, voters)
+        };
+        if state == ServerState::Leader || !voters.contains(&me) {
+            continue;
+        }
+        if voters.len() == 1 {
+            // The only voter has nobody to wait for or to ask.
+            if state != ServerState::Candidate && raft.trigger().elect().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        // Silence counts from the last word of a leader, or from start-up
+        // or the last attempt when there was none since.
+        let since_leader = contact.silence().unwrap_or_else(|| started.elapsed());
+        let since_attempt = last_attempt.map_or(Duration::MAX, |at| at.elapsed());
+        if since_leader.min(since_attempt) < campaign_after {
+            continue;
+        }
+        last_attempt = Some(Instant::now());
+        campaign_after = timing.campaign_after();
+        if !majority_agrees(&raft, me, &voters, &client, timing).await {
+            tracing::debug!("pre-vote: a majority still hears from a leader; not campaigning");
+            continue;
+        }
+        tracing::info!("no word from a leader; campaigning");
+        if let Err(error) = raft.trigger().elect().await {
+            tracing::debug!(%error, "elector stops with raft");
+            return;
+        }
+    }
+}
+
+/// Asks the other voters for a pre-vote, side by side; this server's own
+/// counts.
+async fn majority_agrees(
+    raft: &Raft<TypeConfig>,
+    me: u64,
+    voters: &BTreeSet<u64>,
+    client: &Arc<RpcClient>,
+    timing: Timing,
+) -> bool {
+    let addresses: Vec<String> = {
+        let metrics = raft.metrics();
+        let metrics = metrics.borrow();
+        let membership = metrics.membership_config.membership();
+        voters
+            .iter()
+            .filter(|id| **id != me)
+            .filter_map(|id| membership.get_node(id))
+            .map(|n| n.address.clone())
+            .collect()
+    };
+    let mut asks = JoinSet::new();
+    for address in addresses {
+        let client = Arc::clone(client);
+        asks.spawn(async move {
+            matches!(client.call(&address, &RpcRequest::PreVote, timing.lease).await, Ok(RpcResponse::PreVote(true)))
+        });
+    }
+    let mut granted = 1;
+    while let Some(answer) = asks.join_next().await {
+        granted += usize::from(answer.unwrap_or(false));
+    }
+    granted > voters.len() / 2
+}
