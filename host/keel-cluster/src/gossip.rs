@@ -331,7 +331,11 @@ struct Node {
 impl Node {
     fn new(me: MemberId, socket: UdpSocket, publish: watch::Sender<Arc<Vec<Member>>>) -> Self {
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
-        let config = Config::new_lan(NonZeroU32::new(16).expect("not zero"));
+        // memberlist's LAN settings (1 s probes, suspicion of 4 probe
+        // periods times log10 of the cluster size, at least one): sized for
+        // up to ten servers, a dead member is declared down about five
+        // seconds after it stops answering.
+        let config = Config::new_lan(NonZeroU32::new(10).expect("not zero"));
         let notices = Notices::default();
         let fresh = Arc::clone(&notices.fresh);
         Self {

@@ -36,7 +36,7 @@ mod server;
 pub use error::ClusterError;
 pub use rpc::{Forwarded, ForwardedReply};
 pub use rpc_server::Forwarder;
-pub use server::{Applied, Bootstrap, Peer, RaftStatus, Replication, Server, ServerConfig};
+pub use server::{Applied, Bootstrap, Peer, RaftStatus, RaftTuning, Replication, Server, ServerConfig};
 
 /// The `u64` openraft knows a server by, derived from its raft ID (a UUID):
 /// the first eight bytes of its hex digits. Distinct UUIDs give distinct

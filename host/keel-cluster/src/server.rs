@@ -47,12 +47,31 @@ pub struct ServerConfig {
     pub node_name: String,
     pub rpc_address: SocketAddr,
     pub bootstrap: Bootstrap,
-    /// Scales Raft's timings, like Nomad's `raft_multiplier` (1 to 10).
-    pub raft_multiplier: u32,
+    pub raft: RaftTuning,
     /// Written by the first leader when the state has no autopilot config.
     pub autopilot_defaults: AutopilotConfiguration,
     /// Written by the first leader when the state has no scheduler config.
     pub scheduler_defaults: SchedulerConfiguration,
+}
+
+/// The Raft settings an operator may change, as Nomad's server block
+/// names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RaftTuning {
+    /// Scales Raft's timings (`raft_multiplier`, 1 to 10).
+    pub multiplier: u32,
+    /// Applied entries between snapshots (`raft_snapshot_threshold`).
+    pub snapshot_threshold: u64,
+    /// Entries kept in the log behind a snapshot, so that a follower a
+    /// little behind catches up from the log rather than a whole snapshot
+    /// (`raft_trailing_logs`).
+    pub trailing_logs: u64,
+}
+
+impl Default for RaftTuning {
+    fn default() -> Self {
+        Self { multiplier: 1, snapshot_threshold: 8_192, trailing_logs: 10_240 }
+    }
 }
 
 /// A write that was applied: what the state machine answered, and at which
@@ -90,6 +109,8 @@ pub struct RaftStatus {
     pub last_log_index: u64,
     pub applied_index: u64,
     pub last_snapshot_index: u64,
+    /// The last index removed from the log (kept only in a snapshot).
+    pub purged_index: u64,
     pub commit_index: u64,
     pub num_peers: usize,
     pub configuration_index: u64,
@@ -126,7 +147,7 @@ impl Server {
             .map_err(|e| ClusterError::Start(format!("bind the rpc address {}: {e}", config.rpc_address)))?;
         let (log_store, state_machine) = Store::open(data_dir)?;
         let view = state_machine.view();
-        let raft_config = Arc::new(raft_config(config.raft_multiplier)?);
+        let raft_config = Arc::new(raft_config(config.raft)?);
         let contacts = Contacts::default();
         let network = Network::new(node_id, Arc::clone(&contacts));
         let raft = Raft::new(node_id, raft_config, network, log_store, state_machine)
@@ -362,6 +383,7 @@ impl Server {
             last_log_index: metrics.last_log_index.unwrap_or(0),
             applied_index,
             last_snapshot_index: metrics.snapshot.map_or(0, |log_id| log_id.index),
+            purged_index: metrics.purged.map_or(0, |log_id| log_id.index),
             // A single node commits what it applies; a follower's commit
             // index is not in openraft's metrics, and applied trails it
             // only by entries in flight.
@@ -446,15 +468,15 @@ async fn bootstrap_if_needed(
 /// acted on after 0.9–1.2 s of silence, while a follower rides out eight or
 /// more lost heartbeats. A loaded machine raises the multiplier, as with
 /// Nomad's `raft_multiplier`.
-fn raft_config(multiplier: u32) -> Result<Config, ClusterError> {
-    let multiplier = u64::from(multiplier.clamp(1, 10));
+fn raft_config(tuning: RaftTuning) -> Result<Config, ClusterError> {
+    let multiplier = u64::from(tuning.multiplier.clamp(1, 10));
     Config {
         cluster_name: "keel".to_owned(),
         heartbeat_interval: 100 * multiplier,
         election_timeout_min: 300 * multiplier,
         election_timeout_max: 600 * multiplier,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(8_192),
-        max_in_snapshot_log_to_keep: 1_024,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_threshold.max(1)),
+        max_in_snapshot_log_to_keep: tuning.trailing_logs,
         ..Config::default()
     }
     .validate()

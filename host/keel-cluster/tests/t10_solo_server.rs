@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
-use keel_cluster::{Bootstrap, ClusterError, Server, ServerConfig};
+use keel_cluster::{Bootstrap, ClusterError, RaftTuning, Server, ServerConfig};
 use keel_state::{Command, DataDir, Outcome};
 
 fn config(data_dir: &DataDir) -> ServerConfig {
@@ -13,7 +13,7 @@ fn config(data_dir: &DataDir) -> ServerConfig {
         node_name: "solo".to_owned(),
         rpc_address: "127.0.0.57:4647".parse().expect("address"),
         bootstrap: Bootstrap::Solo,
-        raft_multiplier: 1,
+        raft: RaftTuning::default(),
         autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
         scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
     }

@@ -1,7 +1,7 @@
 //! Three real Raft servers in one process, each on its own loopback address
 //! with the default RPC port, talking over TCP: forming a cluster,
 //! replicating writes, losing the leader, and a follower catching up after
-//! a restart.
+//! a restart, from the log or, when the log has moved on, from a snapshot.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
-use keel_cluster::{Bootstrap, ClusterError, Server, ServerConfig};
+use keel_cluster::{Bootstrap, ClusterError, RaftTuning, Server, ServerConfig};
 use keel_state::{Command, DataDir, Outcome, ServerNode};
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -39,14 +39,14 @@ where
     }
 }
 
-fn config(data_dir: &DataDir, address: &str) -> ServerConfig {
+fn config(data_dir: &DataDir, address: &str, raft: RaftTuning) -> ServerConfig {
     let rpc_address: SocketAddr = address.parse().expect("address");
     ServerConfig {
         raft_id: data_dir.node_id().expect("node id"),
         node_name: format!("server-{}", rpc_address.ip()),
         rpc_address,
         bootstrap: Bootstrap::Expect(3),
-        raft_multiplier: 1,
+        raft,
         autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
         scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
     }
@@ -57,9 +57,13 @@ impl Harness {
     /// lets go of the sled lock a moment after `shutdown`, so opening is
     /// retried for a while.
     async fn start(&self, data_dir: &DataDir, address: &str) -> Arc<Server> {
+        self.start_tuned(data_dir, address, RaftTuning::default()).await
+    }
+
+    async fn start_tuned(&self, data_dir: &DataDir, address: &str, raft: RaftTuning) -> Arc<Server> {
         let mut attempts = 0;
         let server = loop {
-            match Server::start(config(data_dir, address), data_dir).await {
+            match Server::start(config(data_dir, address, raft), data_dir).await {
                 Ok(server) => break Arc::new(server),
                 Err(ClusterError::Storage(_)) if attempts < 100 => {
                     attempts += 1;
@@ -190,6 +194,49 @@ async fn a_restarted_follower_catches_up() {
         let restarted = harness.start(&data_dirs[follower], addresses[follower]).await;
         wait_for_algorithm(&restarted, "binpack", index).await;
         assert_eq!(restarted.leader().as_ref(), Some(&leader), "the restarted follower follows the same leader");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_behind_the_log_catches_up_from_a_snapshot() {
+    // Snapshots every 16 entries, keeping 4 behind: a follower that misses
+    // 60 writes can only be brought back by sending it a snapshot.
+    let tuning = RaftTuning { snapshot_threshold: 16, trailing_logs: 4, ..RaftTuning::default() };
+    run(move |harness| async move {
+        let addresses = ["127.0.0.24:4647", "127.0.0.25:4647", "127.0.0.26:4647"];
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+        let data_dirs: Vec<_> = dirs.iter().map(|dir| DataDir::open(dir.path()).expect("data dir")).collect();
+        let mut servers = Vec::new();
+        for (data_dir, address) in data_dirs.iter().zip(addresses) {
+            servers.push(harness.start_tuned(data_dir, address, tuning).await);
+        }
+        let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
+        initialize(&all).await;
+        let leader = agreed_leader(&all).await;
+        let follower = all.iter().position(|server| server.me() != &leader).expect("a follower");
+        let left_behind_at = all[follower].status().last_log_index;
+        all[follower].shutdown().await;
+
+        let mut index = 0;
+        for round in 0..60 {
+            index = set_algorithm(the_leader(&all, &leader), if round % 2 == 0 { "binpack" } else { "spread" }).await;
+        }
+        // The leader purges its log behind a snapshot a moment after
+        // building it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while the_leader(&all, &leader).status().purged_index <= left_behind_at {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the leader kept what the follower lacks in its log: {:?}, follower at {left_behind_at}",
+                the_leader(&all, &leader).status()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let restarted = harness.start_tuned(&data_dirs[follower], addresses[follower], tuning).await;
+        wait_for_algorithm(&restarted, "spread", index).await;
+        assert!(restarted.status().last_snapshot_index > left_behind_at, "{:?}", restarted.status());
     })
     .await;
 }

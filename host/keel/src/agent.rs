@@ -95,7 +95,7 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
         node_name: config.node_name.clone(),
         rpc_address: config.rpc_address(),
         bootstrap,
-        raft_multiplier: config.raft_multiplier,
+        raft: config.raft,
         autopilot_defaults: config.autopilot.clone(),
         scheduler_defaults: config.scheduler.clone(),
     };

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use keel_api::operator::{AutopilotConfiguration, PreemptionConfig, SchedulerConfiguration};
+use keel_cluster::RaftTuning;
 use keel_plugins::Kind;
 use serde::Deserialize;
 
@@ -107,7 +108,7 @@ pub struct AgentConfig {
     pub retry_join: Vec<String>,
     /// A client's servers (`client { servers = [...] }`).
     pub servers: Vec<String>,
-    pub raft_multiplier: u32,
+    pub raft: RaftTuning,
     /// How often the leader runs an autopilot round (`server {
     /// autopilot_interval = "10s" }`, Nomad's fixed 10 s by default).
     pub autopilot_interval: Duration,
@@ -175,7 +176,14 @@ impl AgentConfig {
             bootstrap_expect,
             retry_join,
             servers: file.client.servers,
-            raft_multiplier: file.server.raft_multiplier.unwrap_or(1),
+            raft: RaftTuning {
+                multiplier: file.server.raft_multiplier.unwrap_or(1),
+                snapshot_threshold: file
+                    .server
+                    .raft_snapshot_threshold
+                    .unwrap_or(RaftTuning::default().snapshot_threshold),
+                trailing_logs: file.server.raft_trailing_logs.unwrap_or(RaftTuning::default().trailing_logs),
+            },
             autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
             acl_enabled: args.acl_enabled || file.acl.enabled,
             autopilot: file.autopilot.resolve(),
@@ -246,6 +254,8 @@ struct ServerBlock {
     enabled: bool,
     bootstrap_expect: Option<u32>,
     raft_multiplier: Option<u32>,
+    raft_snapshot_threshold: Option<u64>,
+    raft_trailing_logs: Option<u64>,
     #[serde(deserialize_with = "optional_duration")]
     autopilot_interval: Option<Duration>,
     retry_join: Vec<String>,
