@@ -32,7 +32,7 @@ GUEST_CARGO = RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN
 GUEST_FLAGS := -Z build-std=std,panic_abort
 endif
 
-.PHONY: help run test plugins toolchain build bench clean-plugins
+.PHONY: help run test plugins toolchain etcd build bench clean-plugins
 
 help:
 	@echo "make run        start a dev agent (http://127.0.0.1:4646) with the default plugins"
@@ -40,6 +40,7 @@ help:
 	@echo "make plugins    build the default plugins and test fixtures into $(PLUGIN_DIR)/"
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make toolchain  install the wasm guest toolchain if it is missing"
+	@echo "make etcd       install etcd, the cluster bench's baseline, if it is missing"
 
 run: plugins
 	$(CARGO) run --release -p keel -- agent --dev
@@ -50,9 +51,9 @@ test: plugins
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
 	$(CARGO) test --workspace --doc --locked
 
-bench: plugins
-	$(CARGO) build --release --locked -p keel  # the server bench runs this binary
-	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server
+bench: plugins etcd
+	$(CARGO) build --release --locked -p keel  # the server and cluster benches run this binary
+	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench cluster
 
 build: plugins
 	$(CARGO) build --locked -p keel
@@ -64,15 +65,23 @@ else
 	@if ! { [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src/rust/library ]; }; then \
 		echo "installing the wasm guest toolchain (Debian rustc-web, cargo-web, rust-web-src)"; \
 		$(SUDO) apt-get update -qq; \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq rustc-web cargo-web rust-web-src >/dev/null; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rustc-web cargo-web rust-web-src >/dev/null; \
 	fi
 	@major=$$(/usr/bin/rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p'); \
 	if ! command -v wasm-ld-$$major >/dev/null; then \
 		echo "installing wasm-ld-$$major (Debian lld-$$major)"; \
 		$(SUDO) apt-get update -qq; \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq lld-$$major >/dev/null; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lld-$$major >/dev/null; \
 	fi
 endif
+
+# The cluster bench runs a three-member etcd cluster beside Keel's.
+etcd:
+	@if ! command -v etcd >/dev/null; then \
+		echo "installing etcd (Debian etcd-server)"; \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; \
+	fi
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -5,11 +5,15 @@
 //! `keel` processes: started with a temporary data directory, waited on
 //! with generous timeouts, and killed when the test ends.
 
+pub mod cluster;
 pub mod inputs;
+pub mod load;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use ureq::RequestExt as _;
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
@@ -75,7 +79,7 @@ pub struct Stopped {
 impl Stopped {
     /// Starts the agent again with the same address, flags and data directory.
     pub fn restart(self) -> Agent {
-        Agent::spawn(&self.bind, self.data_dir, self.extra)
+        Agent::spawn(&self.bind, self.data_dir, self.extra).healthy()
     }
 }
 
@@ -116,6 +120,13 @@ impl Agent {
     /// Starts `keel agent --bind BIND --data-dir <temporary> ARGS...` and
     /// waits until it is healthy.
     pub fn start(bind: &str, args: Vec<String>) -> Self {
+        Self::launch(bind, args).healthy()
+    }
+
+    /// Starts `keel agent --bind BIND --data-dir <temporary> ARGS...` without
+    /// waiting: for servers that become healthy only once enough of them run
+    /// to elect a leader.
+    pub fn launch(bind: &str, args: Vec<String>) -> Self {
         Self::spawn(bind, tempfile::tempdir().expect("temporary data dir"), args)
     }
 
@@ -136,7 +147,7 @@ impl Agent {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .new_agent();
-        let mut agent = Self {
+        Self {
             child,
             http: format!("http://{bind}:4646"),
             bind: bind.to_owned(),
@@ -144,12 +155,17 @@ impl Agent {
             data_dir: Some(data_dir),
             stderr_path,
             client,
-        };
-        agent.wait_healthy(Duration::from_secs(60));
-        agent
+        }
     }
 
-    fn wait_healthy(&mut self, timeout: Duration) {
+    fn healthy(mut self) -> Self {
+        self.wait_healthy(Duration::from_secs(60));
+        self
+    }
+
+    /// Waits until `GET /v1/agent/health` answers 200; panics with the log
+    /// when the agent exits first or `timeout` passes.
+    pub fn wait_healthy(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -183,25 +199,35 @@ impl Agent {
     /// Sends `method PATH` with `body` (and `headers`) and returns the reply,
     /// whatever its status.
     pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        self.try_request(method, path, headers, body, Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
+    }
+
+    /// Like [`Agent::request`], but a request that cannot be sent or is not
+    /// answered within `timeout` is an error instead of a panic: for agents
+    /// that may be stopped, paused or without a leader.
+    pub fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<Reply, ureq::Error> {
         let mut request = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.http));
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let request = request.body(body.to_vec()).expect("a valid request");
-        let mut response = self.client.run(request).unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()));
+        let mut response = request.with_agent(&self.client).configure().timeout_global(Some(timeout)).run()?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
             .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or_default().to_owned()))
             .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(1 << 30)
-            .read_to_vec()
-            .unwrap_or_else(|e| panic!("read the body of {method} {path}: {e}"));
-        Reply { status, headers, body }
+        let body = response.body_mut().with_config().limit(1 << 30).read_to_vec()?;
+        Ok(Reply { status, headers, body })
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -216,6 +242,14 @@ impl Agent {
         self.request("DELETE", path, &[], &[])
     }
 
+    /// Sends `signal` without waiting for its effect (`SIGSTOP`, `SIGCONT`).
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pids fit in i32");
+        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "signal {signal} delivered");
+    }
+
     /// Sends `signal` and waits (up to 30 s) for the process to exit.
     pub fn stop_with(self, signal: i32) -> ExitStatus {
         self.halt(signal).status
@@ -224,10 +258,7 @@ impl Agent {
     /// Sends `signal`, waits for the exit, and keeps the data directory so
     /// the agent can be restarted on it.
     pub fn halt(mut self, signal: i32) -> Stopped {
-        let pid = i32::try_from(self.child.id()).expect("pids fit in i32");
-        // SAFETY: kill(2) on our own child's pid has no memory-safety preconditions.
-        let sent = unsafe { libc::kill(pid, signal) };
-        assert_eq!(sent, 0, "signal {signal} delivered");
+        self.signal(signal);
         let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait on child") {

@@ -129,6 +129,7 @@ pub struct Server {
     contacts: Contacts,
     /// When this server last heard from a leader (on a follower).
     leader_contact: LeaderContact,
+    timing: Timing,
     elector: JoinHandle<()>,
 }
 
@@ -185,6 +186,7 @@ impl Server {
             client,
             contacts,
             leader_contact,
+            timing,
             elector,
         })
     }
@@ -296,11 +298,18 @@ impl Server {
         &self.me
     }
 
-    /// The current leader, when one is known.
+    /// The current leader, when one is known. A follower that has not heard
+    /// from its leader for two leases knows none any more: openraft keeps
+    /// naming the last leader until a new one is elected, which without a
+    /// quorum never happens.
     pub fn leader(&self) -> Option<ServerNode> {
         let metrics = self.raft.metrics();
         let metrics = metrics.borrow();
         let leader = metrics.current_leader?;
+        let gone_silent = self.leader_contact.silence().is_some_and(|silence| silence > 2 * self.timing.lease);
+        if leader != node_id_of(&self.me.id) && gone_silent {
+            return None;
+        }
         metrics.membership_config.membership().get_node(&leader).cloned()
     }
 

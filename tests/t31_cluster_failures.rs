@@ -1,0 +1,116 @@
+//! A three-server cluster through failures: a killed leader is replaced
+//! without losing an acknowledged write, a paused follower causes no
+//! election and catches up, a restarted follower catches up from its data
+//! directory, and without a quorum leader-only requests fail at once.
+
+use std::time::Duration;
+
+use keel_tests::cluster::api::{self, Scheduling};
+use keel_tests::cluster::{Cluster, LIVENESS};
+
+/// Longer than the election timeout (at most 2 s), so that a follower that
+/// is gone this long would have caused an election if its absence could.
+const PAUSE: Duration = Duration::from_secs(6);
+
+#[test]
+fn a_killed_leader_is_replaced_and_no_acknowledged_write_is_lost() {
+    let mut cluster = Cluster::start(&["127.0.0.111", "127.0.0.112", "127.0.0.113"]);
+    let old_leader = cluster.leader();
+    // The writer's server stays up; it forwards to whichever server leads.
+    let writer = cluster.followers()[0];
+    let mut acknowledged: Vec<(Scheduling, u64)> = Vec::new();
+    let mut next = 0..;
+    for n in next.by_ref().take(10) {
+        let written = Scheduling::nth(n);
+        acknowledged.push((written, written.write_acknowledged(cluster.agent(writer))));
+    }
+
+    cluster.kill(old_leader);
+    // Writes sent during the election may fail; only acknowledged ones count.
+    let before_kill = acknowledged.len();
+    cluster.wait_until(LIVENESS, "ten writes to be acknowledged after the leader was killed", || {
+        let written = Scheduling::nth(next.next().expect("endless"));
+        if let Ok(index) = written.write(cluster.agent(writer)) {
+            acknowledged.push((written, index));
+        }
+        acknowledged.len() >= before_kill + 10
+    });
+
+    cluster.restart(old_leader);
+    let (last, last_index) = *acknowledged.last().expect("writes were acknowledged");
+    cluster.wait_scheduling_everywhere(last, last_index);
+    let indexes: Vec<u64> = acknowledged.iter().map(|(_, index)| *index).collect();
+    assert!(
+        indexes.windows(2).all(|pair| pair[0] < pair[1]),
+        "each acknowledged write has a higher index than the one before: {indexes:?}"
+    );
+}
+
+#[test]
+fn a_paused_follower_causes_no_election_and_catches_up() {
+    let mut cluster = Cluster::start(&["127.0.0.116", "127.0.0.117", "127.0.0.118"]);
+    let leader = cluster.leader();
+    let paused = cluster.followers()[0];
+    cluster.pause(paused);
+
+    let written = Scheduling::SPREAD;
+    let index = written.write_acknowledged(cluster.agent(leader));
+    cluster.hold_for(PAUSE, "the same leader on the other servers while one is paused", || {
+        cluster.running().iter().all(|server| cluster.leader_seen_by(*server) == Some(leader))
+    });
+
+    cluster.resume(paused);
+    cluster.wait_until(LIVENESS, "the resumed follower to read the write made while it was paused", || {
+        Scheduling::read_stale(cluster.agent(paused)) == Some((written, index))
+    });
+}
+
+#[test]
+fn a_restarted_follower_catches_up_from_its_data_dir_and_votes_again() {
+    let mut cluster = Cluster::start(&["127.0.0.121", "127.0.0.122", "127.0.0.123"]);
+    let follower = cluster.followers()[0];
+    let raft_id = |cluster: &Cluster| {
+        let configuration = api::raft_configuration(cluster.agent(cluster.leader())).expect("configuration");
+        configuration.into_iter().find(|peer| peer.address == cluster.raft_address(follower)).map(|peer| peer.id)
+    };
+    let id_before = raft_id(&cluster);
+    cluster.stop(follower);
+
+    let written = Scheduling::BINPACK_OVERSUBSCRIBED;
+    let index = written.write_acknowledged(cluster.agent(cluster.leader()));
+    cluster.restart(follower);
+    cluster.wait_until(LIVENESS, "the restarted follower to read the write made while it was down", || {
+        Scheduling::read_stale(cluster.agent(follower)) == Some((written, index))
+    });
+    cluster.wait_formed(LIVENESS);
+    assert_eq!(raft_id(&cluster), id_before, "the follower came back under the raft ID in its data dir");
+}
+
+#[test]
+fn without_a_leader_leader_only_requests_fail_at_once() {
+    let mut cluster = Cluster::start(&["127.0.0.126", "127.0.0.127", "127.0.0.128"]);
+    let survivor = cluster.followers()[0];
+    let others: Vec<usize> = cluster.running().into_iter().filter(|server| *server != survivor).collect();
+    for other in &others {
+        cluster.kill(*other);
+    }
+    // By the time gossip has declared them failed, many election timeouts
+    // have passed without a quorum.
+    for other in &others {
+        cluster.wait_member_status_everywhere(*other, "failed");
+    }
+
+    let agent = cluster.agent(survivor);
+    let read = api::call(agent, "GET", "/v1/operator/raft/configuration", &[]);
+    let body = br#"{"SchedulerAlgorithm": "spread"}"#;
+    let write = api::call(agent, "PUT", "/v1/operator/scheduler/configuration", body);
+    for (request, reply) in [("leader-only read", read), ("write", write)] {
+        let reply = reply.unwrap_or_else(|| panic!("{request}: no answer within {:?}", api::CALL_TIMEOUT));
+        assert_eq!((reply.status, reply.text().as_str()), (500, "No cluster leader"), "{request}");
+    }
+    // The survivor no longer names its dead leader.
+    assert_eq!(agent.get("/v1/status/leader").json(), serde_json::json!(""));
+    let stale = agent.get("/v1/operator/raft/configuration?stale");
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.header("x-nomad-knownleader"), Some("false"));
+}
