@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -122,6 +123,9 @@ pub struct Server {
     view: StateView,
     me: ServerNode,
     leader_duties: JoinHandle<()>,
+    /// The term in which this server's leadership is established (see
+    /// [`Server::is_leader`]); 0 when never.
+    established: Arc<AtomicU64>,
     /// The accept loop of the RPC port; taken and stopped on shutdown.
     rpc_listener: Mutex<Option<JoinHandle<()>>>,
     forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
@@ -173,7 +177,8 @@ impl Server {
             rpc_listener.abort();
             return Err(error);
         }
-        let leader_duties = tokio::spawn(leader_duties(raft.clone(), config));
+        let established = Arc::new(AtomicU64::new(0));
+        let leader_duties = tokio::spawn(leader_duties(raft.clone(), config, Arc::clone(&established)));
         let elector =
             tokio::spawn(elector::run(raft.clone(), node_id, leader_contact.clone(), Arc::clone(&client), timing));
         Ok(Self {
@@ -181,6 +186,7 @@ impl Server {
             view,
             me,
             leader_duties,
+            established,
             rpc_listener: Mutex::new(Some(rpc_listener)),
             forwarder,
             client,
@@ -306,16 +312,26 @@ impl Server {
         let metrics = self.raft.metrics();
         let metrics = metrics.borrow();
         let leader = metrics.current_leader?;
+        let me = leader == node_id_of(&self.me.id);
         let gone_silent = self.leader_contact.silence().is_some_and(|silence| silence > 2 * self.timing.lease);
-        if leader != node_id_of(&self.me.id) && gone_silent {
+        let established = self.established.load(Ordering::Acquire) == metrics.current_term;
+        if (me && !established) || (!me && gone_silent) {
             return None;
         }
         metrics.membership_config.membership().get_node(&leader).cloned()
     }
 
     /// Whether this server is the leader now.
+    ///
+    /// A leader counts from the moment its first write of the term is
+    /// committed (Nomad's barrier on gaining leadership). Until then it may
+    /// not hold every committed entry yet, and a server restarted after
+    /// leading, which openraft restores as leader of its old term, never
+    /// counts: its first write cannot commit, and it steps down.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow().state == ServerState::Leader
+        let metrics = self.raft.metrics();
+        let metrics = metrics.borrow();
+        metrics.state == ServerState::Leader && self.established.load(Ordering::Acquire) == metrics.current_term
     }
 
     /// Milliseconds since this server last heard from the leader: 0 on the
@@ -405,8 +421,17 @@ impl Server {
     /// Waits until some leader is known, or `timeout` passes.
     pub async fn wait_for_leader(&self, timeout: Duration) -> Option<ServerNode> {
         let mut metrics = self.raft.metrics();
-        let _ = tokio::time::timeout(timeout, metrics.wait_for(|m| m.current_leader.is_some())).await;
-        self.leader()
+        let known = async {
+            loop {
+                if let Some(leader) = self.leader() {
+                    return leader;
+                }
+                // A leader's own establishment shows in no metric: look
+                // again shortly even without a change.
+                let _ = tokio::time::timeout(Duration::from_millis(10), metrics.changed()).await;
+            }
+        };
+        tokio::time::timeout(timeout, known).await.ok()
     }
 
     /// Waits until a leader is known and this server has applied the
@@ -511,8 +536,9 @@ fn write_error(error: RaftError<u64, ClientWriteError<u64, ServerNode>>) -> Clus
 
 /// What a server does each time it becomes leader: makes sure the state has
 /// an autopilot and a scheduler configuration (Nomad writes its defaults on
-/// leadership too, so `CreateIndex` is a real Raft index).
-async fn leader_duties(raft: Raft<TypeConfig>, config: ServerConfig) {
+/// leadership too, so `CreateIndex` is a real Raft index). That write
+/// committing establishes the leadership of the term.
+async fn leader_duties(raft: Raft<TypeConfig>, config: ServerConfig, established: Arc<AtomicU64>) {
     let mut metrics = raft.metrics();
     let mut served_term = None;
     loop {
@@ -526,9 +552,12 @@ async fn leader_duties(raft: Raft<TypeConfig>, config: ServerConfig) {
                 autopilot: config.autopilot_defaults.clone(),
                 scheduler: config.scheduler_defaults.clone(),
             };
-            if let Err(error) = raft.client_write(defaults).await {
-                tracing::warn!(%error, term, "could not write the default configurations as the new leader");
-                served_term = None;
+            match raft.client_write(defaults).await {
+                Ok(_) => established.store(term, Ordering::Release),
+                Err(error) => {
+                    tracing::warn!(%error, term, "could not write the default configurations as the new leader");
+                    served_term = None;
+                }
             }
         }
         if metrics.changed().await.is_err() {

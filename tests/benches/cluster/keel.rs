@@ -91,8 +91,14 @@ impl Cluster for Keel {
         Request::put("/v1/operator/scheduler/configuration", SCHEDULER_CONFIGURATION)
     }
 
+    /// The leader every running server names: a server restarted a moment
+    /// ago may still name the leader of an older term.
     fn leader(&self) -> Option<usize> {
-        let leader = self.running_servers().find_map(|server| api::leader_address(self.agent(server)))?;
+        let mut named = self.running_servers().map(|server| api::leader_address(self.agent(server)));
+        let leader = named.next()??;
+        if !named.all(|other| other.as_ref() == Some(&leader)) {
+            return None;
+        }
         self.running_servers().find(|server| raft_address(*server) == leader)
     }
 
