@@ -1,5 +1,5 @@
 //! The right each route needs: the "ACL Required" column of the API
-//! reference, in one place. Handlers ask [`Backend::authorize`] for the
+//! reference (and of Nomad's ACL endpoints), in one place. Handlers ask [`Backend::authorize`] for the
 //! constant named here and nothing else, so an ACL implementation only has
 //! to decide; it never needs to know paths.
 //!
@@ -27,6 +27,14 @@ pub(crate) const AGENT_FORCE_LEAVE: Capability = Capability::AgentWrite;
 pub(crate) const AGENT_HEALTH: Capability = Capability::None;
 pub(crate) const STATUS_LEADER: Capability = Capability::None;
 pub(crate) const STATUS_PEERS: Capability = Capability::None;
+pub(crate) const ACL_BOOTSTRAP: Capability = Capability::None;
+pub(crate) const ACL_POLICIES_LIST: Capability = Capability::Authenticated;
+pub(crate) const ACL_POLICY_READ: Capability = Capability::Authenticated;
+pub(crate) const ACL_POLICY_WRITE: Capability = Capability::Management;
+pub(crate) const ACL_TOKENS_LIST: Capability = Capability::Management;
+pub(crate) const ACL_TOKEN_READ: Capability = Capability::Authenticated;
+pub(crate) const ACL_TOKEN_WRITE: Capability = Capability::Management;
+pub(crate) const ACL_TOKEN_SELF: Capability = Capability::Authenticated;
 
 /// One method on one path, and the right it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,4 +76,19 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/v1/agent/health", AGENT_HEALTH),
     route("GET", "/v1/status/leader", STATUS_LEADER),
     route("GET", "/v1/status/peers", STATUS_PEERS),
+    route("PUT", "/v1/acl/bootstrap", ACL_BOOTSTRAP),
+    route("POST", "/v1/acl/bootstrap", ACL_BOOTSTRAP),
+    route("GET", "/v1/acl/policies", ACL_POLICIES_LIST),
+    route("GET", "/v1/acl/policy/{name}", ACL_POLICY_READ),
+    route("PUT", "/v1/acl/policy/{name}", ACL_POLICY_WRITE),
+    route("POST", "/v1/acl/policy/{name}", ACL_POLICY_WRITE),
+    route("DELETE", "/v1/acl/policy/{name}", ACL_POLICY_WRITE),
+    route("GET", "/v1/acl/tokens", ACL_TOKENS_LIST),
+    route("PUT", "/v1/acl/token", ACL_TOKEN_WRITE),
+    route("POST", "/v1/acl/token", ACL_TOKEN_WRITE),
+    route("GET", "/v1/acl/token/self", ACL_TOKEN_SELF),
+    route("GET", "/v1/acl/token/{accessor}", ACL_TOKEN_READ),
+    route("PUT", "/v1/acl/token/{accessor}", ACL_TOKEN_WRITE),
+    route("POST", "/v1/acl/token/{accessor}", ACL_TOKEN_WRITE),
+    route("DELETE", "/v1/acl/token/{accessor}", ACL_TOKEN_WRITE),
 ];
