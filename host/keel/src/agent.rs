@@ -28,7 +28,8 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
             (temporary.path().to_path_buf(), Some(temporary))
         }
     };
-    let data_dir = DataDir::open(&data_path).with_context(|| format!("open data dir {}", data_path.display()))?;
+    let data_dir =
+        Arc::new(DataDir::open(&data_path).with_context(|| format!("open data dir {}", data_path.display()))?);
 
     let runtime = Runtime::new(RuntimeConfig::default(), Some(data_dir.subdir("plugin-cache")?))?;
     let plugins = Arc::new(Plugins::load(&runtime, &config.plugins)?);
@@ -39,7 +40,7 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
         false => None,
     };
     let http_address = config.http_address();
-    let service = Arc::new(Service::new(config, server.clone(), plugins));
+    let service = Arc::new(Service::new(config, server.clone(), plugins, data_dir));
     let listener =
         tokio::net::TcpListener::bind(http_address).await.with_context(|| format!("bind HTTP {http_address}"))?;
     tracing::info!(%http_address, "agent started");

@@ -109,6 +109,11 @@ pub struct AgentConfig {
     pub servers: Vec<String>,
     pub raft_multiplier: u32,
     pub acl_enabled: bool,
+    /// The shortest and longest expiration a new token may ask for
+    /// (`acl { token_min_expiration_ttl, token_max_expiration_ttl }`;
+    /// Nomad's defaults are one minute and one day).
+    pub acl_token_min_ttl: Duration,
+    pub acl_token_max_ttl: Duration,
     pub autopilot: AutopilotConfiguration,
     pub scheduler: SchedulerConfiguration,
     pub plugins: BTreeMap<Kind, PluginConfig>,
@@ -174,6 +179,8 @@ impl AgentConfig {
             servers: file.client.servers,
             raft_multiplier: file.server.raft_multiplier.unwrap_or(1),
             acl_enabled: args.acl_enabled || file.acl.enabled,
+            acl_token_min_ttl: file.acl.token_min_expiration_ttl.unwrap_or(Duration::from_secs(60)),
+            acl_token_max_ttl: file.acl.token_max_expiration_ttl.unwrap_or(Duration::from_secs(24 * 3600)),
             autopilot: file.autopilot.resolve(),
             scheduler: file
                 .server
@@ -264,6 +271,10 @@ struct ClientBlock {
 #[serde(deny_unknown_fields, default)]
 struct AclBlock {
     enabled: bool,
+    #[serde(deserialize_with = "optional_duration")]
+    token_min_expiration_ttl: Option<Duration>,
+    #[serde(deserialize_with = "optional_duration")]
+    token_max_expiration_ttl: Option<Duration>,
 }
 
 /// `autopilot { ... }`: every key optional, Nomad's defaults for the rest.
@@ -387,7 +398,10 @@ mod tests {
                 preemption_config { service_scheduler_enabled = true }
               }
             }
-            acl { enabled = true }
+            acl {
+              enabled = true
+              token_min_expiration_ttl = "1s"
+            }
             autopilot {
               last_contact_threshold = "500ms"
               min_quorum = 3
@@ -407,6 +421,10 @@ mod tests {
         assert_eq!(config.bootstrap_expect, 3);
         assert_eq!(config.retry_join, ["127.0.0.6", "127.0.0.7"]);
         assert!(config.acl_enabled && config.server && !config.client);
+        assert_eq!(
+            (config.acl_token_min_ttl, config.acl_token_max_ttl),
+            (Duration::from_secs(1), Duration::from_secs(86_400))
+        );
         assert_eq!(config.autopilot.last_contact_threshold, Duration::from_millis(500));
         assert_eq!(config.autopilot.min_quorum, 3);
         assert_eq!(config.autopilot.max_trailing_logs, 250);
