@@ -52,7 +52,7 @@ test: plugins
 
 bench: plugins
 	$(CARGO) build --release --locked -p keel  # the server bench runs this binary
-	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server
+	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench acl
 
 build: plugins
 	$(CARGO) build --locked -p keel
