@@ -50,8 +50,7 @@ pub(crate) async fn policies<B: Backend>(
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
     backend.authorize(token.as_deref(), acl::ACL_POLICIES_LIST)?;
-    let read = backend.acl_policies(token.as_deref(), consistency)?;
-    Ok((reply::meta(&read.meta), Json::new(read.value, params.format())).into_response())
+    Ok(reply::read(backend.acl_policies(token.as_deref(), consistency)?, params.format()))
 }
 
 /// `GET /v1/acl/policy/:name`.
@@ -64,8 +63,7 @@ pub(crate) async fn policy<B: Backend>(
     let name = segment(name)?;
     let consistency = params.read_options()?;
     backend.authorize(token.as_deref(), acl::ACL_POLICY_READ)?;
-    let read = backend.acl_policy(token.as_deref(), &name, consistency)?;
-    Ok((reply::meta(&read.meta), Json::new(read.value, params.format())).into_response())
+    Ok(reply::read(backend.acl_policy(token.as_deref(), &name, consistency)?, params.format()))
 }
 
 /// `POST|PUT /v1/acl/policy/:name`: creates or replaces the policy; its
@@ -113,8 +111,7 @@ pub(crate) async fn tokens<B: Backend>(
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
     backend.authorize(token.as_deref(), acl::ACL_TOKENS_LIST)?;
-    let read = backend.acl_tokens(consistency)?;
-    Ok((reply::meta(&read.meta), Json::new(read.value, params.format())).into_response())
+    Ok(reply::read(backend.acl_tokens(consistency)?, params.format()))
 }
 
 /// `POST|PUT /v1/acl/token`: creates a token; the reply carries its secret.
@@ -173,8 +170,7 @@ pub(crate) async fn token<B: Backend>(
     let accessor = segment(accessor)?;
     let consistency = params.read_options()?;
     backend.authorize(token.as_deref(), acl::ACL_TOKEN_READ)?;
-    let read = backend.acl_token(token.as_deref(), &accessor, consistency)?;
-    Ok((reply::meta(&read.meta), Json::new(read.value, params.format())).into_response())
+    Ok(reply::read(backend.acl_token(token.as_deref(), &accessor, consistency)?, params.format()))
 }
 
 /// `DELETE /v1/acl/token/:accessor`. 200 with an empty body.
@@ -197,8 +193,7 @@ pub(crate) async fn token_self<B: Backend>(
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
     backend.authorize(token.as_deref(), acl::ACL_TOKEN_SELF)?;
-    let read = backend.acl_token_self(token.as_deref(), consistency)?;
-    Ok((reply::meta(&read.meta), Json::new(read.value, params.format())).into_response())
+    Ok(reply::read(backend.acl_token_self(token.as_deref(), consistency)?, params.format()))
 }
 
 /// `/v1/acl/token/` without an accessor, whatever the method.
