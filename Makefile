@@ -52,8 +52,8 @@ test: plugins
 	$(CARGO) test --workspace --doc --locked
 
 bench: plugins etcd
-	$(CARGO) build --release --locked -p keel  # the server and cluster benches run this binary
-	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench cluster
+	$(CARGO) build --release --locked -p keel  # the server, ACL and cluster benches run this binary
+	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench acl --bench cluster
 
 build: plugins
 	$(CARGO) build --locked -p keel

@@ -241,12 +241,14 @@ fn license_world_contract() {
 }
 
 /// Every guest crate in the tree is built by `make plugins` and loaded by a
-/// test: the default plugins above, the fixtures in `t50_hostile_plugins`.
+/// test: the default plugins above, the hostile fixtures in
+/// `t50_hostile_plugins`, the custom ACL plugin in `t40_acl`.
 /// A new guest fails this test until it is added here and given a test.
 #[test]
 fn every_guest_in_the_tree_is_loaded_by_a_test() {
     const TESTED_PLUGINS: [&str; 4] = ["acl-nomad", "autopilot-default", "license-ed25519", "scheduler-default"];
-    const TESTED_FIXTURES: [&str; 5] = ["endless-loop", "forbidden-import", "memory-bomb", "panic", "wrong-world"];
+    const TESTED_FIXTURES: [&str; 6] =
+        ["acl-never-write", "endless-loop", "forbidden-import", "memory-bomb", "panic", "wrong-world"];
     let crates_in = |dir: &str| {
         let mut names: Vec<String> = std::fs::read_dir(keel_tests::workspace_root().join(dir))
             .expect("guest directory")

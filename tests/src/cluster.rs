@@ -37,6 +37,7 @@ pub struct ClusterBuilder {
     start_order: Vec<usize>,
     stagger: Duration,
     cleanup_dead_servers: bool,
+    acl_enabled: bool,
 }
 
 impl ClusterBuilder {
@@ -61,14 +62,23 @@ impl ClusterBuilder {
         self
     }
 
+    /// Whether ACLs are enforced (off by default). With ACLs on, the waits
+    /// that read the Raft configuration or members need a token, so such a
+    /// cluster is started with [`ClusterBuilder::launch`].
+    pub fn acl_enabled(mut self, enabled: bool) -> Self {
+        self.acl_enabled = enabled;
+        self
+    }
+
     /// Starts the servers and returns without waiting for them.
     pub fn launch(self) -> Cluster {
         let config = tempfile::tempdir().expect("a temporary config dir");
         let settings = format!(
             "server {{ autopilot_interval = \"1s\" }}\n\
              autopilot {{\n  cleanup_dead_servers = {}\n  server_stabilization_time = \"3s\"\n  \
-             last_contact_threshold = \"2s\"\n}}\n",
-            self.cleanup_dead_servers
+             last_contact_threshold = \"2s\"\n}}\n\
+             acl {{ enabled = {} }}\n",
+            self.cleanup_dead_servers, self.acl_enabled
         );
         std::fs::write(config.path().join("cluster.hcl"), settings).expect("write the cluster config");
         let mut cluster = Cluster {
@@ -127,6 +137,7 @@ impl Cluster {
             start_order: (0..ips.len()).collect(),
             stagger: Duration::ZERO,
             cleanup_dead_servers: true,
+            acl_enabled: false,
         }
     }
 

@@ -115,6 +115,13 @@ impl Report {
     }
 }
 
+/// The median of some durations.
+pub fn median(mut samples: Vec<Duration>) -> Duration {
+    assert!(!samples.is_empty(), "a median needs samples");
+    samples.sort_unstable();
+    samples[samples.len() / 2]
+}
+
 /// A latency as the tables print it, or `-` when there is none.
 pub fn show(latency: Option<Duration>) -> String {
     latency.map_or_else(|| "-".to_owned(), |latency| format!("{latency:.2?}"))

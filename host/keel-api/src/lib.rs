@@ -1,12 +1,13 @@
 //! Nomad's wire types for the parts of the HTTP API Keel serves.
 //!
 //! This crate owns the JSON shapes (field names, defaults, how durations and
-//! times are written) of the operator, agent and status endpoints, and the
+//! times are written) of the operator, agent, status and ACL endpoints, and the
 //! small parsers Nomad applies to query strings: Go's `ParseBool` and Go's
 //! duration syntax. It does no I/O and depends on serde only; the state
 //! machine, the HTTP router and the CLI all speak these types, so a shape is
 //! defined in exactly one place.
 
+pub mod acl;
 pub mod agent;
 pub mod duration;
 pub mod operator;

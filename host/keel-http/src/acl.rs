@@ -1,5 +1,6 @@
 //! The right each route needs (the "ACL Required" column of the API
-//! reference) and which server answers it, in one place. Handlers ask [`Backend::authorize`] for the
+//! reference and of Nomad's ACL endpoints) and which server answers it, in
+//! one place. Handlers ask [`Backend::authorize`] for the
 //! constant named here and nothing else, so an ACL implementation only has
 //! to decide; it never needs to know paths.
 //!
@@ -27,6 +28,14 @@ pub(crate) const AGENT_FORCE_LEAVE: Capability = Capability::AgentWrite;
 pub(crate) const AGENT_HEALTH: Capability = Capability::None;
 pub(crate) const STATUS_LEADER: Capability = Capability::None;
 pub(crate) const STATUS_PEERS: Capability = Capability::None;
+pub(crate) const ACL_BOOTSTRAP: Capability = Capability::None;
+pub(crate) const ACL_POLICIES_LIST: Capability = Capability::Authenticated;
+pub(crate) const ACL_POLICY_READ: Capability = Capability::Authenticated;
+pub(crate) const ACL_POLICY_WRITE: Capability = Capability::Management;
+pub(crate) const ACL_TOKENS_LIST: Capability = Capability::Management;
+pub(crate) const ACL_TOKEN_READ: Capability = Capability::Authenticated;
+pub(crate) const ACL_TOKEN_WRITE: Capability = Capability::Management;
+pub(crate) const ACL_TOKEN_SELF: Capability = Capability::Authenticated;
 
 /// Which server answers a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,4 +110,19 @@ pub const ROUTES: &[Route] = &[
     agent("GET", "/v1/agent/health", AGENT_HEALTH),
     agent("GET", "/v1/status/leader", STATUS_LEADER),
     agent("GET", "/v1/status/peers", STATUS_PEERS),
+    leader("PUT", "/v1/acl/bootstrap", ACL_BOOTSTRAP),
+    leader("POST", "/v1/acl/bootstrap", ACL_BOOTSTRAP),
+    leader("GET", "/v1/acl/policies", ACL_POLICIES_LIST),
+    leader("GET", "/v1/acl/policy/{name}", ACL_POLICY_READ),
+    leader("PUT", "/v1/acl/policy/{name}", ACL_POLICY_WRITE),
+    leader("POST", "/v1/acl/policy/{name}", ACL_POLICY_WRITE),
+    leader("DELETE", "/v1/acl/policy/{name}", ACL_POLICY_WRITE),
+    leader("GET", "/v1/acl/tokens", ACL_TOKENS_LIST),
+    leader("PUT", "/v1/acl/token", ACL_TOKEN_WRITE),
+    leader("POST", "/v1/acl/token", ACL_TOKEN_WRITE),
+    leader("GET", "/v1/acl/token/self", ACL_TOKEN_SELF),
+    leader("GET", "/v1/acl/token/{accessor}", ACL_TOKEN_READ),
+    leader("PUT", "/v1/acl/token/{accessor}", ACL_TOKEN_WRITE),
+    leader("POST", "/v1/acl/token/{accessor}", ACL_TOKEN_WRITE),
+    leader("DELETE", "/v1/acl/token/{accessor}", ACL_TOKEN_WRITE),
 ];

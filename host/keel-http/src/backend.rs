@@ -2,6 +2,7 @@
 
 use std::future::Future;
 
+use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
 use keel_api::agent::{JoinResponse, MembersResponse};
 use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, SchedulerConfiguration,
@@ -17,6 +18,10 @@ pub enum Capability {
     None,
     /// A management token.
     Management,
+    /// Any token the ACL store knows and that has not expired, or no token
+    /// (the anonymous token). The endpoint itself narrows what such a token
+    /// may see (its own token, its own policies).
+    Authenticated,
     OperatorRead,
     OperatorWrite,
     AgentRead,
@@ -164,4 +169,47 @@ pub trait Backend: Send + Sync + 'static {
     /// Joins the gossip pool through `addresses`; 501 on a client-only agent.
     fn join(&self, addresses: Vec<String>) -> impl Future<Output = Result<JoinResponse, ApiError>> + Send;
     fn force_leave(&self, node: String, prune: bool) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    // ACL endpoints. With ACLs disabled each answers 400 "ACL support
+    // disabled". Secrets appear only in the replies that create a token,
+    // read one by accessor or read the caller's own token.
+
+    /// Creates the first management token, once; a second call is a 400
+    /// naming the reset index, unless the data dir's reset file holds it.
+    fn acl_bootstrap(
+        &self,
+        request: BootstrapRequest,
+    ) -> impl Future<Output = Result<(AclToken, u64), ApiError>> + Send;
+    /// Every policy for a management token; the policies of `token` otherwise.
+    fn acl_policies(
+        &self,
+        token: Option<&str>,
+        consistency: Consistency,
+    ) -> Result<Read<Vec<AclPolicyListStub>>, ApiError>;
+    /// One policy: for a management token, a token that holds it, or anyone
+    /// when it is the anonymous policy; 404 "ACL policy not found".
+    fn acl_policy(
+        &self,
+        token: Option<&str>,
+        name: &str,
+        consistency: Consistency,
+    ) -> Result<Read<AclPolicy>, ApiError>;
+    /// Creates or replaces a policy whose rules the ACL plugin accepts.
+    fn upsert_acl_policy(&self, policy: AclPolicy) -> impl Future<Output = Result<u64, ApiError>> + Send;
+    fn delete_acl_policy(&self, name: String) -> impl Future<Output = Result<u64, ApiError>> + Send;
+    /// Every token, without secrets.
+    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError>;
+    /// One token by accessor: any for a management token, only itself for
+    /// another; 404 "ACL token not found".
+    fn acl_token(
+        &self,
+        token: Option<&str>,
+        accessor: &str,
+        consistency: Consistency,
+    ) -> Result<Read<AclToken>, ApiError>;
+    /// The token whose secret is `token`; 404 "ACL token not found".
+    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError>;
+    /// Creates a token (empty accessor) or updates one; answers the stored token.
+    fn upsert_acl_token(&self, token: AclToken) -> impl Future<Output = Result<(AclToken, u64), ApiError>> + Send;
+    fn delete_acl_token(&self, accessor: String) -> impl Future<Output = Result<u64, ApiError>> + Send;
 }

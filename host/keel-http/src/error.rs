@@ -32,6 +32,16 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "ACL token not found")
     }
 
+    /// 403 "ACL token expired".
+    pub fn token_expired() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "ACL token expired")
+    }
+
+    /// 400 "ACL support disabled": an ACL endpoint on an agent without ACLs.
+    pub fn acl_disabled() -> Self {
+        Self::bad_request("ACL support disabled")
+    }
+
     /// 404 with a message naming what was not found.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, message)

@@ -25,6 +25,7 @@
 //! operator_snapshot.rs   /v1/operator/snapshot
 //! agent.rs               /v1/agent/{members,self,servers,join,force-leave,health}
 //! status.rs              /v1/status/{leader,peers}
+//! acl_endpoints.rs       /v1/acl/{bootstrap,policies,policy/:name,tokens,token,token/:accessor,token/self}
 //! backend.rs, error.rs   the contract with the binary
 //! testing.rs             (tests) an in-memory Backend and the request helper
 //! router_tests.rs        (tests) what holds across every route
@@ -32,6 +33,7 @@
 //! ```
 
 mod acl;
+mod acl_endpoints;
 mod agent;
 mod backend;
 mod error;
@@ -153,6 +155,35 @@ pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router
         .route("/v1/agent/health", methods(not_allowed).get(agent::health::<B>))
         .route("/v1/status/leader", methods(not_allowed).get(status::leader::<B>))
         .route("/v1/status/peers", methods(not_allowed).get(status::peers::<B>))
+        .route(
+            "/v1/acl/bootstrap",
+            methods(not_allowed).put(acl_endpoints::bootstrap::<B>).post(acl_endpoints::bootstrap::<B>),
+        )
+        .route("/v1/acl/policies", methods(not_allowed).get(acl_endpoints::policies::<B>))
+        .route("/v1/acl/policy/", axum::routing::any(acl_endpoints::missing_policy_name))
+        .route(
+            "/v1/acl/policy/{name}",
+            methods(not_allowed)
+                .get(acl_endpoints::policy::<B>)
+                .put(acl_endpoints::set_policy::<B>)
+                .post(acl_endpoints::set_policy::<B>)
+                .delete(acl_endpoints::delete_policy::<B>),
+        )
+        .route("/v1/acl/tokens", methods(not_allowed).get(acl_endpoints::tokens::<B>))
+        .route(
+            "/v1/acl/token",
+            methods(not_allowed).put(acl_endpoints::create_token::<B>).post(acl_endpoints::create_token::<B>),
+        )
+        .route("/v1/acl/token/", axum::routing::any(acl_endpoints::missing_token_accessor))
+        .route("/v1/acl/token/self", methods(not_allowed).get(acl_endpoints::token_self::<B>))
+        .route(
+            "/v1/acl/token/{accessor}",
+            methods(not_allowed)
+                .get(acl_endpoints::token::<B>)
+                .put(acl_endpoints::update_token::<B>)
+                .post(acl_endpoints::update_token::<B>)
+                .delete(acl_endpoints::delete_token::<B>),
+        )
         .fallback(page_not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), forward::to_leader::<B>))
         .with_state(state)

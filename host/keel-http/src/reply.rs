@@ -63,6 +63,11 @@ pub(crate) fn index(index: u64) -> [(HeaderName, HeaderValue); 1] {
     [(X_NOMAD_INDEX, HeaderValue::from(index))]
 }
 
+/// A read's value as JSON, with its three query headers.
+pub(crate) fn read<T: Serialize>(read: crate::Read<T>, format: Format) -> Response {
+    (meta(&read.meta), Json::new(read.value, format)).into_response()
+}
+
 /// The three query headers of a read.
 pub(crate) fn meta(meta: &QueryMeta) -> [(HeaderName, HeaderValue); 3] {
     let known_leader = if meta.known_leader { "true" } else { "false" };

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
+use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest, MANAGEMENT};
 use keel_api::agent::{JoinResponse, Member, MembersResponse};
 use keel_api::operator::{
     AutopilotConfiguration, License, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer,
@@ -36,6 +37,10 @@ pub(crate) struct State {
     pub members: MembersResponse,
     pub agent_self: serde_json::Value,
     pub servers: Vec<String>,
+    pub acl_policies: BTreeMap<String, AclPolicy>,
+    pub acl_tokens: Vec<AclToken>,
+    /// The index of the bootstrap, once done.
+    pub acl_bootstrapped: Option<u64>,
 
     pub last_auth: Option<(Option<String>, Capability)>,
     pub last_consistency: Option<Consistency>,
@@ -126,6 +131,9 @@ impl TestBackend {
             },
             agent_self: serde_json::json!({"config": {"Region": "global", "ACL": {"ReplicationToken": "<redacted>"}}, "member": {}, "stats": {}}),
             servers: vec!["127.0.0.2:4647".into(), "127.0.0.1:4647".into()],
+            acl_policies: BTreeMap::new(),
+            acl_tokens: Vec::new(),
+            acl_bootstrapped: None,
             last_auth: None,
             last_consistency: None,
             removed: Vec::new(),
@@ -423,6 +431,133 @@ impl Backend for TestBackend {
         self.state().force_left.push((node, prune));
         Ok(())
     }
+
+    async fn acl_bootstrap(&self, request: BootstrapRequest) -> Result<(AclToken, u64), ApiError> {
+        if let Some(done) = self.state().acl_bootstrapped {
+            return Err(ApiError::bad_request(format!("ACL bootstrap already done (reset index: {done})")));
+        }
+        let mut state = self.acl_write()?;
+        let index = state.index;
+        let secret = match request.bootstrap_secret.is_empty() {
+            true => format!("secret-{index}"),
+            false => request.bootstrap_secret,
+        };
+        let token = AclToken {
+            accessor_id: format!("accessor-{index}"),
+            secret_id: secret,
+            name: "Bootstrap Token".into(),
+            token_type: MANAGEMENT.into(),
+            global: true,
+            create_index: index,
+            modify_index: index,
+            ..AclToken::default()
+        };
+        state.acl_tokens.push(token.clone());
+        state.acl_bootstrapped = Some(index);
+        Ok((token, index))
+    }
+
+    fn acl_policies(
+        &self,
+        _token: Option<&str>,
+        consistency: Consistency,
+    ) -> Result<Read<Vec<AclPolicyListStub>>, ApiError> {
+        self.read(consistency, |state| state.acl_policies.values().map(AclPolicyListStub::from).collect())
+    }
+
+    fn acl_policy(
+        &self,
+        _token: Option<&str>,
+        name: &str,
+        consistency: Consistency,
+    ) -> Result<Read<AclPolicy>, ApiError> {
+        let read = self.read(consistency, |state| state.acl_policies.get(name).cloned())?;
+        let policy = read.value.ok_or_else(|| ApiError::not_found("ACL policy not found"))?;
+        Ok(Read { value: policy, meta: read.meta })
+    }
+
+    async fn upsert_acl_policy(&self, policy: AclPolicy) -> Result<u64, ApiError> {
+        if policy.rules == "invalid" {
+            return Err(ApiError::bad_request("policy 0 invalid: rules do not parse"));
+        }
+        let mut state = self.acl_write()?;
+        let index = state.index;
+        let create_index = state.acl_policies.get(&policy.name).map_or(index, |old| old.create_index);
+        state.acl_policies.insert(policy.name.clone(), AclPolicy { create_index, modify_index: index, ..policy });
+        Ok(index)
+    }
+
+    async fn delete_acl_policy(&self, name: String) -> Result<u64, ApiError> {
+        let mut state = self.acl_write()?;
+        state.acl_policies.remove(&name);
+        Ok(state.index)
+    }
+
+    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
+        self.read(consistency, |state| state.acl_tokens.iter().map(AclTokenListStub::from).collect())
+    }
+
+    fn acl_token(
+        &self,
+        _token: Option<&str>,
+        accessor: &str,
+        consistency: Consistency,
+    ) -> Result<Read<AclToken>, ApiError> {
+        let read =
+            self.read(consistency, |state| state.acl_tokens.iter().find(|t| t.accessor_id == accessor).cloned())?;
+        Ok(Read { value: read.value.ok_or_else(not_found_token)?, meta: read.meta })
+    }
+
+    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
+        let secret = token.ok_or_else(not_found_token)?;
+        let read = self.read(consistency, |state| state.acl_tokens.iter().find(|t| t.secret_id == secret).cloned())?;
+        Ok(Read { value: read.value.ok_or_else(not_found_token)?, meta: read.meta })
+    }
+
+    async fn upsert_acl_token(&self, mut token: AclToken) -> Result<(AclToken, u64), ApiError> {
+        let existing = self.state().acl_tokens.iter().position(|t| t.accessor_id == token.accessor_id);
+        if !token.accessor_id.is_empty() && existing.is_none() {
+            return Err(ApiError::bad_request(format!("cannot find token {}", token.accessor_id)));
+        }
+        let mut state = self.acl_write()?;
+        let index = state.index;
+        match existing {
+            Some(position) => {
+                let old = &mut state.acl_tokens[position];
+                token.secret_id.clone_from(&old.secret_id);
+                (token.create_index, token.modify_index) = (old.create_index, index);
+                *old = token.clone();
+            }
+            None => {
+                (token.accessor_id, token.secret_id) = (format!("accessor-{index}"), format!("secret-{index}"));
+                (token.create_index, token.modify_index) = (index, index);
+                state.acl_tokens.push(token.clone());
+            }
+        }
+        Ok((token, index))
+    }
+
+    async fn delete_acl_token(&self, accessor: String) -> Result<u64, ApiError> {
+        if !self.state().acl_tokens.iter().any(|t| t.accessor_id == accessor) {
+            return Err(ApiError::bad_request(format!("Cannot delete nonexistent tokens: {accessor}")));
+        }
+        let mut state = self.acl_write()?;
+        state.acl_tokens.retain(|t| t.accessor_id != accessor);
+        Ok(state.index)
+    }
+}
+
+impl TestBackend {
+    /// Takes the next index for an ACL write, as the last step of its checks.
+    fn acl_write(&self) -> Result<MutexGuard<'_, State>, ApiError> {
+        let mut state = self.write()?;
+        state.index += 1;
+        Ok(state)
+    }
+}
+
+fn not_found_token() -> ApiError {
+    ApiError::not_found("ACL token not found")
 }
 
 /// The router over a test backend, and what it answered.

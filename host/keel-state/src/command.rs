@@ -1,5 +1,6 @@
 //! The Raft commands: every change to the replicated state is one of these.
 
+use keel_api::acl::{AclPolicy, AclToken};
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +21,18 @@ pub enum Command {
     SetSchedulerConfig { config: SchedulerConfiguration, cas: Option<u64> },
     /// Stores a license blob the license plugin accepted on the leader.
     SetLicense { blob: String },
+    /// Stores the first management token. It wins only while ACLs were never
+    /// bootstrapped, or when `reset_index` names the last bootstrap's index
+    /// (the operator's reset file); the outcome is a check-and-set.
+    AclBootstrap { token: AclToken, reset_index: Option<u64> },
+    /// Creates or replaces policies by name; `CreateIndex` is kept.
+    UpsertAclPolicies { policies: Vec<AclPolicy> },
+    /// Removes policies by name; unknown names are ignored.
+    DeleteAclPolicies { names: Vec<String> },
+    /// Creates or replaces tokens by accessor; `CreateIndex` is kept.
+    UpsertAclTokens { tokens: Vec<AclToken> },
+    /// Removes tokens by accessor; unknown accessors are ignored.
+    DeleteAclTokens { accessors: Vec<String> },
     /// Replaces all replicated data with a restored snapshot's. The Raft
     /// membership is the live cluster's and is not touched.
     Restore { state: Box<State> },

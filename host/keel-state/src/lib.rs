@@ -1,7 +1,8 @@
 //! Keel's replicated state and its storage.
 //!
 //! This crate owns what every server agrees on and how it is kept on disk:
-//! the Raft [`Command`]s, the pure [`State`] they are applied to, the
+//! the Raft [`Command`]s, the pure [`State`] they are applied to (ACL
+//! policies and tokens in [`AclState`]), the
 //! sled-backed Raft log and state machine that openraft drives, the
 //! snapshot archive served by `/v1/operator/snapshot`, and the data
 //! directory, which is opened once as a `cap_std::fs::Dir`.
@@ -10,6 +11,7 @@
 //! storage traits and on sled for the files. It must not know about HTTP,
 //! the network or plugins: the cluster crate drives it.
 
+pub mod acl;
 pub mod archive;
 pub mod command;
 pub mod data_dir;
@@ -20,6 +22,7 @@ pub mod state_machine;
 pub mod store;
 pub mod view;
 
+pub use acl::AclState;
 pub use command::{Command, Outcome};
 pub use data_dir::{DataDir, DataDirError};
 pub use log_store::LogStore;

@@ -1,8 +1,10 @@
 //! The replicated data and the pure function that applies a command to it.
 
+use keel_api::acl::{AclPolicy, AclToken};
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use serde::{Deserialize, Serialize};
 
+use crate::acl::AclState;
 use crate::command::{Command, Outcome};
 
 /// Everything an operator can change, as of some Raft index.
@@ -15,6 +17,9 @@ pub struct State {
     pub autopilot: Option<AutopilotConfiguration>,
     pub scheduler: Option<SchedulerConfiguration>,
     pub license: Option<StoredLicense>,
+    /// Absent from states written before ACLs existed, hence the default.
+    #[serde(default)]
+    pub acl: AclState,
 }
 
 /// The raw license blob, kept as the operator sent it.
@@ -25,28 +30,48 @@ pub struct StoredLicense {
 }
 
 /// One independently stored piece of the state. The storage layer keeps
-/// one sled value per record, so a write rewrites only what it changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// one sled value per record, so a write rewrites only what it changed:
+/// each ACL policy and each token is its own record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Record {
     Autopilot,
     Scheduler,
     License,
+    AclBootstrap,
+    /// The policy with this name.
+    AclPolicy(String),
+    /// The token with this accessor.
+    AclToken(String),
 }
 
+const ACL_POLICY_PREFIX: &str = "acl-policy/";
+const ACL_TOKEN_PREFIX: &str = "acl-token/";
+
 impl Record {
-    pub const ALL: [Record; 3] = [Record::Autopilot, Record::Scheduler, Record::License];
+    /// The records that exist once, whatever the state holds.
+    pub const SINGLETONS: [Record; 4] = [Record::Autopilot, Record::Scheduler, Record::License, Record::AclBootstrap];
 
     /// The record's key in storage.
-    pub fn key(self) -> &'static str {
+    pub fn key(&self) -> String {
         match self {
-            Record::Autopilot => "autopilot",
-            Record::Scheduler => "scheduler",
-            Record::License => "license",
+            Record::Autopilot => "autopilot".to_owned(),
+            Record::Scheduler => "scheduler".to_owned(),
+            Record::License => "license".to_owned(),
+            Record::AclBootstrap => "acl-bootstrap".to_owned(),
+            Record::AclPolicy(name) => format!("{ACL_POLICY_PREFIX}{name}"),
+            Record::AclToken(accessor) => format!("{ACL_TOKEN_PREFIX}{accessor}"),
         }
     }
 
     pub fn from_key(key: &[u8]) -> Option<Record> {
-        Record::ALL.into_iter().find(|record| record.key().as_bytes() == key)
+        let key = std::str::from_utf8(key).ok()?;
+        if let Some(name) = key.strip_prefix(ACL_POLICY_PREFIX) {
+            return Some(Record::AclPolicy(name.to_owned()));
+        }
+        if let Some(accessor) = key.strip_prefix(ACL_TOKEN_PREFIX) {
+            return Some(Record::AclToken(accessor.to_owned()));
+        }
+        Record::SINGLETONS.into_iter().find(|record| record.key() == key)
     }
 }
 
@@ -109,6 +134,62 @@ impl State {
                 self.license = Some(StoredLicense { blob, modify_index: index });
                 (Outcome::Applied, Changed::Some(vec![Record::License]))
             }
+            Command::AclBootstrap { token, reset_index } => {
+                let allowed = match self.acl.bootstrap_index {
+                    None => true,
+                    Some(done) => reset_index == Some(done),
+                };
+                if !allowed {
+                    return (Outcome::Cas(false), Changed::Some(Vec::new()));
+                }
+                let accessor = token.accessor_id.clone();
+                self.acl.put_token(AclToken { create_index: index, modify_index: index, ..token });
+                self.acl.bootstrap_index = Some(index);
+                (Outcome::Cas(true), Changed::Some(vec![Record::AclToken(accessor), Record::AclBootstrap]))
+            }
+            Command::UpsertAclPolicies { policies } => {
+                let changed = policies
+                    .into_iter()
+                    .map(|policy| {
+                        let create_index = self.acl.policies.get(&policy.name).map_or(index, |old| old.create_index);
+                        let name = policy.name.clone();
+                        self.acl
+                            .policies
+                            .insert(name.clone(), AclPolicy { create_index, modify_index: index, ..policy });
+                        Record::AclPolicy(name)
+                    })
+                    .collect();
+                (Outcome::Applied, Changed::Some(changed))
+            }
+            Command::DeleteAclPolicies { names } => {
+                let changed = names
+                    .into_iter()
+                    .filter(|name| self.acl.policies.remove(name).is_some())
+                    .map(Record::AclPolicy)
+                    .collect();
+                (Outcome::Applied, Changed::Some(changed))
+            }
+            Command::UpsertAclTokens { tokens } => {
+                let changed = tokens
+                    .into_iter()
+                    .map(|token| {
+                        let create_index =
+                            self.acl.tokens.get(&token.accessor_id).map_or(index, |old| old.create_index);
+                        let accessor = token.accessor_id.clone();
+                        self.acl.put_token(AclToken { create_index, modify_index: index, ..token });
+                        Record::AclToken(accessor)
+                    })
+                    .collect();
+                (Outcome::Applied, Changed::Some(changed))
+            }
+            Command::DeleteAclTokens { accessors } => {
+                let changed = accessors
+                    .into_iter()
+                    .filter(|accessor| self.acl.remove_token(accessor))
+                    .map(Record::AclToken)
+                    .collect();
+                (Outcome::Applied, Changed::Some(changed))
+            }
             Command::Restore { state } => {
                 *self = *state;
                 (Outcome::Applied, Changed::All)
@@ -116,23 +197,39 @@ impl State {
         }
     }
 
+    /// Every record the state holds, for writing the whole state.
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        let policies = self.acl.policies.keys().cloned().map(Record::AclPolicy);
+        let tokens = self.acl.tokens.keys().cloned().map(Record::AclToken);
+        Record::SINGLETONS.into_iter().chain(policies).chain(tokens)
+    }
+
     /// A record's stored form, or `None` when the state does not have it.
-    pub fn encode(&self, record: Record) -> Option<Vec<u8>> {
+    pub fn encode(&self, record: &Record) -> Option<Vec<u8>> {
         let encoded = match record {
             Record::Autopilot => self.autopilot.as_ref().map(serde_json::to_vec),
             Record::Scheduler => self.scheduler.as_ref().map(serde_json::to_vec),
             Record::License => self.license.as_ref().map(serde_json::to_vec),
+            Record::AclBootstrap => self.acl.bootstrap_index.as_ref().map(serde_json::to_vec),
+            Record::AclPolicy(name) => self.acl.policies.get(name).map(serde_json::to_vec),
+            Record::AclToken(accessor) => self.acl.tokens.get(accessor).map(serde_json::to_vec),
         };
         encoded.map(|bytes| bytes.expect("state records are plain data and always serialize"))
     }
 
     /// Sets one record from its stored form.
     pub fn decode(&mut self, record: Record, bytes: &[u8]) -> Result<(), DecodeError> {
-        let fail = |source| DecodeError { key: record.key().to_owned(), source };
-        match record {
+        let fail = |source| DecodeError { key: record.key(), source };
+        match &record {
             Record::Autopilot => self.autopilot = Some(serde_json::from_slice(bytes).map_err(fail)?),
             Record::Scheduler => self.scheduler = Some(serde_json::from_slice(bytes).map_err(fail)?),
             Record::License => self.license = Some(serde_json::from_slice(bytes).map_err(fail)?),
+            Record::AclBootstrap => self.acl.bootstrap_index = Some(serde_json::from_slice(bytes).map_err(fail)?),
+            Record::AclPolicy(_) => {
+                let policy: AclPolicy = serde_json::from_slice(bytes).map_err(fail)?;
+                self.acl.policies.insert(policy.name.clone(), policy);
+            }
+            Record::AclToken(_) => self.acl.put_token(serde_json::from_slice(bytes).map_err(fail)?),
         }
         Ok(())
     }
@@ -160,7 +257,72 @@ fn cas_outcome(cas: Option<u64>, won: bool) -> Outcome {
 
 #[cfg(test)]
 mod tests {
+    use keel_api::acl::{CLIENT, MANAGEMENT};
+
     use super::*;
+
+    fn token(accessor: &str, secret: &str, token_type: &str) -> AclToken {
+        AclToken {
+            accessor_id: accessor.into(),
+            secret_id: secret.into(),
+            token_type: token_type.into(),
+            ..AclToken::default()
+        }
+    }
+
+    fn policy(name: &str) -> AclPolicy {
+        AclPolicy { name: name.into(), rules: r#"operator { policy = "read" }"#.into(), ..AclPolicy::default() }
+    }
+
+    fn bootstrap(state: &mut State, index: u64, reset_index: Option<u64>) -> Outcome {
+        let token = token(&format!("boot-{index}"), &format!("secret-{index}"), MANAGEMENT);
+        state.apply(index, Command::AclBootstrap { token, reset_index }).0
+    }
+
+    #[test]
+    fn bootstrap_happens_once_unless_reset_with_the_last_index() {
+        let mut state = State::default();
+        assert_eq!(bootstrap(&mut state, 5, None), Outcome::Cas(true));
+        assert_eq!(state.acl.bootstrap_index, Some(5));
+        assert_eq!(bootstrap(&mut state, 6, None), Outcome::Cas(false));
+        assert_eq!(bootstrap(&mut state, 7, Some(4)), Outcome::Cas(false));
+        assert_eq!(state.acl.tokens.len(), 1);
+        assert_eq!(bootstrap(&mut state, 8, Some(5)), Outcome::Cas(true));
+        assert_eq!(state.acl.bootstrap_index, Some(8));
+        assert!(state.acl.token_by_secret("secret-8").is_some_and(AclToken::is_management));
+        assert_eq!(bootstrap(&mut state, 9, Some(5)), Outcome::Cas(false), "a reset index works once");
+    }
+
+    #[test]
+    fn acl_upserts_keep_create_index_and_deletes_forget() {
+        let mut state = State::default();
+        state.apply(3, Command::UpsertAclPolicies { policies: vec![policy("ops")] });
+        let (_, changed) = state.apply(4, Command::UpsertAclPolicies { policies: vec![policy("ops"), policy("dev")] });
+        assert_eq!(changed, Changed::Some(vec![Record::AclPolicy("ops".into()), Record::AclPolicy("dev".into())]));
+        let ops = &state.acl.policies["ops"];
+        assert_eq!((ops.create_index, ops.modify_index), (3, 4));
+
+        state.apply(5, Command::UpsertAclTokens { tokens: vec![token("t1", "s1", CLIENT)] });
+        state.apply(6, Command::UpsertAclTokens { tokens: vec![token("t1", "s1", CLIENT)] });
+        assert_eq!((state.acl.tokens["t1"].create_index, state.acl.tokens["t1"].modify_index), (5, 6));
+
+        let (_, changed) = state.apply(7, Command::DeleteAclTokens { accessors: vec!["t1".into(), "nope".into()] });
+        assert_eq!(changed, Changed::Some(vec![Record::AclToken("t1".into())]));
+        assert!(state.acl.token_by_secret("s1").is_none());
+        let (_, changed) = state.apply(8, Command::DeleteAclPolicies { names: vec!["dev".into(), "nope".into()] });
+        assert_eq!(changed, Changed::Some(vec![Record::AclPolicy("dev".into())]));
+        assert_eq!(state.acl.policies.keys().collect::<Vec<_>>(), ["ops"]);
+    }
+
+    #[test]
+    fn record_keys_name_policies_and_tokens() {
+        for record in
+            [Record::License, Record::AclBootstrap, Record::AclPolicy("a/b".into()), Record::AclToken("t".into())]
+        {
+            assert_eq!(Record::from_key(record.key().as_bytes()), Some(record));
+        }
+        assert_eq!(Record::from_key(b"acl-widget"), None);
+    }
 
     fn scheduler(algorithm: &str) -> SchedulerConfiguration {
         SchedulerConfiguration { scheduler_algorithm: algorithm.into(), ..SchedulerConfiguration::default() }
@@ -223,9 +385,12 @@ mod tests {
     fn records_round_trip_through_their_stored_form() {
         let mut state = initialised();
         state.apply(4, Command::SetLicense { blob: "keel-license-v1.a.b".into() });
+        state.apply(5, Command::AclBootstrap { token: token("boot", "s-boot", MANAGEMENT), reset_index: None });
+        state.apply(6, Command::UpsertAclPolicies { policies: vec![policy("ops")] });
+        state.apply(7, Command::UpsertAclTokens { tokens: vec![token("t1", "s1", CLIENT)] });
         let mut loaded = State::default();
-        for record in Record::ALL {
-            let bytes = state.encode(record).expect("present");
+        for record in state.records() {
+            let Some(bytes) = state.encode(&record) else { continue };
             loaded.decode(Record::from_key(record.key().as_bytes()).expect("known key"), &bytes).expect("decodes");
         }
         assert_eq!(loaded, state);

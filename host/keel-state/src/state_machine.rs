@@ -102,7 +102,7 @@ fn unknown_key(key: &[u8]) -> LoadError {
     LoadError::UnknownKey(String::from_utf8_lossy(key).into_owned())
 }
 
-fn record_key(record: Record) -> String {
+fn record_key(record: &Record) -> String {
     format!("{RECORD_PREFIX}{}", record.key())
 }
 
@@ -128,14 +128,14 @@ impl Touched {
         if self.all {
             write_all_records(tree, &current.state, batch)?;
         } else {
-            write_records(&current.state, self.records.iter().copied(), batch);
+            write_records(&current.state, self.records.iter(), batch);
         }
         write_position(current, self.membership || self.all, batch);
         Ok(())
     }
 }
 
-fn write_records(state: &State, records: impl IntoIterator<Item = Record>, batch: &mut sled::Batch) {
+fn write_records<'a>(state: &State, records: impl IntoIterator<Item = &'a Record>, batch: &mut sled::Batch) {
     for record in records {
         match state.encode(record) {
             Some(bytes) => batch.insert(record_key(record).as_bytes(), bytes),
@@ -151,7 +151,8 @@ fn write_all_records(tree: &sled::Tree, state: &State, batch: &mut sled::Batch) 
     for key in tree.scan_prefix(RECORD_PREFIX).keys() {
         batch.remove(key?);
     }
-    write_records(state, Record::ALL, batch);
+    let records: Vec<Record> = state.records().collect();
+    write_records(state, &records, batch);
     Ok(())
 }
 

@@ -141,8 +141,8 @@ async fn a_restore_removes_records_the_new_state_does_not_have() -> Result<()> {
     assert_eq!(sm.applied_state().await?.0, Some(log_id(3)));
     drop((_log, sm));
     let stored = stored_state_keys(tmp.path())?;
-    ensure!(!stored.iter().any(|key| key.ends_with(Record::License.key())), "license still stored: {stored:?}");
-    ensure!(!stored.iter().any(|key| key.ends_with(Record::Autopilot.key())), "autopilot still stored: {stored:?}");
+    ensure!(!stored.iter().any(|key| key.ends_with(&Record::License.key())), "license still stored: {stored:?}");
+    ensure!(!stored.iter().any(|key| key.ends_with(&Record::Autopilot.key())), "autopilot still stored: {stored:?}");
     Ok(())
 }
 

@@ -43,7 +43,8 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
             (temporary.path().to_path_buf(), Some(temporary))
         }
     };
-    let data_dir = DataDir::open(&data_path).with_context(|| format!("open data dir {}", data_path.display()))?;
+    let data_dir =
+        Arc::new(DataDir::open(&data_path).with_context(|| format!("open data dir {}", data_path.display()))?);
 
     let runtime = Runtime::new(RuntimeConfig::default(), Some(data_dir.subdir("plugin-cache")?))?;
     let plugins = Arc::new(Plugins::load(&runtime, &config.plugins)?);
@@ -58,7 +59,7 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     };
     let http_address = config.http_address();
     let autopilot_interval = config.autopilot_interval;
-    let service = Arc::new(Service::new(config, server.clone(), gossip.clone(), plugins));
+    let service = Arc::new(Service::new(config, server.clone(), gossip.clone(), plugins, data_dir));
     let api = keel_http::router(Arc::clone(&service));
     let mut duties = Vec::new();
     if let Some(server) = &server {

@@ -113,6 +113,11 @@ pub struct AgentConfig {
     /// autopilot_interval = "10s" }`, Nomad's fixed 10 s by default).
     pub autopilot_interval: Duration,
     pub acl_enabled: bool,
+    /// The shortest and longest expiration a new token may ask for
+    /// (`acl { token_min_expiration_ttl, token_max_expiration_ttl }`;
+    /// Nomad's defaults are one minute and one day).
+    pub acl_token_min_ttl: Duration,
+    pub acl_token_max_ttl: Duration,
     pub autopilot: AutopilotConfiguration,
     pub scheduler: SchedulerConfiguration,
     pub plugins: BTreeMap<Kind, PluginConfig>,
@@ -186,6 +191,8 @@ impl AgentConfig {
             },
             autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
             acl_enabled: args.acl_enabled || file.acl.enabled,
+            acl_token_min_ttl: file.acl.token_min_expiration_ttl.unwrap_or(Duration::from_secs(60)),
+            acl_token_max_ttl: file.acl.token_max_expiration_ttl.unwrap_or(Duration::from_secs(24 * 3600)),
             autopilot: file.autopilot.resolve(),
             scheduler: file
                 .server
@@ -280,6 +287,10 @@ struct ClientBlock {
 #[serde(deny_unknown_fields, default)]
 struct AclBlock {
     enabled: bool,
+    #[serde(deserialize_with = "optional_duration")]
+    token_min_expiration_ttl: Option<Duration>,
+    #[serde(deserialize_with = "optional_duration")]
+    token_max_expiration_ttl: Option<Duration>,
 }
 
 /// `autopilot { ... }`: every key optional, Nomad's defaults for the rest.
@@ -403,7 +414,10 @@ mod tests {
                 preemption_config { service_scheduler_enabled = true }
               }
             }
-            acl { enabled = true }
+            acl {
+              enabled = true
+              token_min_expiration_ttl = "1s"
+            }
             autopilot {
               last_contact_threshold = "500ms"
               min_quorum = 3
@@ -423,6 +437,10 @@ mod tests {
         assert_eq!(config.bootstrap_expect, 3);
         assert_eq!(config.retry_join, ["127.0.0.6", "127.0.0.7"]);
         assert!(config.acl_enabled && config.server && !config.client);
+        assert_eq!(
+            (config.acl_token_min_ttl, config.acl_token_max_ttl),
+            (Duration::from_secs(1), Duration::from_secs(86_400))
+        );
         assert_eq!(config.autopilot.last_contact_threshold, Duration::from_millis(500));
         assert_eq!(config.autopilot.min_quorum, 3);
         assert_eq!(config.autopilot.max_trailing_logs, 250);

@@ -39,6 +39,8 @@ enum Command {
     Server(cli::server::ServerArgs),
     /// Summarises the cluster: the agent, the leader, the peers and the members.
     Status(cli::status::StatusArgs),
+    /// ACL bootstrap, policies and tokens.
+    Acl(cli::acl::AclArgs),
     /// Creates license signing keys and signs licenses for the default license plugin.
     #[command(subcommand)]
     License(cli::license::LicenseCommand),
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Operator(args) => return cli::finish(cli::operator::run(args)),
         Command::Server(args) => return cli::finish(cli::server::run(args)),
         Command::Status(args) => return cli::finish(cli::status::run(args)),
+        Command::Acl(args) => return cli::finish(cli::acl::run(args)),
         Command::License(command) => return cli::finish(cli::license::run(command)),
         Command::Version => {
             println!("Keel v{} (plugin contract {})", env!("CARGO_PKG_VERSION"), keel_contract::PACKAGE);

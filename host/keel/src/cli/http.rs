@@ -89,6 +89,11 @@ pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
     if query.is_empty() { path.to_owned() } else { format!("{path}?{}", query.join("&")) }
 }
 
+/// One path segment (a policy name, an accessor), percent-encoded.
+pub fn path_segment(value: &str) -> String {
+    percent_encode(value)
+}
+
 /// Encodes everything but RFC 3986's unreserved characters.
 fn percent_encode(value: &str) -> String {
     value

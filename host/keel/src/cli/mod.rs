@@ -1,5 +1,6 @@
 //! The operator CLI: the commands that talk to a running agent over its HTTP
-//! API (`keel operator ...`, `keel server members`, `keel status`) and the
+//! API (`keel operator ...`, `keel acl ...`, `keel server members`, `keel
+//! status`) and the
 //! license issuer's tools (`keel license keygen | sign`).
 //!
 //! The commands mirror Nomad's CLI. Every client command takes `--address`,
@@ -8,6 +9,7 @@
 //! arguments to requests and replies to text with pure functions, so the
 //! only I/O is at the edge.
 
+pub mod acl;
 pub mod http;
 pub mod license;
 pub mod operator;

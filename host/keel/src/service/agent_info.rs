@@ -242,7 +242,13 @@ fn config_report(config: &AgentConfig) -> serde_json::Value {
             "DefaultSchedulerConfig": config.scheduler,
         },
         "Client": { "Enabled": config.client, "Servers": config.servers },
-        "ACL": { "Enabled": config.acl_enabled },
+        // Nomad shows its ACL tokens here redacted; Keel's agent holds none,
+        // and token secrets live only in the replicated state.
+        "ACL": {
+            "Enabled": config.acl_enabled,
+            "TokenMinExpirationTTL": keel_api::duration::format(config.acl_token_min_ttl),
+            "TokenMaxExpirationTTL": keel_api::duration::format(config.acl_token_max_ttl),
+        },
         "Autopilot": config.autopilot,
         "Plugins": plugins,
         "Files": config.files,

@@ -1,7 +1,11 @@
 //! The running agent behind the HTTP API: [`Service`] implements
 //! `keel_http::Backend` over the Raft server, the replicated state and the
-//! plugins. Each endpoint family's mapping lives in its own module.
+//! plugins. Each endpoint family's mapping lives in its own module; ACL
+//! decisions and their cache are in `acl.rs`, the ACL endpoints in
+//! `acl_endpoints.rs`.
 
+mod acl;
+mod acl_endpoints;
 mod agent_info;
 mod autopilot;
 mod license;
@@ -11,6 +15,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{Request, Response};
+use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
 use keel_api::agent::{JoinResponse, MembersResponse};
 use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer, SchedulerConfiguration,
@@ -20,7 +25,7 @@ use keel_cluster::{ClusterError, Forwarded, Server};
 use keel_http::{
     ApiError, Backend, Capability, Consistency, Identity, Leadership, PeerSelector, QueryMeta, Read, Written,
 };
-use keel_state::{Command, State};
+use keel_state::{Command, DataDir, State};
 
 pub use agent_info::{gossip_tags, member_name};
 
@@ -43,6 +48,9 @@ pub struct Service {
     /// A client's known servers, replaced by `POST /v1/agent/servers`.
     client_servers: RwLock<Vec<String>>,
     autopilot: autopilot::Memory,
+    acl: acl::AclGate,
+    /// The data directory, for the ACL bootstrap reset file.
+    data_dir: Arc<DataDir>,
 }
 
 impl Service {
@@ -51,6 +59,7 @@ impl Service {
         server: Option<Arc<Server>>,
         gossip: Option<Arc<Gossip>>,
         plugins: Arc<Plugins>,
+        data_dir: Arc<DataDir>,
     ) -> Self {
         let identity = Identity {
             node_name: config.node_name.clone(),
@@ -73,6 +82,8 @@ impl Service {
             started_unix_ms: now_ms(),
             client_servers: RwLock::new(client_servers),
             autopilot: autopilot::Memory::default(),
+            acl: acl::AclGate::new(config.acl_enabled),
+            data_dir,
             config,
         }
     }
@@ -133,6 +144,11 @@ impl Service {
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Wall-clock milliseconds since the Unix epoch, as token times are kept.
+fn acl_now_ms() -> i64 {
+    i64::try_from(now_ms()).unwrap_or(i64::MAX)
 }
 
 /// Maps a server error to Nomad's status and message; detail goes to the log.
@@ -202,16 +218,13 @@ impl Backend for Service {
         })
     }
 
-    /// ACL enforcement decides with the ACL plugin once tokens exist; until
-    /// then an ACL-enabled agent knows no token, so everything that needs a
-    /// right is denied (never allowed by default).
+    /// The one place ACL decisions are made: a client-only agent, which holds
+    /// no ACL state, knows no token.
     fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
-        if !self.config.acl_enabled || need == Capability::None {
-            return Ok(());
-        }
-        match token {
-            None => Err(ApiError::permission_denied()),
-            Some(_) => Err(ApiError::token_not_found()),
+        match &self.server {
+            Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, acl_now_ms()),
+            None if !self.acl.enabled() || need == Capability::None => Ok(()),
+            None => Err(ApiError::token_not_found()),
         }
     }
 
@@ -365,5 +378,59 @@ impl Backend for Service {
 
     async fn force_leave(&self, node: String, prune: bool) -> Result<(), ApiError> {
         self.force_leave_member(&node, prune).await
+    }
+
+    async fn acl_bootstrap(&self, request: BootstrapRequest) -> Result<(AclToken, u64), ApiError> {
+        self.bootstrap_acl(request).await
+    }
+
+    fn acl_policies(
+        &self,
+        token: Option<&str>,
+        consistency: Consistency,
+    ) -> Result<Read<Vec<AclPolicyListStub>>, ApiError> {
+        self.list_acl_policies(token, consistency)
+    }
+
+    fn acl_policy(
+        &self,
+        token: Option<&str>,
+        name: &str,
+        consistency: Consistency,
+    ) -> Result<Read<AclPolicy>, ApiError> {
+        self.read_acl_policy(token, name, consistency)
+    }
+
+    async fn upsert_acl_policy(&self, policy: AclPolicy) -> Result<u64, ApiError> {
+        self.write_acl_policy(policy).await
+    }
+
+    async fn delete_acl_policy(&self, name: String) -> Result<u64, ApiError> {
+        self.remove_acl_policy(name).await
+    }
+
+    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
+        self.list_acl_tokens(consistency)
+    }
+
+    fn acl_token(
+        &self,
+        token: Option<&str>,
+        accessor: &str,
+        consistency: Consistency,
+    ) -> Result<Read<AclToken>, ApiError> {
+        self.read_acl_token(token, accessor, consistency)
+    }
+
+    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
+        self.read_own_acl_token(token, consistency)
+    }
+
+    async fn upsert_acl_token(&self, token: AclToken) -> Result<(AclToken, u64), ApiError> {
+        self.write_acl_token(token).await
+    }
+
+    async fn delete_acl_token(&self, accessor: String) -> Result<u64, ApiError> {
+        self.remove_acl_token(accessor).await
     }
 }

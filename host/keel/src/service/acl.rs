@@ -1,0 +1,283 @@
+//! ACL decisions: who a request's token is, and whether it has the right a
+//! route needs. Management tokens pass here; every other token's rights
+//! come from the ACL plugin, which compiles a token's policies once. The
+//! compiled rules are cached per token and dropped as soon as the token or
+//! one of its policies changes (their Raft `ModifyIndex`es are the stamp).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use keel_api::acl::{ANONYMOUS_POLICY, AclToken};
+use keel_http::{ApiError, Capability};
+use keel_plugins::acl::{Access, Area, Level, Policy, Request};
+use keel_plugins::{AclPlugin, CompiledAcl, PluginError};
+use keel_state::{State, StateView};
+
+/// The cache key of the anonymous token (no accessor is empty).
+const ANONYMOUS_KEY: &str = "";
+
+/// At most this many compiled ACLs are kept; past it the cache starts over,
+/// which costs one compile per active token.
+const CACHE_MAX_ENTRIES: usize = 65_536;
+
+/// Who sent a request, as far as ACLs are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Caller {
+    Management,
+    /// A client token (by accessor), or the anonymous token.
+    Rules {
+        key: String,
+        policies: Vec<String>,
+    },
+}
+
+impl Caller {
+    /// Resolves the secret a request carries. No secret is the anonymous
+    /// token; an unknown secret or an expired token is a 403.
+    pub(super) fn resolve(state: &State, secret: Option<&str>, now_ms: i64) -> Result<Caller, ApiError> {
+        let Some(secret) = secret else {
+            return Ok(Caller::Rules { key: ANONYMOUS_KEY.to_owned(), policies: vec![ANONYMOUS_POLICY.to_owned()] });
+        };
+        let token = known_token(state, secret, now_ms)?;
+        Ok(match token.is_management() {
+            true => Caller::Management,
+            false => Caller::Rules { key: token.accessor_id.clone(), policies: token.policies.clone() },
+        })
+    }
+
+    /// Whether the caller may read the policy `name`: management tokens any,
+    /// everyone the anonymous policy, other tokens those they hold.
+    pub(super) fn may_read_policy(&self, name: &str) -> bool {
+        match self {
+            Caller::Management => true,
+            Caller::Rules { policies, .. } => name == ANONYMOUS_POLICY || policies.iter().any(|held| held == name),
+        }
+    }
+}
+
+/// The token whose secret is `secret`, if it is known and has not expired.
+pub(super) fn known_token<'a>(state: &'a State, secret: &str, now_ms: i64) -> Result<&'a AclToken, ApiError> {
+    let token = state.acl.token_by_secret(secret).ok_or_else(ApiError::token_not_found)?;
+    if token.is_expired(now_ms) {
+        return Err(ApiError::token_expired());
+    }
+    Ok(token)
+}
+
+/// The plugin question a capability asks; `None` for the capabilities the
+/// host decides alone.
+fn request_for(need: Capability) -> Option<Request> {
+    let (area, level) = match need {
+        Capability::OperatorRead => (Area::Operator, Level::Read),
+        Capability::OperatorWrite => (Area::Operator, Level::Write),
+        Capability::AgentRead => (Area::Agent, Level::Read),
+        Capability::AgentWrite => (Area::Agent, Level::Write),
+        Capability::NodeRead => (Area::Node, Level::Read),
+        Capability::None | Capability::Authenticated | Capability::Management => return None,
+    };
+    Some(Request { area, access: Access::Level(level), target: None })
+}
+
+/// A compiled ACL and the indexes of what it was compiled from.
+struct Cached {
+    token_index: u64,
+    policy_indexes: Vec<u64>,
+    compiled: Arc<CompiledAcl>,
+}
+
+/// The `ModifyIndex` of the token behind `key` (0 for the anonymous token)
+/// and of each of its policies (0 for a policy that does not exist).
+fn stamp<'a>(state: &'a State, key: &str, policies: &'a [String]) -> (u64, impl Iterator<Item = u64> + 'a) {
+    let token_index = state.acl.tokens.get(key).map_or(0, |token| token.modify_index);
+    let policy_indexes = policies.iter().map(|name| state.acl.policies.get(name).map_or(0, |p| p.modify_index));
+    (token_index, policy_indexes)
+}
+
+/// What the state said about a non-management caller.
+enum Lookup {
+    Hit(Arc<CompiledAcl>),
+    Miss { token_index: u64, policy_indexes: Vec<u64>, policies: Vec<Policy> },
+}
+
+/// ACL enforcement for one agent.
+pub(super) struct AclGate {
+    enabled: bool,
+    cache: RwLock<HashMap<String, Cached>>,
+}
+
+impl AclGate {
+    pub(super) fn new(enabled: bool) -> Self {
+        Self { enabled, cache: RwLock::new(HashMap::new()) }
+    }
+
+    pub(super) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Decides whether the request's `secret` has `need`.
+    pub(super) fn authorize(
+        &self,
+        view: &StateView,
+        plugin: &AclPlugin,
+        secret: Option<&str>,
+        need: Capability,
+        now_ms: i64,
+    ) -> Result<(), ApiError> {
+        if !self.enabled || need == Capability::None {
+            return Ok(());
+        }
+        let caller = view.read(|state| Caller::resolve(state, secret, now_ms))?;
+        let allowed = match (&caller, need) {
+            (_, Capability::Authenticated) | (Caller::Management, _) => true,
+            (Caller::Rules { .. }, Capability::Management) => false,
+            (Caller::Rules { key, policies }, need) => {
+                request_for(need).is_some_and(|request| self.plugin_allows(view, plugin, key, policies, &request))
+            }
+        };
+        if allowed { Ok(()) } else { Err(ApiError::permission_denied()) }
+    }
+
+    /// Asks the plugin, compiling the caller's policies on a cache miss. A
+    /// compiled ACL whose plugin instance was replaced after a fault is
+    /// compiled again once; any other failure denies.
+    fn plugin_allows(
+        &self,
+        view: &StateView,
+        plugin: &AclPlugin,
+        key: &str,
+        policies: &[String],
+        request: &Request,
+    ) -> bool {
+        for _attempt in 0..2 {
+            let Some(compiled) = self.compiled(view, plugin, key, policies) else { return false };
+            match plugin.check(&compiled, request) {
+                Ok(allowed) => return allowed,
+                Err(PluginError::StaleAcl) => {
+                    self.lock_write().remove(key);
+                }
+                Err(error) => {
+                    tracing::warn!(accessor = key, "acl check denied by plugin failure: {error}");
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// The caller's compiled ACL: the cached one while its stamp matches
+    /// the state, else a fresh compile, which is cached.
+    fn compiled(&self, view: &StateView, plugin: &AclPlugin, key: &str, names: &[String]) -> Option<Arc<CompiledAcl>> {
+        let lookup = view.read(|state| {
+            let (token_index, mut policy_indexes) = stamp(state, key, names);
+            if let Some(cached) = self.lock_read().get(key)
+                && cached.token_index == token_index
+                && cached.policy_indexes.len() == names.len()
+                && cached.policy_indexes.iter().all(|&index| Some(index) == policy_indexes.next())
+            {
+                return Lookup::Hit(Arc::clone(&cached.compiled));
+            }
+            let (_, policy_indexes) = stamp(state, key, names);
+            let policies = names
+                .iter()
+                .filter_map(|name| state.acl.policies.get(name))
+                .map(|policy| Policy { name: policy.name.clone(), rules: policy.rules.clone() })
+                .collect();
+            Lookup::Miss { token_index, policy_indexes: policy_indexes.collect(), policies }
+        });
+        let (token_index, policy_indexes, policies) = match lookup {
+            Lookup::Hit(compiled) => return Some(compiled),
+            Lookup::Miss { token_index, policy_indexes, policies } => (token_index, policy_indexes, policies),
+        };
+        let compiled = match plugin.compile(&policies) {
+            Ok(compiled) => Arc::new(compiled),
+            Err(error) => {
+                tracing::warn!(accessor = key, "acl compile failed, denying: {error}");
+                return None;
+            }
+        };
+        let mut cache = self.lock_write();
+        if cache.len() >= CACHE_MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key.to_owned(), Cached { token_index, policy_indexes, compiled: Arc::clone(&compiled) });
+        Some(compiled)
+    }
+
+    /// Forgets the compiled ACL of a deleted token.
+    pub(super) fn forget(&self, accessor: &str) {
+        self.lock_write().remove(accessor);
+    }
+
+    fn lock_read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Cached>> {
+        self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn lock_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Cached>> {
+        self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_api::acl::{AclPolicy, CLIENT, MANAGEMENT};
+    use keel_state::Command;
+
+    use super::*;
+
+    fn state() -> State {
+        let mut state = State::default();
+        let token = |accessor: &str, token_type: &str, policies: &[&str], expires: Option<i64>| AclToken {
+            accessor_id: accessor.into(),
+            secret_id: format!("secret-{accessor}"),
+            token_type: token_type.into(),
+            policies: policies.iter().map(|p| (*p).to_owned()).collect(),
+            expiration_time: expires,
+            ..AclToken::default()
+        };
+        let tokens = vec![
+            token("root", MANAGEMENT, &[], None),
+            token("ops", CLIENT, &["ops"], None),
+            token("old", CLIENT, &["ops"], Some(1_000)),
+        ];
+        state.apply(2, Command::UpsertAclTokens { tokens });
+        let policy =
+            AclPolicy { name: "ops".into(), rules: "operator { policy = \"read\" }".into(), ..Default::default() };
+        state.apply(3, Command::UpsertAclPolicies { policies: vec![policy] });
+        state
+    }
+
+    #[test]
+    fn secrets_resolve_to_callers() {
+        let state = state();
+        assert_eq!(Caller::resolve(&state, Some("secret-root"), 0), Ok(Caller::Management));
+        assert_eq!(
+            Caller::resolve(&state, Some("secret-ops"), 0),
+            Ok(Caller::Rules { key: "ops".into(), policies: vec!["ops".into()] })
+        );
+        assert_eq!(
+            Caller::resolve(&state, None, 0),
+            Ok(Caller::Rules { key: String::new(), policies: vec!["anonymous".into()] })
+        );
+        assert_eq!(Caller::resolve(&state, Some("secret-nobody"), 0), Err(ApiError::token_not_found()));
+        assert!(Caller::resolve(&state, Some("secret-old"), 999).is_ok());
+        assert_eq!(Caller::resolve(&state, Some("secret-old"), 1_000), Err(ApiError::token_expired()));
+    }
+
+    #[test]
+    fn policies_are_readable_by_their_holders_and_anonymous_by_all() {
+        let ops = Caller::Rules { key: "ops".into(), policies: vec!["ops".into()] };
+        assert!(ops.may_read_policy("ops") && ops.may_read_policy("anonymous") && !ops.may_read_policy("dev"));
+        assert!(Caller::Management.may_read_policy("dev"));
+    }
+
+    #[test]
+    fn only_plugin_capabilities_become_plugin_questions() {
+        let operator_write = request_for(Capability::OperatorWrite).expect("a question");
+        assert!(matches!((operator_write.area, operator_write.access), (Area::Operator, Access::Level(Level::Write))));
+        let node_read = request_for(Capability::NodeRead).expect("a question");
+        assert!(matches!((node_read.area, node_read.access), (Area::Node, Access::Level(Level::Read))));
+        for host_decides in [Capability::None, Capability::Authenticated, Capability::Management] {
+            assert!(request_for(host_decides).is_none());
+        }
+    }
+}
