@@ -3,9 +3,12 @@
 //! come from the ACL plugin, which compiles a token's policies once. The
 //! compiled rules are cached per token and dropped as soon as the token or
 //! one of its policies changes (their Raft `ModifyIndex`es are the stamp).
+//! Since the plugin's answer may depend on nothing but the compiled rules
+//! (the contract of `acl.allowed`), each answer is kept with them too: a
+//! token asking again for the same right costs no plugin call.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use keel_api::acl::{ANONYMOUS_POLICY, AclToken};
 use keel_http::{ApiError, Capability};
@@ -82,7 +85,13 @@ fn request_for(need: Capability) -> Option<Request> {
 struct Cached {
     token_index: u64,
     policy_indexes: Vec<u64>,
-    compiled: Arc<CompiledAcl>,
+    acl: Arc<TokenAcl>,
+}
+
+/// One token's compiled rules and the plugin's answers so far.
+struct TokenAcl {
+    compiled: CompiledAcl,
+    answers: RwLock<HashMap<Capability, bool>>,
 }
 
 /// The `ModifyIndex` of the token behind `key` (0 for the anonymous token)
@@ -95,7 +104,7 @@ fn stamp<'a>(state: &'a State, key: &str, policies: &'a [String]) -> (u64, impl 
 
 /// What the state said about a non-management caller.
 enum Lookup {
-    Hit(Arc<CompiledAcl>),
+    Hit(Arc<TokenAcl>),
     Miss { token_index: u64, policy_indexes: Vec<u64>, policies: Vec<Policy> },
 }
 
@@ -130,9 +139,7 @@ impl AclGate {
         let allowed = match (&caller, need) {
             (_, Capability::Authenticated) | (Caller::Management, _) => true,
             (Caller::Rules { .. }, Capability::Management) => false,
-            (Caller::Rules { key, policies }, need) => {
-                request_for(need).is_some_and(|request| self.plugin_allows(view, plugin, key, policies, &request))
-            }
+            (Caller::Rules { key, policies }, need) => self.plugin_allows(view, plugin, key, policies, need),
         };
         if allowed { Ok(()) } else { Err(ApiError::permission_denied()) }
     }
@@ -146,12 +153,19 @@ impl AclGate {
         plugin: &AclPlugin,
         key: &str,
         policies: &[String],
-        request: &Request,
+        need: Capability,
     ) -> bool {
+        let Some(request) = request_for(need) else { return false };
         for _attempt in 0..2 {
-            let Some(compiled) = self.compiled(view, plugin, key, policies) else { return false };
-            match plugin.check(&compiled, request) {
-                Ok(allowed) => return allowed,
+            let Some(acl) = self.compiled(view, plugin, key, policies) else { return false };
+            if let Some(&answer) = acl.answers.read().unwrap_or_else(PoisonError::into_inner).get(&need) {
+                return answer;
+            }
+            match plugin.check(&acl.compiled, &request) {
+                Ok(allowed) => {
+                    acl.answers.write().unwrap_or_else(PoisonError::into_inner).insert(need, allowed);
+                    return allowed;
+                }
                 Err(PluginError::StaleAcl) => {
                     self.lock_write().remove(key);
                 }
@@ -166,7 +180,7 @@ impl AclGate {
 
     /// The caller's compiled ACL: the cached one while its stamp matches
     /// the state, else a fresh compile, which is cached.
-    fn compiled(&self, view: &StateView, plugin: &AclPlugin, key: &str, names: &[String]) -> Option<Arc<CompiledAcl>> {
+    fn compiled(&self, view: &StateView, plugin: &AclPlugin, key: &str, names: &[String]) -> Option<Arc<TokenAcl>> {
         let lookup = view.read(|state| {
             let (token_index, mut policy_indexes) = stamp(state, key, names);
             if let Some(cached) = self.lock_read().get(key)
@@ -174,7 +188,7 @@ impl AclGate {
                 && cached.policy_indexes.len() == names.len()
                 && cached.policy_indexes.iter().all(|&index| Some(index) == policy_indexes.next())
             {
-                return Lookup::Hit(Arc::clone(&cached.compiled));
+                return Lookup::Hit(Arc::clone(&cached.acl));
             }
             let (_, policy_indexes) = stamp(state, key, names);
             let policies = names
@@ -188,8 +202,8 @@ impl AclGate {
             Lookup::Hit(compiled) => return Some(compiled),
             Lookup::Miss { token_index, policy_indexes, policies } => (token_index, policy_indexes, policies),
         };
-        let compiled = match plugin.compile(&policies) {
-            Ok(compiled) => Arc::new(compiled),
+        let acl = match plugin.compile(&policies) {
+            Ok(compiled) => Arc::new(TokenAcl { compiled, answers: RwLock::new(HashMap::new()) }),
             Err(error) => {
                 tracing::warn!(accessor = key, "acl compile failed, denying: {error}");
                 return None;
@@ -199,8 +213,8 @@ impl AclGate {
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
         }
-        cache.insert(key.to_owned(), Cached { token_index, policy_indexes, compiled: Arc::clone(&compiled) });
-        Some(compiled)
+        cache.insert(key.to_owned(), Cached { token_index, policy_indexes, acl: Arc::clone(&acl) });
+        Some(acl)
     }
 
     /// Forgets the compiled ACL of a deleted token.
