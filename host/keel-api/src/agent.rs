@@ -25,6 +25,26 @@ pub struct Member {
     pub delegate_cur: u8,
 }
 
+impl Member {
+    /// A member as Serf reports one, with the protocol and delegate
+    /// versions Nomad's agents speak.
+    pub fn new(name: String, addr: String, port: u16, tags: BTreeMap<String, String>, status: String) -> Self {
+        Self {
+            name,
+            addr,
+            port,
+            tags,
+            status,
+            protocol_min: 1,
+            protocol_max: 5,
+            protocol_cur: 2,
+            delegate_min: 2,
+            delegate_max: 5,
+            delegate_cur: 4,
+        }
+    }
+}
+
 /// `GET /v1/agent/members`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

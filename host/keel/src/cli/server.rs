@@ -128,19 +128,8 @@ pub(crate) mod tests {
 
     pub(crate) fn member(name: &str, addr: &str, status: &str) -> Member {
         let tags = [("port", "4647"), ("raft_vsn", "3"), ("build", "0.1.0"), ("dc", "dc1"), ("region", "global")];
-        Member {
-            name: name.to_owned(),
-            addr: addr.to_owned(),
-            port: 4648,
-            tags: tags.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect(),
-            status: status.to_owned(),
-            protocol_min: 1,
-            protocol_max: 5,
-            protocol_cur: 2,
-            delegate_min: 2,
-            delegate_max: 5,
-            delegate_cur: 4,
-        }
+        let tags = tags.iter().map(|(key, value)| ((*key).to_owned(), (*value).to_owned())).collect();
+        Member::new(name.to_owned(), addr.to_owned(), 4648, tags, status.to_owned())
     }
 
     #[test]

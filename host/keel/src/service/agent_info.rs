@@ -43,19 +43,13 @@ pub fn gossip_tags(config: &AgentConfig, raft_id: &str) -> BTreeMap<String, Stri
 
 /// A gossip member as `/v1/agent/members` shows it.
 fn api_member(member: &gossip::Member) -> Member {
-    Member {
-        name: member.name.clone(),
-        addr: member.addr.ip().to_string(),
-        port: member.addr.port(),
-        tags: member.tags.clone(),
-        status: member.status.as_str().to_owned(),
-        protocol_min: 1,
-        protocol_max: 5,
-        protocol_cur: 2,
-        delegate_min: 2,
-        delegate_max: 5,
-        delegate_cur: 4,
-    }
+    Member::new(
+        member.name.clone(),
+        member.addr.ip().to_string(),
+        member.addr.port(),
+        member.tags.clone(),
+        member.status.as_str().to_owned(),
+    )
 }
 
 impl Service {
