@@ -5,24 +5,19 @@
 //! and the autopilot rounds. A graceful stop (SIGINT, SIGTERM) leaves the
 //! gossip pool, so the others show this agent as `left`, not `failed`.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::Router;
-use axum::body::Body;
-use http_body_util::BodyExt;
 use keel_cluster::gossip::{Gossip, GossipConfig, resolve_join_address};
-use keel_cluster::{Bootstrap, Forwarded, ForwardedReply, Forwarder, Server, ServerConfig, formation};
+use keel_cluster::{Bootstrap, Server, ServerConfig, formation};
 use keel_plugins::{Runtime, RuntimeConfig};
 use keel_state::DataDir;
 
 use crate::config::{AgentArgs, AgentConfig};
 use crate::plugins::Plugins;
-use crate::service::{Service, gossip_tags};
+use crate::service::{ApiForwarder, Service, gossip_tags};
 
 /// How often retry-join tries again until one address answers.
 const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(2);
@@ -171,47 +166,6 @@ async fn autopilot_rounds(service: Arc<Service>, interval: Duration) {
     loop {
         ticks.tick().await;
         service.autopilot_round().await;
-    }
-}
-
-/// Serves requests other servers forward to this one through the same API
-/// router that serves HTTP.
-struct ApiForwarder(Router);
-
-impl Forwarder for ApiForwarder {
-    fn serve(&self, request: Forwarded) -> Pin<Box<dyn Future<Output = ForwardedReply> + Send>> {
-        let router = self.0.clone();
-        Box::pin(async move {
-            let mut builder = axum::http::Request::builder().method(request.method.as_str()).uri(request.uri.as_str());
-            for (name, value) in &request.headers {
-                builder = builder.header(name, value);
-            }
-            let Ok(http_request) = builder.body(Body::from(request.body)) else {
-                return ForwardedReply {
-                    status: 400,
-                    headers: Vec::new(),
-                    body: b"Malformed forwarded request".to_vec(),
-                };
-            };
-            let response = match tower::ServiceExt::oneshot(router, http_request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            let (parts, body) = response.into_parts();
-            let body = match body.collect().await {
-                Ok(collected) => collected.to_bytes().to_vec(),
-                Err(error) => {
-                    tracing::warn!(%error, "reading the answer to a forwarded request");
-                    return ForwardedReply { status: 500, headers: Vec::new(), body: b"Internal error".to_vec() };
-                }
-            };
-            let headers = parts
-                .headers
-                .iter()
-                .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-                .collect();
-            ForwardedReply { status: parts.status.as_u16(), headers, body }
-        })
     }
 }
 

@@ -2,17 +2,19 @@
 //! `keel_http::Backend` over the Raft server, the replicated state and the
 //! plugins. Each endpoint family's mapping lives in its own module; ACL
 //! decisions and their cache are in `acl.rs`, the ACL endpoints in
-//! `acl_endpoints.rs`.
+//! `acl_endpoints.rs`, requests relayed to and from the leader in
+//! `forwarding.rs`.
 
 mod acl;
 mod acl_endpoints;
 mod agent_info;
 mod autopilot;
+mod forwarding;
 mod license;
 mod snapshot;
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{Request, Response};
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
@@ -21,13 +23,14 @@ use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer, SchedulerConfiguration,
 };
 use keel_cluster::gossip::Gossip;
-use keel_cluster::{ClusterError, Forwarded, Server};
+use keel_cluster::{ClusterError, Server};
 use keel_http::{
     ApiError, Backend, Capability, Consistency, Identity, Leadership, PeerSelector, QueryMeta, Read, Written,
 };
 use keel_state::{Command, DataDir, State};
 
 pub use agent_info::{gossip_tags, member_name};
+pub use forwarding::ApiForwarder;
 
 use crate::config::AgentConfig;
 use crate::plugins::Plugins;
@@ -188,34 +191,7 @@ impl Backend for Service {
     }
 
     async fn forward(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
-        let (parts, body) = request.into_parts();
-        let forwarded = Forwarded {
-            method: parts.method.to_string(),
-            uri: parts.uri.to_string(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-                .collect(),
-            body,
-        };
-        // A snapshot moves up to hundreds of MiB; anything else is one
-        // Raft write or a read, which the leader answers well within its
-        // own write timeout.
-        let timeout = if forwarded.uri.starts_with("/v1/operator/snapshot") {
-            Duration::from_secs(300)
-        } else {
-            Duration::from_secs(20)
-        };
-        let reply = self.server()?.forward(forwarded, timeout).await.map_err(cluster_error)?;
-        let mut response = Response::builder().status(reply.status);
-        for (name, value) in &reply.headers {
-            response = response.header(name, value);
-        }
-        response.body(reply.body).map_err(|error| {
-            tracing::error!(%error, "the leader's answer is not a valid HTTP response");
-            ApiError::internal("the leader's answer could not be relayed; see the server log")
-        })
+        self.forward_to_leader(request).await
     }
 
     /// The one place ACL decisions are made: a client-only agent, which holds
