@@ -30,7 +30,7 @@ pub enum ClusterError {
     Timeout(String),
     /// A request to another server over the RPC port failed.
     #[error("rpc: {0}")]
-    Forward(String),
+    Rpc(String),
     /// Opening the storage failed.
     #[error(transparent)]
     Storage(#[from] keel_state::StoreError),

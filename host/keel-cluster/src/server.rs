@@ -214,8 +214,8 @@ impl Server {
         let request = RpcRequest::Forward(request);
         match self.client.call(&leader.address, &request, timeout).await {
             Ok(RpcResponse::Forward(reply)) => Ok(reply),
-            Ok(_) => Err(ClusterError::Forward(format!("{} answered another request", leader.address))),
-            Err(error) => Err(ClusterError::Forward(format!("{}: {error}", leader.address))),
+            Ok(_) => Err(ClusterError::Rpc(format!("{} answered another request", leader.address))),
+            Err(error) => Err(ClusterError::Rpc(format!("{}: {error}", leader.address))),
         }
     }
 
@@ -229,8 +229,8 @@ impl Server {
     pub async fn peer_is_initialized(&self, rpc_address: &str) -> Result<bool, ClusterError> {
         match self.client.call(rpc_address, &RpcRequest::Initialized, PROBE_TIMEOUT).await {
             Ok(RpcResponse::Initialized(initialized)) => Ok(initialized),
-            Ok(_) => Err(ClusterError::Forward(format!("{rpc_address} answered another request"))),
-            Err(error) => Err(ClusterError::Forward(format!("{rpc_address}: {error}"))),
+            Ok(_) => Err(ClusterError::Rpc(format!("{rpc_address} answered another request"))),
+            Err(error) => Err(ClusterError::Rpc(format!("{rpc_address}: {error}"))),
         }
     }
 

@@ -165,7 +165,7 @@ fn cluster_error(error: ClusterError) -> ApiError {
         ClusterError::PeerNotFound(message) => ApiError::internal(message),
         ClusterError::Refused(message) | ClusterError::Membership(message) => ApiError::bad_request(message),
         ClusterError::Timeout(message) => ApiError::internal(message),
-        ClusterError::Forward(message) => {
+        ClusterError::Rpc(message) => {
             tracing::warn!(%message, "forwarding to the leader failed");
             ApiError::internal(format!("rpc error: could not reach the leader: {message}"))
         }
