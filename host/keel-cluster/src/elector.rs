@@ -51,6 +51,12 @@ pub(crate) struct Timing {
 }
 
 impl Timing {
+    /// How long one peer has to answer a pre-vote: a quarter of the lease,
+    /// so a whole pre-vote stays well inside one election timeout.
+    fn pre_vote_timeout(self) -> Duration {
+        (self.lease / 4).max(Duration::from_millis(50))
+    }
+
     /// A fresh random silence in `[lease, 2 * lease)` after which to
     /// campaign, so that two followers rarely start together.
     fn campaign_after(self) -> Duration {
@@ -59,14 +65,17 @@ impl Timing {
     }
 }
 
-/// Whether this server would support a campaign now: it does not lead a
-/// quorum and has not heard from a leader within the lease.
+/// Whether this server would support a campaign now: it does not lead and
+/// has not heard from a leader within the lease. A leader counts as leading
+/// while a quorum acknowledged it within the lease, and also before its
+/// first acknowledgement: a just-elected leader that granted pre-votes
+/// would let a slow follower depose it before it ever served a write.
 pub(crate) fn pre_vote(raft: &Raft<TypeConfig>, contact: &LeaderContact, timing: Timing) -> bool {
     let leading = {
         let metrics = raft.metrics();
         let metrics = metrics.borrow();
         metrics.state == ServerState::Leader
-            && metrics.millis_since_quorum_ack.is_some_and(|ms| u128::from(ms) < timing.lease.as_millis())
+            && metrics.millis_since_quorum_ack.is_none_or(|ms| u128::from(ms) < timing.lease.as_millis())
     };
     !leading && contact.silence().is_none_or(|silence| silence >= timing.lease)
 }
@@ -113,6 +122,13 @@ pub(crate) async fn run(
             tracing::debug!("pre-vote: a majority still hears from a leader; not campaigning");
             continue;
         }
+        // The pre-vote took time, during which another server may have won
+        // an election and been heard from: campaigning now, with a higher
+        // term, would depose it. Look once more.
+        if !pre_vote(&raft, &contact, timing) {
+            tracing::debug!("a leader was heard during the pre-vote; not campaigning");
+            continue;
+        }
         tracing::info!("no word from a leader; campaigning");
         if let Err(error) = raft.trigger().elect().await {
             tracing::debug!(%error, "elector stops with raft");
@@ -121,8 +137,11 @@ pub(crate) async fn run(
     }
 }
 
-/// Asks the other voters for a pre-vote, side by side; this server's own
-/// counts.
+/// Asks the other voters for a pre-vote, side by side, and answers as soon
+/// as a majority (this server's own vote included) has granted it or can no
+/// longer grant it. Each peer has [`Timing::pre_vote_timeout`] to answer, so
+/// a paused or dead voter costs at most that, and nothing when the others
+/// already make a majority.
 async fn majority_agrees(
     raft: &Raft<TypeConfig>,
     me: u64,
@@ -145,12 +164,18 @@ async fn majority_agrees(
     for address in addresses {
         let client = Arc::clone(client);
         asks.spawn(async move {
-            matches!(client.call(&address, &RpcRequest::PreVote, timing.lease).await, Ok(RpcResponse::PreVote(true)))
+            let answer = client.call(&address, &RpcRequest::PreVote, timing.pre_vote_timeout()).await;
+            matches!(answer, Ok(RpcResponse::PreVote(true)))
         });
     }
+    let needed = voters.len() / 2 + 1;
     let mut granted = 1;
-    while let Some(answer) = asks.join_next().await {
+    let mut unanswered = asks.len();
+    while granted < needed && granted + unanswered >= needed {
+        let Some(answer) = asks.join_next().await else { break };
+        unanswered -= 1;
         granted += usize::from(answer.unwrap_or(false));
     }
-    granted > voters.len() / 2
+    // Dropping the set aborts the asks still waiting.
+    granted >= needed
 }

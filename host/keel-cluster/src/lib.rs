@@ -15,6 +15,7 @@
 //! server.rs      the Raft node: start, writes, membership, forwarding, facts
 //! formation.rs   bootstrap-expect, adding new servers as non-voters
 //! elector.rs     when to campaign: elections after a pre-vote
+//! read_index.rs  confirming leadership before a default read, rounds shared
 //! gossip.rs      SWIM membership (foca) on the Serf port, Serf's statuses
 //! rpc.rs         the RPC port's messages and framing
 //! network.rs     Raft's client side of the RPC port
@@ -29,6 +30,7 @@ mod error;
 pub mod formation;
 pub mod gossip;
 mod network;
+mod read_index;
 mod rpc;
 mod rpc_server;
 mod server;

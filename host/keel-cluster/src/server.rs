@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::client::RpcClient;
 use crate::elector::{self, LeaderContact, Timing};
 use crate::network::{Contacts, Network};
+use crate::read_index::ReadIndex;
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
 use crate::rpc_server::{self, Forwarder, Handlers};
 use crate::{ClusterError, node_id_of};
@@ -135,6 +136,7 @@ pub struct Server {
     leader_contact: LeaderContact,
     timing: Timing,
     elector: JoinHandle<()>,
+    read_index: ReadIndex,
 }
 
 impl Server {
@@ -181,6 +183,7 @@ impl Server {
         let leader_duties = tokio::spawn(leader_duties(raft.clone(), config, Arc::clone(&established)));
         let elector =
             tokio::spawn(elector::run(raft.clone(), node_id, leader_contact.clone(), Arc::clone(&client), timing));
+        let raft_handle = raft.clone();
         Ok(Self {
             raft,
             view,
@@ -194,6 +197,7 @@ impl Server {
             leader_contact,
             timing,
             elector,
+            read_index: ReadIndex::new(raft_handle, timing.lease),
         })
     }
 
@@ -332,6 +336,28 @@ impl Server {
         let metrics = self.raft.metrics();
         let metrics = metrics.borrow();
         metrics.state == ServerState::Leader && self.established.load(Ordering::Acquire) == metrics.current_term
+    }
+
+    /// Confirms, with a quorum, that this server still leads and has applied
+    /// everything committed so far, so that a read of the state after it is
+    /// linearizable. A deposed leader (one resumed after a pause, say) learns
+    /// here that it no longer leads. Concurrent calls share rounds.
+    pub async fn confirm_leadership(&self) -> Result<(), ClusterError> {
+        if !self.is_leader() {
+            return Err(self.not_leader());
+        }
+        match self.read_index.confirm().await {
+            true => Ok(()),
+            false => Err(self.not_leader()),
+        }
+    }
+
+    /// The error for a request only the leader may answer.
+    fn not_leader(&self) -> ClusterError {
+        match self.leader() {
+            Some(leader) if leader.id != self.me.id => ClusterError::NotLeader(Some(leader)),
+            _ => ClusterError::NoLeader,
+        }
     }
 
     /// Milliseconds since this server last heard from the leader: 0 on the

@@ -7,7 +7,8 @@
 //! ([`CompileCache`]), warm instances that are replaced after a fault
 //! (`instance.rs`), per-plugin [`Metrics`], and one typed facade per plugin
 //! kind ([`AclPlugin`], [`AutopilotPlugin`], [`SchedulerPlugin`],
-//! [`LicensePlugin`]) that applies the fail-closed rules of the design:
+//! [`LicensePlugin`]), the set of an agent's active ones ([`Plugins`]),
+//! each facade applying the fail-closed rules of the design:
 //!
 //! - ACL: a fault denies ([`AclPlugin::allowed`] never answers `true` for a
 //!   call that did not complete);
@@ -40,6 +41,7 @@
 //! # }
 //! ```
 
+mod active;
 mod bindings;
 mod cache;
 mod error;
@@ -50,6 +52,7 @@ mod metrics;
 mod runtime;
 mod store;
 
+pub use active::Plugins;
 pub use cache::CompileCache;
 pub use error::{Fault, FaultKind, PluginError};
 pub use facade::acl::{self, AclPlugin, CompiledAcl};

@@ -15,9 +15,10 @@ use keel_cluster::{Bootstrap, Server, ServerConfig, formation};
 use keel_plugins::{Runtime, RuntimeConfig};
 use keel_state::DataDir;
 
+use keel_server::{ApiForwarder, Service, gossip_tags};
+
 use crate::config::{AgentArgs, AgentConfig};
-use crate::plugins::Plugins;
-use crate::service::{ApiForwarder, Service, gossip_tags};
+use crate::plugins;
 
 /// How often retry-join tries again until one address answers.
 const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(2);
@@ -42,7 +43,7 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
         Arc::new(DataDir::open(&data_path).with_context(|| format!("open data dir {}", data_path.display()))?);
 
     let runtime = Runtime::new(RuntimeConfig::default(), Some(data_dir.subdir("plugin-cache")?))?;
-    let plugins = Arc::new(Plugins::load(&runtime, &config.plugins)?);
+    let plugins = Arc::new(plugins::load(&runtime, &config.plugins)?);
     tracing::info!(plugins = %plugins.describe(), data_dir = %data_path.display(), "plugins loaded");
 
     let (server, gossip) = match config.server {
@@ -54,7 +55,9 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     };
     let http_address = config.http_address();
     let autopilot_interval = config.autopilot_interval;
-    let service = Arc::new(Service::new(config, server.clone(), gossip.clone(), plugins, data_dir));
+    let clock = Arc::new(keel_server::SystemClock);
+    let service =
+        Arc::new(Service::new(config.server_settings(), server.clone(), gossip.clone(), plugins, data_dir, clock));
     let api = keel_http::router(Arc::clone(&service));
     let mut duties = Vec::new();
     if let Some(server) = &server {
@@ -98,8 +101,8 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
     let server = Arc::new(Server::start(server_config, data_dir).await.context("start the raft server")?);
     let gossip_config = GossipConfig {
         bind: config.serf_address(),
-        name: crate::service::member_name(&config.node_name, &config.region),
-        tags: gossip_tags(config, &raft_id),
+        name: keel_server::member_name(&config.node_name, &config.region),
+        tags: gossip_tags(&config.server_settings(), &raft_id),
     };
     let gossip = match Gossip::start(gossip_config).await {
         Ok(gossip) => Arc::new(gossip),

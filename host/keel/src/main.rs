@@ -1,21 +1,21 @@
 //! The `keel` binary: the agent, the operator CLI and the plugin tools.
 //!
 //! This crate wires the library crates together and owns nothing else:
-//! command-line parsing, the agent's start-up and shutdown, and the
-//! commands that talk to a running agent or inspect a plugin. It may depend
-//! on every host crate; none may depend on it.
+//! the agent's flags and config file, its start-up and shutdown, the
+//! embedded default plugins, and `keel plugin check`. The server's logic is
+//! `keel-server`, the commands that talk to an agent are `keel-cli`. It may
+//! depend on every host crate; none may depend on it.
 
 mod agent;
-mod cli;
 mod config;
 mod embedded;
 mod plugin_cmd;
 mod plugins;
-mod service;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use keel_cli as cli;
 
 /// Keel: a cluster server that speaks Nomad's HTTP API, with its policies
 /// as WebAssembly plugins.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
+use keel_cli::parse_setting;
 use keel_plugins::{Runtime, RuntimeConfig};
 
 #[derive(Debug, Subcommand)]
@@ -31,12 +32,4 @@ pub fn run(command: PluginCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Parses `KEY=VALUE`.
-pub fn parse_setting(setting: &str) -> Result<(String, String), String> {
-    setting
-        .split_once('=')
-        .map(|(key, value)| (key.to_owned(), value.to_owned()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {setting:?}"))
 }

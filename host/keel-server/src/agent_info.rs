@@ -10,20 +10,18 @@ use keel_http::ApiError;
 use keel_state::ServerNode;
 use serde_json::json;
 
-use super::{RAFT_PROTOCOL, Service};
-use crate::config::AgentConfig;
+use crate::service::{RAFT_PROTOCOL, Service};
+use crate::Settings;
 
-/// What `/v1/agent/self` shows in place of a secret.
-const REDACTED: &str = "<redacted>";
 
 /// This server's gossip tags, as Nomad's servers carry them.
-pub fn gossip_tags(config: &AgentConfig, raft_id: &str) -> BTreeMap<String, String> {
+pub fn gossip_tags(config: &Settings, raft_id: &str) -> BTreeMap<String, String> {
     let mut tags = BTreeMap::from([
         (tags::ROLE.to_owned(), tags::SERVER_ROLE.to_owned()),
         (tags::REGION.to_owned(), config.region.clone()),
         (tags::DATACENTER.to_owned(), config.datacenter.clone()),
-        (tags::PORT.to_owned(), config.ports.rpc.to_string()),
-        (tags::RPC_ADDR.to_owned(), config.rpc_address().ip().to_string()),
+        (tags::PORT.to_owned(), config.rpc_address.port().to_string()),
+        (tags::RPC_ADDR.to_owned(), config.rpc_address.ip().to_string()),
         (tags::BUILD.to_owned(), env!("CARGO_PKG_VERSION").to_owned()),
         (tags::VSN.to_owned(), "1".to_owned()),
         (tags::RAFT_VSN.to_owned(), RAFT_PROTOCOL.to_owned()),
@@ -55,24 +53,24 @@ fn api_member(member: &gossip::Member) -> Member {
 impl Service {
     /// Every gossip member this agent knows; empty on an agent without a
     /// server, which takes no part in server gossip.
-    pub(super) fn gossip_members(&self) -> Vec<Member> {
+    pub(crate) fn gossip_members(&self) -> Vec<Member> {
         self.gossip.as_ref().map(|gossip| gossip.members().iter().map(api_member).collect()).unwrap_or_default()
     }
 
     /// The gossip status of the server with raft ID `id`, and its name.
-    pub(super) fn gossip_member_of(&self, id: &str) -> Option<gossip::Member> {
+    pub(crate) fn gossip_member_of(&self, id: &str) -> Option<gossip::Member> {
         let gossip = self.gossip.as_ref()?;
         gossip.members().iter().find(|member| member.tags.get(tags::ID).is_some_and(|tag| tag == id)).cloned()
     }
 
     /// The gossip name of a Raft server, or Nomad's "(unknown)" when gossip
     /// does not know it.
-    pub(super) fn member_name_of(&self, node: &ServerNode) -> String {
+    pub(crate) fn member_name_of(&self, node: &ServerNode) -> String {
         self.gossip_member_of(&node.id).map_or_else(|| "(unknown)".to_owned(), |member| member.name)
     }
 
     /// `POST /v1/agent/join`: joins the gossip pool of each address.
-    pub(super) async fn join_members(&self, addresses: &[String]) -> Result<JoinResponse, ApiError> {
+    pub(crate) async fn join_members(&self, addresses: &[String]) -> Result<JoinResponse, ApiError> {
         let gossip = self.gossip.as_ref().ok_or_else(|| ApiError::not_implemented("Not a server agent"))?;
         let mut errors = Vec::new();
         let mut resolved = Vec::new();
@@ -93,11 +91,11 @@ impl Service {
     /// `POST /v1/agent/force-leave`: a failed member becomes `left`
     /// everywhere (`prune`: is forgotten). The node may be named with or
     /// without its region.
-    pub(super) async fn force_leave_member(&self, node: &str, prune: bool) -> Result<(), ApiError> {
+    pub(crate) async fn force_leave_member(&self, node: &str, prune: bool) -> Result<(), ApiError> {
         let gossip = self.gossip.as_ref().ok_or_else(|| ApiError::not_implemented("Not a server agent"))?;
         let known = |name: &str| gossip.members().iter().any(|member| member.name == name);
         let name = if known(node) { node.to_owned() } else { member_name(node, &self.config.region) };
-        gossip.force_leave(&name, prune).await.map_err(super::cluster_error)?;
+        gossip.force_leave(&name, prune).await.map_err(crate::service::cluster_error)?;
         tracing::info!(node = %name, prune, "forced a member to leave");
         Ok(())
     }
@@ -105,12 +103,12 @@ impl Service {
     /// This agent's own member record.
     fn own_member(&self) -> Option<Member> {
         let gossip = self.gossip.as_ref()?;
-        let own = self.config.serf_address();
+        let own = self.config.serf_address;
         gossip.members().iter().find(|member| member.addr == own).map(api_member)
     }
 
     /// `GET /v1/agent/self`.
-    pub(super) fn self_report(&self) -> serde_json::Value {
+    pub(crate) fn self_report(&self) -> serde_json::Value {
         let mut stats = BTreeMap::new();
         stats.insert("runtime", self.runtime_stats());
         stats.insert("keel", self.keel_stats());
@@ -150,7 +148,7 @@ impl Service {
             stats.insert("client", strings([("known_servers", servers)]));
         }
         json!({
-            "config": config_report(&self.config),
+            "config": self.config.config_report,
             "member": self.own_member(),
             "stats": stats,
         })
@@ -197,55 +195,4 @@ pub fn member_name(node: &str, region: &str) -> String {
 
 fn strings<const N: usize>(pairs: [(&str, String); N]) -> BTreeMap<String, String> {
     pairs.into_iter().map(|(key, value)| (key.to_owned(), value)).collect()
-}
-
-/// The agent's configuration as `/v1/agent/self` shows it. Plugin settings
-/// may hold secrets, so their values are redacted.
-fn config_report(config: &AgentConfig) -> serde_json::Value {
-    let plugins: BTreeMap<String, serde_json::Value> = config
-        .plugins
-        .iter()
-        .map(|(kind, plugin)| {
-            let settings: BTreeMap<&str, &str> =
-                plugin.settings.iter().map(|(key, _)| (key.as_str(), REDACTED)).collect();
-            (kind.to_string(), json!({ "Path": plugin.path, "Config": settings }))
-        })
-        .collect();
-    let rpc = config.rpc_address();
-    json!({
-        "Region": config.region,
-        "Datacenter": config.datacenter,
-        "NodeName": config.node_name,
-        "DataDir": config.data_dir,
-        "DevMode": config.dev,
-        "BindAddr": config.bind.to_string(),
-        "Ports": { "HTTP": config.ports.http, "RPC": config.ports.rpc, "Serf": config.ports.serf },
-        "Addresses": { "HTTP": config.bind.to_string(), "RPC": config.bind.to_string(), "Serf": config.bind.to_string() },
-        "AdvertiseAddrs": {
-            "HTTP": config.http_address().to_string(),
-            "RPC": rpc.to_string(),
-            "Serf": config.serf_address().to_string(),
-        },
-        "Server": {
-            "Enabled": config.server,
-            "BootstrapExpect": config.bootstrap_expect,
-            "RetryJoin": config.retry_join,
-            "RaftMultiplier": config.raft.multiplier,
-            "RaftSnapshotThreshold": config.raft.snapshot_threshold,
-            "RaftTrailingLogs": config.raft.trailing_logs,
-            "DefaultSchedulerConfig": config.scheduler,
-        },
-        "Client": { "Enabled": config.client, "Servers": config.servers },
-        // Nomad shows its ACL tokens here redacted; Keel's agent holds none,
-        // and token secrets live only in the replicated state.
-        "ACL": {
-            "Enabled": config.acl_enabled,
-            "TokenMinExpirationTTL": keel_api::duration::format(config.acl_token_min_ttl),
-            "TokenMaxExpirationTTL": keel_api::duration::format(config.acl_token_max_ttl),
-        },
-        "Autopilot": config.autopilot,
-        "Plugins": plugins,
-        "Files": config.files,
-        "Version": { "Version": env!("CARGO_PKG_VERSION") },
-    })
 }

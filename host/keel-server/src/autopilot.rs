@@ -16,19 +16,20 @@ use keel_plugins::{LicenseVerdict, autopilot};
 use keel_cluster::formation::tags;
 use keel_cluster::gossip::MemberStatus;
 
-use super::{Service, license, now_ms};
+use crate::license;
+use crate::service::Service;
 
 /// What autopilot remembers between rounds: each server's last verdict and
 /// since when it has held it.
 #[derive(Debug, Default)]
-pub(super) struct Memory {
+pub(crate) struct Memory {
     verdicts: Mutex<HashMap<String, (bool, u64)>>,
 }
 
 impl Service {
     /// Asks the autopilot plugin for the health of the cluster as this
     /// server (the leader) sees it.
-    pub(super) fn evaluate_autopilot(&self, server: &Server) -> Result<OperatorHealthReply, ApiError> {
+    pub(crate) fn evaluate_autopilot(&self, server: &Server) -> Result<OperatorHealthReply, ApiError> {
         let cluster = self.cluster_facts(server);
         let decision = self.plugins.autopilot.evaluate(&cluster).map_err(|error| {
             tracing::error!(%error, "autopilot plugin failed");
@@ -78,7 +79,7 @@ impl Service {
         let (peers, _) = server.configuration();
         let leader_id = peers.iter().find(|peer| peer.leader).map(|peer| peer.node.id.clone()).unwrap_or_default();
         let memory = self.autopilot.verdicts.lock().map(|m| m.clone()).unwrap_or_default();
-        let now = now_ms();
+        let now = self.now_ms();
         let replication = server.replication();
         let servers = peers
             .iter()

@@ -72,7 +72,7 @@ fn count_by_status(members: &MembersResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::server::tests::member;
+    use crate::server::tests::member;
 
     #[test]
     fn the_status_summarises_leader_peers_and_members() {

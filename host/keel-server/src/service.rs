@@ -1,20 +1,9 @@
-//! The running agent behind the HTTP API: [`Service`] implements
-//! `keel_http::Backend` over the Raft server, the replicated state and the
-//! plugins. Each endpoint family's mapping lives in its own module; ACL
-//! decisions and their cache are in `acl.rs`, the ACL endpoints in
-//! `acl_endpoints.rs`, requests relayed to and from the leader in
-//! `forwarding.rs`.
-
-mod acl;
-mod acl_endpoints;
-mod agent_info;
-mod autopilot;
-mod forwarding;
-mod license;
-mod snapshot;
+//! [`Service`]: the running agent behind the HTTP API, implementing
+//! `keel_http::Backend` over the Raft server, the replicated state, gossip
+//! and the plugins.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::http::{Request, Response};
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
@@ -29,40 +18,41 @@ use keel_http::{
 };
 use keel_state::{Command, DataDir, State};
 
-pub use agent_info::{gossip_tags, member_name};
-pub use forwarding::ApiForwarder;
+use keel_plugins::Plugins;
 
-use crate::config::AgentConfig;
-use crate::plugins::Plugins;
+use crate::{Clock, Settings, acl, autopilot, license, snapshot};
 
 /// The Raft protocol version Keel speaks, as Nomad reports it.
 pub const RAFT_PROTOCOL: &str = "3";
 
 /// The agent as the API sees it.
 pub struct Service {
-    config: AgentConfig,
-    identity: Identity,
-    server: Option<Arc<Server>>,
+    pub(crate) config: Settings,
+    pub(crate) identity: Identity,
+    pub(crate) server: Option<Arc<Server>>,
     /// Server gossip; `None` on an agent without a server.
-    gossip: Option<Arc<Gossip>>,
-    plugins: Arc<Plugins>,
-    started: Instant,
-    started_unix_ms: u64,
+    pub(crate) gossip: Option<Arc<Gossip>>,
+    pub(crate) plugins: Arc<Plugins>,
+    pub(crate) started: Instant,
+    pub(crate) started_unix_ms: u64,
     /// A client's known servers, replaced by `POST /v1/agent/servers`.
-    client_servers: RwLock<Vec<String>>,
-    autopilot: autopilot::Memory,
-    acl: acl::AclGate,
+    pub(crate) client_servers: RwLock<Vec<String>>,
+    pub(crate) autopilot: autopilot::Memory,
+    pub(crate) acl: acl::AclGate,
     /// The data directory, for the ACL bootstrap reset file.
-    data_dir: Arc<DataDir>,
+    pub(crate) data_dir: Arc<DataDir>,
+    /// Wall-clock time for expiry, license validity and stabilization.
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl Service {
     pub fn new(
-        config: AgentConfig,
+        config: Settings,
         server: Option<Arc<Server>>,
         gossip: Option<Arc<Gossip>>,
         plugins: Arc<Plugins>,
         data_dir: Arc<DataDir>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let identity = Identity {
             node_name: config.node_name.clone(),
@@ -82,22 +72,23 @@ impl Service {
             gossip,
             plugins,
             started: Instant::now(),
-            started_unix_ms: now_ms(),
+            started_unix_ms: clock.now_ms(),
             client_servers: RwLock::new(client_servers),
             autopilot: autopilot::Memory::default(),
             acl: acl::AclGate::new(config.acl_enabled),
             data_dir,
             config,
+            clock,
         }
     }
 
     /// The Raft server, or the error a client-only agent gives for server work.
-    fn server(&self) -> Result<&Server, ApiError> {
+    pub(crate) fn server(&self) -> Result<&Server, ApiError> {
         self.server.as_deref().ok_or_else(|| ApiError::internal("No known servers: this agent runs no server"))
     }
 
     /// The server, checked to be able to answer a read with `consistency`.
-    fn reader(&self, consistency: Consistency) -> Result<&Server, ApiError> {
+    pub(crate) fn reader(&self, consistency: Consistency) -> Result<&Server, ApiError> {
         let server = self.server()?;
         if consistency == Consistency::Leader && !server.is_leader() {
             return Err(match server.leader() {
@@ -112,7 +103,7 @@ impl Service {
     }
 
     /// Reads the replicated state with the query meta Nomad sends.
-    fn read<T>(
+    pub(crate) fn read<T>(
         &self,
         consistency: Consistency,
         index_of: impl FnOnce(&T) -> u64,
@@ -124,12 +115,12 @@ impl Service {
         Ok(Read { value, meta })
     }
 
-    fn meta(&self, server: &Server, index: u64) -> QueryMeta {
+    pub(crate) fn meta(&self, server: &Server, index: u64) -> QueryMeta {
         QueryMeta { index, last_contact_ms: server.last_contact_ms(), known_leader: server.leader().is_some() }
     }
 
     /// Submits a command and waits until it is applied.
-    async fn write(&self, command: Command) -> Result<keel_cluster::Applied, ApiError> {
+    pub(crate) async fn write(&self, command: Command) -> Result<keel_cluster::Applied, ApiError> {
         self.server()?.write(command).await.map_err(cluster_error)
     }
 
@@ -139,23 +130,24 @@ impl Service {
         Ok(Written { updated: applied.outcome.updated(), index: applied.index })
     }
 
-    fn uptime_ms(&self) -> u64 {
+    /// Wall-clock milliseconds since the Unix epoch.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// Wall-clock milliseconds since the Unix epoch, as token times are kept.
+    pub(crate) fn acl_now_ms(&self) -> i64 {
+        i64::try_from(self.now_ms()).unwrap_or(i64::MAX)
+    }
+
+    pub(crate) fn uptime_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 
-/// Wall-clock milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// Wall-clock milliseconds since the Unix epoch, as token times are kept.
-fn acl_now_ms() -> i64 {
-    i64::try_from(now_ms()).unwrap_or(i64::MAX)
-}
 
 /// Maps a server error to Nomad's status and message; detail goes to the log.
-fn cluster_error(error: ClusterError) -> ApiError {
+pub(crate) fn cluster_error(error: ClusterError) -> ApiError {
     match error {
         ClusterError::NoLeader => ApiError::no_leader(),
         ClusterError::NotLeader(Some(leader)) => {
@@ -198,7 +190,7 @@ impl Backend for Service {
     /// no ACL state, knows no token.
     fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
         match &self.server {
-            Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, acl_now_ms()),
+            Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, self.acl_now_ms()),
             None if !self.acl.enabled() || need == Capability::None => Ok(()),
             None => Err(ApiError::token_not_found()),
         }
@@ -286,21 +278,21 @@ impl Backend for Service {
         let server = self.reader(consistency)?;
         let stored = server.view().read(|state| state.license.clone());
         let meta = self.meta(server, stored.as_ref().map_or(0, |license| license.modify_index));
-        let reply = stored.map(|stored| license::reply(&self.plugins.license, &stored.blob)).transpose()?;
+        let reply = stored.map(|stored| license::reply(&self.plugins.license, &stored.blob, self.now_ms())).transpose()?;
         Ok(Read { value: reply, meta })
     }
 
     async fn set_license(&self, blob: String, force: bool) -> Result<u64, ApiError> {
         let server = self.server()?;
         let installed = server.view().read(|state| state.license.clone());
-        license::check_new(&self.plugins.license, &blob, installed.as_ref().map(|l| l.blob.as_str()), force)?;
+        license::check_new(&self.plugins.license, &blob, installed.as_ref().map(|l| l.blob.as_str()), force, self.now_ms())?;
         let applied = self.write(Command::SetLicense { blob }).await?;
         Ok(applied.index)
     }
 
     async fn save_snapshot(&self, consistency: Consistency) -> Result<Read<Vec<u8>>, ApiError> {
         let server = self.reader(consistency)?;
-        let (archive, index) = snapshot::save(server)?;
+        let (archive, index) = snapshot::save(server, self.now_ms())?;
         Ok(Read { value: archive, meta: self.meta(server, index) })
     }
 

@@ -9,8 +9,8 @@ use keel_http::{ApiError, Consistency, Read};
 use keel_plugins::PluginError;
 use keel_state::{Command, State};
 
-use super::acl::{Caller, known_token};
-use super::{Service, acl_now_ms};
+use crate::acl::{Caller, known_token};
+use crate::service::Service;
 
 /// The file an operator writes the reset index into to bootstrap again.
 pub const BOOTSTRAP_RESET_FILE: &str = "acl-bootstrap-reset";
@@ -52,7 +52,7 @@ impl Service {
         Ok(Read { value, meta: self.meta(server, index) })
     }
 
-    pub(super) async fn bootstrap_acl(&self, request: BootstrapRequest) -> Result<(AclToken, u64), ApiError> {
+    pub(crate) async fn bootstrap_acl(&self, request: BootstrapRequest) -> Result<(AclToken, u64), ApiError> {
         self.acl_enabled()?;
         let done = self.server()?.view().read(|state| state.acl.bootstrap_index);
         let reset_index = match done {
@@ -70,7 +70,7 @@ impl Service {
             name: "Bootstrap Token".into(),
             token_type: MANAGEMENT.into(),
             global: true,
-            create_time: acl_now_ms(),
+            create_time: self.acl_now_ms(),
             ..AclToken::default()
         };
         let accessor = token.accessor_id.clone();
@@ -110,13 +110,13 @@ impl Service {
         }
     }
 
-    pub(super) fn list_acl_policies(
+    pub(crate) fn list_acl_policies(
         &self,
         secret: Option<&str>,
         consistency: Consistency,
     ) -> Result<Read<Vec<AclPolicyListStub>>, ApiError> {
         self.acl_read(consistency, |state| {
-            let caller = Caller::resolve(state, secret, acl_now_ms())?;
+            let caller = Caller::resolve(state, secret, self.acl_now_ms())?;
             let policies = state.acl.policies.values();
             let index = table_index(policies.clone().map(|p| p.modify_index));
             let visible = policies.filter(|p| caller.may_read_policy(&p.name)).map(AclPolicyListStub::from).collect();
@@ -124,14 +124,14 @@ impl Service {
         })
     }
 
-    pub(super) fn read_acl_policy(
+    pub(crate) fn read_acl_policy(
         &self,
         secret: Option<&str>,
         name: &str,
         consistency: Consistency,
     ) -> Result<Read<AclPolicy>, ApiError> {
         self.acl_read(consistency, |state| {
-            if !Caller::resolve(state, secret, acl_now_ms())?.may_read_policy(name) {
+            if !Caller::resolve(state, secret, self.acl_now_ms())?.may_read_policy(name) {
                 return Err(ApiError::permission_denied());
             }
             let policy = state.acl.policies.get(name).ok_or_else(|| ApiError::not_found("ACL policy not found"))?;
@@ -139,7 +139,7 @@ impl Service {
         })
     }
 
-    pub(super) async fn write_acl_policy(&self, policy: AclPolicy) -> Result<u64, ApiError> {
+    pub(crate) async fn write_acl_policy(&self, policy: AclPolicy) -> Result<u64, ApiError> {
         self.acl_enabled()?;
         let mut errors = Vec::new();
         let name_ok = (1..=POLICY_NAME_MAX_CHARS).contains(&policy.name.len())
@@ -165,12 +165,12 @@ impl Service {
         Ok(self.write(Command::UpsertAclPolicies { policies: vec![policy] }).await?.index)
     }
 
-    pub(super) async fn remove_acl_policy(&self, name: String) -> Result<u64, ApiError> {
+    pub(crate) async fn remove_acl_policy(&self, name: String) -> Result<u64, ApiError> {
         self.acl_enabled()?;
         Ok(self.write(Command::DeleteAclPolicies { names: vec![name] }).await?.index)
     }
 
-    pub(super) fn list_acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
+    pub(crate) fn list_acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
         self.acl_read(consistency, |state| {
             let tokens = state.acl.tokens.values();
             let index = table_index(tokens.clone().map(|t| t.modify_index));
@@ -178,14 +178,14 @@ impl Service {
         })
     }
 
-    pub(super) fn read_acl_token(
+    pub(crate) fn read_acl_token(
         &self,
         secret: Option<&str>,
         accessor: &str,
         consistency: Consistency,
     ) -> Result<Read<AclToken>, ApiError> {
         self.acl_read(consistency, |state| {
-            let caller = Caller::resolve(state, secret, acl_now_ms())?;
+            let caller = Caller::resolve(state, secret, self.acl_now_ms())?;
             let token = state.acl.tokens.get(accessor);
             let own = match (secret, token) {
                 (Some(secret), Some(token)) => {
@@ -201,7 +201,7 @@ impl Service {
         })
     }
 
-    pub(super) fn read_own_acl_token(
+    pub(crate) fn read_own_acl_token(
         &self,
         secret: Option<&str>,
         consistency: Consistency,
@@ -209,12 +209,12 @@ impl Service {
         self.acl_read(consistency, |state| {
             let not_found = || ApiError::not_found("ACL token not found");
             let secret = secret.ok_or_else(not_found)?;
-            let token = known_token(state, secret, acl_now_ms()).map_err(|_| not_found())?;
+            let token = known_token(state, secret, self.acl_now_ms()).map_err(|_| not_found())?;
             Ok((token.clone(), token.modify_index))
         })
     }
 
-    pub(super) async fn write_acl_token(&self, token: AclToken) -> Result<(AclToken, u64), ApiError> {
+    pub(crate) async fn write_acl_token(&self, token: AclToken) -> Result<(AclToken, u64), ApiError> {
         self.acl_enabled()?;
         let existing = match token.accessor_id.as_str() {
             "" => None,
@@ -228,7 +228,7 @@ impl Service {
         let token = prepare_token(
             token,
             existing.as_ref(),
-            acl_now_ms(),
+            self.acl_now_ms(),
             self.config.acl_token_min_ttl,
             self.config.acl_token_max_ttl,
         )
@@ -240,7 +240,7 @@ impl Service {
         Ok((stored, applied.index))
     }
 
-    pub(super) async fn remove_acl_token(&self, accessor: String) -> Result<u64, ApiError> {
+    pub(crate) async fn remove_acl_token(&self, accessor: String) -> Result<u64, ApiError> {
         self.acl_enabled()?;
         let exists = self.server()?.view().read(|state| state.acl.tokens.contains_key(&accessor));
         if !exists {

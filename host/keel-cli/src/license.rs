@@ -10,11 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use clap::Subcommand;
 use ed25519_dalek::SigningKey;
-use keel_sdk::license::LicenseError;
 use rand::RngCore as _;
 
-use super::license_document::{self, Terms};
-use crate::plugin_cmd::parse_setting;
+use license_ed25519_issuer::{self as license_document, LicenseError, Terms};
+use crate::parse_setting;
 
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing would only add noise")]
@@ -219,8 +218,6 @@ fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use clap::Parser;
-    use keel_sdk::Plugin as _;
-    use license_ed25519::Ed25519Validator;
 
     use super::*;
 
@@ -335,8 +332,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let public_text = std::fs::read_to_string(&files.public).expect("readable");
-        let setting = [("public_key".to_owned(), public_text)];
-        assert!(Ed25519Validator::configure(&setting).is_ok(), "the plugin takes the .pub file as it is");
+        assert_eq!(license_document::check_public_key_setting(&public_text), Ok(()), "the plugin takes the .pub file as it is");
         let again = keygen(&prefix, &key).err().expect("no overwrite").to_string();
         assert!(again.contains("already exists"), "{again}");
     }

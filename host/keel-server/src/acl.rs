@@ -25,7 +25,7 @@ const CACHE_MAX_ENTRIES: usize = 65_536;
 
 /// Who sent a request, as far as ACLs are concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Caller {
+pub(crate) enum Caller {
     Management,
     /// A client token (by accessor), or the anonymous token.
     Rules {
@@ -37,7 +37,7 @@ pub(super) enum Caller {
 impl Caller {
     /// Resolves the secret a request carries. No secret is the anonymous
     /// token; an unknown secret or an expired token is a 403.
-    pub(super) fn resolve(state: &State, secret: Option<&str>, now_ms: i64) -> Result<Caller, ApiError> {
+    pub(crate) fn resolve(state: &State, secret: Option<&str>, now_ms: i64) -> Result<Caller, ApiError> {
         let Some(secret) = secret else {
             return Ok(Caller::Rules { key: ANONYMOUS_KEY.to_owned(), policies: vec![ANONYMOUS_POLICY.to_owned()] });
         };
@@ -50,7 +50,7 @@ impl Caller {
 
     /// Whether the caller may read the policy `name`: management tokens any,
     /// everyone the anonymous policy, other tokens those they hold.
-    pub(super) fn may_read_policy(&self, name: &str) -> bool {
+    pub(crate) fn may_read_policy(&self, name: &str) -> bool {
         match self {
             Caller::Management => true,
             Caller::Rules { policies, .. } => name == ANONYMOUS_POLICY || policies.iter().any(|held| held == name),
@@ -59,7 +59,7 @@ impl Caller {
 }
 
 /// The token whose secret is `secret`, if it is known and has not expired.
-pub(super) fn known_token<'a>(state: &'a State, secret: &str, now_ms: i64) -> Result<&'a AclToken, ApiError> {
+pub(crate) fn known_token<'a>(state: &'a State, secret: &str, now_ms: i64) -> Result<&'a AclToken, ApiError> {
     let token = state.acl.token_by_secret(secret).ok_or_else(ApiError::token_not_found)?;
     if token.is_expired(now_ms) {
         return Err(ApiError::token_expired());
@@ -109,22 +109,22 @@ enum Lookup {
 }
 
 /// ACL enforcement for one agent.
-pub(super) struct AclGate {
+pub(crate) struct AclGate {
     enabled: bool,
     cache: RwLock<HashMap<String, Cached>>,
 }
 
 impl AclGate {
-    pub(super) fn new(enabled: bool) -> Self {
+    pub(crate) fn new(enabled: bool) -> Self {
         Self { enabled, cache: RwLock::new(HashMap::new()) }
     }
 
-    pub(super) fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.enabled
     }
 
     /// Decides whether the request's `secret` has `need`.
-    pub(super) fn authorize(
+    pub(crate) fn authorize(
         &self,
         view: &StateView,
         plugin: &AclPlugin,
@@ -218,7 +218,7 @@ impl AclGate {
     }
 
     /// Forgets the compiled ACL of a deleted token.
-    pub(super) fn forget(&self, accessor: &str) {
+    pub(crate) fn forget(&self, accessor: &str) {
         self.lock_write().remove(accessor);
     }
 

@@ -6,8 +6,6 @@ use keel_http::ApiError;
 use keel_plugins::license::{License as Verified, LicenseError};
 use keel_plugins::{LicensePlugin, LicenseVerdict};
 
-use super::now_ms;
-
 /// The product licenses are checked for, as Nomad names itself.
 pub const PRODUCT: &str = "nomad";
 
@@ -15,8 +13,8 @@ pub const PRODUCT: &str = "nomad";
 /// license that is expired, terminated or not yet valid is shown with no
 /// features and a warning; the server keeps running either way. The query
 /// meta fields are left at zero: the router fills them from the read's meta.
-pub(super) fn reply(plugin: &LicensePlugin, blob: &str) -> Result<LicenseReply, ApiError> {
-    let (license, warning) = match plugin.validate(blob, PRODUCT, now_ms()) {
+pub(crate) fn reply(plugin: &LicensePlugin, blob: &str, now_ms: u64) -> Result<LicenseReply, ApiError> {
+    let (license, warning) = match plugin.validate(blob, PRODUCT, now_ms) {
         LicenseVerdict::Valid(license) => (wire(&license, true), None),
         LicenseVerdict::Invalid(error) => match genuine(&error) {
             Some(license) => (wire(license, false), Some(refusal(&error))),
@@ -37,14 +35,14 @@ pub(super) fn reply(plugin: &LicensePlugin, blob: &str) -> Result<LicenseReply, 
 }
 
 /// Whether `blob` may replace the installed license: the plugin must accept
-/// it now, and without `force` it must not be older than the installed one.
-pub(super) fn check_new(
+/// it `now`, and without `force` it must not be older than the installed one.
+pub(crate) fn check_new(
     plugin: &LicensePlugin,
     blob: &str,
     installed: Option<&str>,
     force: bool,
+    now: u64,
 ) -> Result<(), ApiError> {
-    let now = now_ms();
     let new = match plugin.validate(blob, PRODUCT, now) {
         LicenseVerdict::Valid(license) => license,
         LicenseVerdict::Invalid(error) => {

@@ -14,7 +14,7 @@ use http_body_util::BodyExt;
 use keel_cluster::{Forwarded, ForwardedReply, Forwarder};
 use keel_http::ApiError;
 
-use super::{Service, cluster_error};
+use crate::service::{Service, cluster_error};
 
 /// How long a relayed request may take. A snapshot moves up to hundreds of
 /// MiB; anything else is one Raft write or a read, which the leader answers
@@ -32,7 +32,7 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 
 impl Service {
     /// `Backend::forward`: relays `request` to the leader.
-    pub(super) async fn forward_to_leader(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
+    pub(crate) async fn forward_to_leader(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
         let (parts, body) = request.into_parts();
         let uri = parts.uri.to_string();
         let timeout = timeout_for(&uri);

@@ -1,7 +1,13 @@
-//! The operator CLI: the commands that talk to a running agent over its HTTP
-//! API (`keel operator ...`, `keel acl ...`, `keel server members`, `keel
-//! status`) and the
-//! license issuer's tools (`keel license keygen | sign`).
+//! The `keel` commands that talk to a running agent over its HTTP API
+//! (`keel operator ...`, `keel acl ...`, `keel server members`, `keel
+//! status`) and the license issuer's tools (`keel license keygen | sign`,
+//! over `license-ed25519-issuer`, the license plugin's own format).
+//!
+//! It depends on `keel-api` for the wire types, on `keel-state` only for the
+//! snapshot archive format (`keel operator snapshot inspect` reads archives
+//! offline), and on clap, ureq and indicatif; it must not depend on the
+//! server, cluster or plugin runtime crates, so every command here works
+//! without them.
 //!
 //! The commands mirror Nomad's CLI. Every client command takes `--address`,
 //! `--token` and `--json`; [`http`] resolves them and maps every failure to
@@ -17,7 +23,6 @@ pub mod server;
 pub mod status;
 
 mod autopilot;
-mod license_document;
 mod operator_license;
 mod progress;
 mod raft;
@@ -63,6 +68,14 @@ fn one_line(text: &str) -> String {
 /// Parses a boolean flag value the way Nomad's CLI does (Go's `ParseBool`).
 fn parse_go_bool(text: &str) -> Result<bool, String> {
     keel_api::parse_bool(text).ok_or_else(|| format!("expected true or false, got {text:?}"))
+}
+
+/// Parses `KEY=VALUE`, as repeatable `--config`/`--flag` settings take it.
+pub fn parse_setting(setting: &str) -> Result<(String, String), String> {
+    setting
+        .split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {setting:?}"))
 }
 
 /// Parses a Go duration flag value such as `200ms` or `1m30s`.

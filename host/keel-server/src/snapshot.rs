@@ -5,13 +5,13 @@ use keel_http::ApiError;
 use keel_state::State;
 use keel_state::archive::{self, ArchiveMeta, ArchiveServer};
 
-use super::now_ms;
 
 /// The largest state an archive may unpack to.
 pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
 
-/// An archive of the server's applied state, and the index it reflects.
-pub(super) fn save(server: &Server) -> Result<(Vec<u8>, u64), ApiError> {
+/// An archive of the server's applied state, and the index it reflects,
+/// stamped as created at `now_ms`.
+pub(crate) fn save(server: &Server, now_ms: u64) -> Result<(Vec<u8>, u64), ApiError> {
     let (state, applied) = server.view().read_at(|state, applied| {
         (serde_json::to_vec(state).expect("the state is plain data and always serializes"), applied)
     });
@@ -30,7 +30,7 @@ pub(super) fn save(server: &Server) -> Result<(Vec<u8>, u64), ApiError> {
                 voter: peer.voter,
             })
             .collect(),
-        created_at: keel_api::time::rfc3339_ms(i64::try_from(now_ms()).unwrap_or(i64::MAX)),
+        created_at: keel_api::time::rfc3339_ms(i64::try_from(now_ms).unwrap_or(i64::MAX)),
     };
     let index = meta.index;
     Ok((archive::write(&meta, &state), index))
@@ -38,7 +38,7 @@ pub(super) fn save(server: &Server) -> Result<(Vec<u8>, u64), ApiError> {
 
 /// Checks an archive completely and decodes its state; nothing is changed
 /// here, so a refused archive leaves the cluster as it was.
-pub(super) fn verify(bytes: &[u8]) -> Result<State, ApiError> {
+pub(crate) fn verify(bytes: &[u8]) -> Result<State, ApiError> {
     let (meta, state) = archive::read(bytes, MAX_UNPACKED_BYTES)
         .map_err(|error| ApiError::bad_request(format!("invalid snapshot: {error}")))?;
     let state = serde_json::from_slice(&state)

@@ -1,0 +1,45 @@
+//! Keel's server logic: what the HTTP API's answers are made of.
+//!
+//! This crate owns [`Service`], which implements `keel_http::Backend` over
+//! the Raft server and gossip (`keel-cluster`), the replicated state
+//! (`keel-state`) and the active plugins (`keel-plugins`): the ACL gate and
+//! its cache of compiled tokens, the rules of the ACL endpoints (bootstrap,
+//! policies, tokens), license verdicts, snapshot save and verification,
+//! the agent endpoints, relaying requests to and from the leader, and the
+//! autopilot round with its veto of unsafe actions. Its settings are its own
+//! ([`Settings`]); it does not know the agent's flags or config files.
+//!
+//! It may depend on every host library crate; it must not depend on the
+//! `keel` binary, the CLI or any guest crate (`sdk/`, `plugins/`), so it
+//! builds and tests with plain `cargo test -p keel-server`, without the wasm
+//! toolchain.
+//!
+//! ```text
+//! service.rs        Service: the Backend over server, state and plugins
+//! settings.rs       Settings: what the server needs of the configuration
+//! clock.rs          Clock: wall-clock time, movable in tests
+//! acl.rs            who a token is, and the ACL gate with its compiled-token cache
+//! acl_endpoints.rs  /v1/acl: bootstrap, policies, tokens
+//! agent_info.rs     /v1/agent: members, self, join, force-leave; gossip tags
+//! autopilot.rs      the autopilot round: facts, the plugin's report, the veto
+//! license.rs        license verdicts from the license plugin
+//! snapshot.rs       snapshot archives: save, verify before restore
+//! forwarding.rs     requests relayed to the leader, and served for followers
+//! ```
+
+mod acl;
+mod acl_endpoints;
+mod agent_info;
+mod autopilot;
+mod clock;
+mod forwarding;
+mod license;
+mod service;
+mod settings;
+mod snapshot;
+
+pub use agent_info::{gossip_tags, member_name};
+pub use forwarding::ApiForwarder;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use service::{RAFT_PROTOCOL, Service};
+pub use settings::Settings;
