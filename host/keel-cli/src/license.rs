@@ -12,8 +12,8 @@ use clap::Subcommand;
 use ed25519_dalek::SigningKey;
 use rand::RngCore as _;
 
-use license_ed25519_issuer::{self as license_document, LicenseError, Terms};
 use crate::parse_setting;
+use license_ed25519_issuer::{self as license_document, LicenseError, Terms};
 
 #[derive(Debug, Subcommand)]
 #[allow(clippy::large_enum_variant, reason = "parsed once per process; boxing would only add noise")]
@@ -332,7 +332,11 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let public_text = std::fs::read_to_string(&files.public).expect("readable");
-        assert_eq!(license_document::check_public_key_setting(&public_text), Ok(()), "the plugin takes the .pub file as it is");
+        assert_eq!(
+            license_document::check_public_key_setting(&public_text),
+            Ok(()),
+            "the plugin takes the .pub file as it is"
+        );
         let again = keygen(&prefix, &key).err().expect("no overwrite").to_string();
         assert!(again.contains("already exists"), "{again}");
     }

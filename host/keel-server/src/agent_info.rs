@@ -10,9 +10,8 @@ use keel_http::ApiError;
 use keel_state::ServerNode;
 use serde_json::json;
 
-use crate::service::{RAFT_PROTOCOL, Service};
 use crate::Settings;
-
+use crate::service::{RAFT_PROTOCOL, Service};
 
 /// This server's gossip tags, as Nomad's servers carry them.
 pub fn gossip_tags(config: &Settings, raft_id: &str) -> BTreeMap<String, String> {

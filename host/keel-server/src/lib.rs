@@ -39,7 +39,7 @@ mod settings;
 mod snapshot;
 
 pub use agent_info::{gossip_tags, member_name};
-pub use forwarding::ApiForwarder;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use forwarding::ApiForwarder;
 pub use service::{RAFT_PROTOCOL, Service};
 pub use settings::Settings;

@@ -145,7 +145,6 @@ impl Service {
     }
 }
 
-
 /// Maps a server error to Nomad's status and message; detail goes to the log.
 pub(crate) fn cluster_error(error: ClusterError) -> ApiError {
     match error {
@@ -278,14 +277,21 @@ impl Backend for Service {
         let server = self.reader(consistency)?;
         let stored = server.view().read(|state| state.license.clone());
         let meta = self.meta(server, stored.as_ref().map_or(0, |license| license.modify_index));
-        let reply = stored.map(|stored| license::reply(&self.plugins.license, &stored.blob, self.now_ms())).transpose()?;
+        let reply =
+            stored.map(|stored| license::reply(&self.plugins.license, &stored.blob, self.now_ms())).transpose()?;
         Ok(Read { value: reply, meta })
     }
 
     async fn set_license(&self, blob: String, force: bool) -> Result<u64, ApiError> {
         let server = self.server()?;
         let installed = server.view().read(|state| state.license.clone());
-        license::check_new(&self.plugins.license, &blob, installed.as_ref().map(|l| l.blob.as_str()), force, self.now_ms())?;
+        license::check_new(
+            &self.plugins.license,
+            &blob,
+            installed.as_ref().map(|l| l.blob.as_str()),
+            force,
+            self.now_ms(),
+        )?;
         let applied = self.write(Command::SetLicense { blob }).await?;
         Ok(applied.index)
     }

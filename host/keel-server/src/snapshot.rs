@@ -5,7 +5,6 @@ use keel_http::ApiError;
 use keel_state::State;
 use keel_state::archive::{self, ArchiveMeta, ArchiveServer};
 
-
 /// The largest state an archive may unpack to.
 pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
 
