@@ -14,7 +14,8 @@ const GUEST_CRATES: [&str; 5] = ["keel-sdk", "acl-nomad", "autopilot-default", "
 /// Each host crate and the workspace crates it may use directly. A crate
 /// may also use whatever the crates it may use may use (the arrows are
 /// transitive), so only the first step is listed.
-const ARROWS: [(&str, &[&str]); 9] = [
+const ARROWS: [(&str, &[&str]); 10] = [
+    ("keel-hcl", &[]),
     ("keel-api", &[]),
     ("keel-contract", &[]),
     ("keel-state", &["keel-api"]),
@@ -26,7 +27,7 @@ const ARROWS: [(&str, &[&str]); 9] = [
     // archive code the servers use, and issues licenses with the license
     // plugin's own format, which lives beside the plugin.
     ("keel-cli", &["keel-state", "license-ed25519-issuer"]),
-    ("keel", &["keel-server", "keel-cli"]),
+    ("keel", &["keel-server", "keel-cli", "keel-hcl"]),
 ];
 
 /// The third-party crates a host crate must not use directly, because they

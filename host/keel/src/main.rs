@@ -49,7 +49,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(config::nomad_spelling(std::env::args().collect()));
     init_logging();
     let outcome = match cli.command {
         Command::Agent(args) => agent::run(args),

@@ -1,0 +1,262 @@
+//! The agent's configuration: optional files with Nomad's keys (HCL1 or
+//! JSON, files or directories, merged as Nomad merges them; `file.rs`),
+//! overridden by command-line flags in either spelling (`flags.rs`),
+//! resolved into one [`AgentConfig`].
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
+use keel_cluster::RaftTuning;
+use keel_plugins::Kind;
+use serde::Deserialize;
+use serde_json::json;
+
+mod file;
+mod flags;
+#[cfg(test)]
+mod tests;
+
+use file::{FileConfig, SchedulerBlock};
+pub use flags::{AgentArgs, nomad_spelling};
+
+/// Nomad's default ports.
+pub const DEFAULT_PORTS: Ports = Ports { http: 4646, rpc: 4647, serf: 4648 };
+
+/// The listening ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ports {
+    pub http: u16,
+    pub rpc: u16,
+    pub serf: u16,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        DEFAULT_PORTS
+    }
+}
+
+/// One plugin's source and settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginConfig {
+    /// A component file; the embedded default when `None`.
+    pub path: Option<PathBuf>,
+    /// The settings passed to the plugin's `configure`.
+    pub settings: Vec<(String, String)>,
+}
+
+/// Everything the agent runs with, after the file and the flags.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub dev: bool,
+    pub server: bool,
+    pub client: bool,
+    pub node_name: String,
+    pub region: String,
+    pub datacenter: String,
+    /// `None` in dev mode without `--data-dir`: a temporary directory.
+    pub data_dir: Option<PathBuf>,
+    pub bind: IpAddr,
+    pub ports: Ports,
+    pub bootstrap_expect: u32,
+    pub retry_join: Vec<String>,
+    /// A client's servers (`client { servers = [...] }`).
+    pub servers: Vec<String>,
+    pub raft: RaftTuning,
+    /// How often the leader runs an autopilot round (`server {
+    /// autopilot_interval = "10s" }`, Nomad's fixed 10 s by default).
+    pub autopilot_interval: Duration,
+    pub acl_enabled: bool,
+    /// The shortest and longest expiration a new token may ask for
+    /// (`acl { token_min_expiration_ttl, token_max_expiration_ttl }`;
+    /// Nomad's defaults are one minute and one day).
+    pub acl_token_min_ttl: Duration,
+    pub acl_token_max_ttl: Duration,
+    pub autopilot: AutopilotConfiguration,
+    pub scheduler: SchedulerConfiguration,
+    pub plugins: BTreeMap<Kind, PluginConfig>,
+    /// Where the config file came from, for `/v1/agent/self`.
+    pub files: Vec<PathBuf>,
+}
+
+impl AgentConfig {
+    /// Reads the config files and directories named by `--config`, if any,
+    /// and applies the flags.
+    pub fn load(args: &AgentArgs) -> anyhow::Result<Self> {
+        let (file, files) = FileConfig::read_all(&args.config)?;
+        Self::resolve(file, args, files)
+    }
+
+    fn resolve(file: FileConfig, args: &AgentArgs, files: Vec<PathBuf>) -> anyhow::Result<Self> {
+        let dev = args.dev;
+        let server = args.server || dev || file.server.enabled;
+        let client = args.client || dev || file.client.enabled;
+        if !server && !client {
+            bail!("an agent must run a server, a client or both: give --server, --client or --dev");
+        }
+        let bind = args.bind.or(file.bind_addr).unwrap_or(IpAddr::V4(if dev {
+            Ipv4Addr::LOCALHOST
+        } else {
+            Ipv4Addr::UNSPECIFIED
+        }));
+        let data_dir = args.data_dir.clone().or(file.data_dir);
+        if data_dir.is_none() && !dev {
+            bail!("a data directory is required outside dev mode: give --data-dir or data_dir in the config file");
+        }
+        let bootstrap_expect = match (dev, args.bootstrap_expect.or(file.server.bootstrap_expect)) {
+            (true, Some(n)) if n != 1 => bail!("dev mode is a single server: bootstrap_expect must be 1, not {n}"),
+            (true, _) => 1,
+            (false, Some(n)) => n,
+            (false, None) => 0,
+        };
+        let mut retry_join = file.server.server_join.retry_join;
+        retry_join.extend(file.server.retry_join);
+        retry_join.extend(args.retry_join.iter().cloned());
+        let mut plugins: BTreeMap<Kind, PluginConfig> = BTreeMap::new();
+        for (name, block) in file.plugin {
+            let kind: Kind = name.parse().map_err(|e| anyhow::anyhow!("plugin \"{name}\": {e}"))?;
+            plugins.insert(kind, PluginConfig { path: block.path, settings: block.config.into_iter().collect() });
+        }
+        for (kind, path) in &args.plugins {
+            plugins.entry(*kind).or_default().path = Some(path.clone());
+        }
+        Ok(Self {
+            dev,
+            server,
+            client,
+            node_name: args.node.clone().or(file.name).unwrap_or_else(default_node_name),
+            region: args.region.clone().or(file.region).unwrap_or_else(|| "global".to_owned()),
+            datacenter: args.datacenter.clone().or(file.datacenter).unwrap_or_else(|| "dc1".to_owned()),
+            data_dir,
+            bind,
+            ports: file.ports,
+            bootstrap_expect,
+            retry_join,
+            servers: file.client.servers,
+            raft: RaftTuning {
+                multiplier: file.server.raft_multiplier.unwrap_or(1),
+                snapshot_threshold: file
+                    .server
+                    .raft_snapshot_threshold
+                    .unwrap_or(RaftTuning::default().snapshot_threshold),
+                trailing_logs: file.server.raft_trailing_logs.unwrap_or(RaftTuning::default().trailing_logs),
+            },
+            autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
+            acl_enabled: args.acl_enabled || file.acl.enabled,
+            acl_token_min_ttl: file.acl.token_min_expiration_ttl.unwrap_or(Duration::from_secs(60)),
+            acl_token_max_ttl: file.acl.token_max_expiration_ttl.unwrap_or(Duration::from_secs(24 * 3600)),
+            autopilot: file.autopilot.resolve(),
+            scheduler: file
+                .server
+                .default_scheduler_config
+                .map_or_else(SchedulerConfiguration::nomad_defaults, SchedulerBlock::resolve),
+            plugins,
+            files,
+        })
+    }
+
+    pub fn http_address(&self) -> SocketAddr {
+        SocketAddr::new(self.bind, self.ports.http)
+    }
+
+    /// The RPC address other servers reach this one at. A wildcard bind
+    /// advertises loopback, as there is no other address to pick here.
+    pub fn rpc_address(&self) -> SocketAddr {
+        let ip = if self.bind.is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { self.bind };
+        SocketAddr::new(ip, self.ports.rpc)
+    }
+
+    pub fn serf_address(&self) -> SocketAddr {
+        SocketAddr::new(self.rpc_address().ip(), self.ports.serf)
+    }
+}
+
+fn default_node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "keel".to_owned())
+}
+
+impl AgentConfig {
+    /// What the server logic needs of this configuration.
+    pub fn server_settings(&self) -> keel_server::Settings {
+        keel_server::Settings {
+            node_name: self.node_name.clone(),
+            region: self.region.clone(),
+            datacenter: self.datacenter.clone(),
+            server: self.server,
+            client: self.client,
+            bootstrap_expect: self.bootstrap_expect,
+            rpc_address: self.rpc_address(),
+            serf_address: self.serf_address(),
+            servers: self.servers.clone(),
+            acl_enabled: self.acl_enabled,
+            acl_token_min_ttl: self.acl_token_min_ttl,
+            acl_token_max_ttl: self.acl_token_max_ttl,
+            autopilot: self.autopilot.clone(),
+            scheduler: self.scheduler.clone(),
+            config_report: config_report(self),
+        }
+    }
+}
+
+/// What `/v1/agent/self` shows in place of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// The agent's configuration as `/v1/agent/self` shows it. Plugin settings
+/// may hold secrets, so their values are redacted.
+fn config_report(config: &AgentConfig) -> serde_json::Value {
+    let plugins: BTreeMap<String, serde_json::Value> = config
+        .plugins
+        .iter()
+        .map(|(kind, plugin)| {
+            let settings: BTreeMap<&str, &str> =
+                plugin.settings.iter().map(|(key, _)| (key.as_str(), REDACTED)).collect();
+            (kind.to_string(), json!({ "Path": plugin.path, "Config": settings }))
+        })
+        .collect();
+    let rpc = config.rpc_address();
+    json!({
+        "Region": config.region,
+        "Datacenter": config.datacenter,
+        "NodeName": config.node_name,
+        "DataDir": config.data_dir,
+        "DevMode": config.dev,
+        "BindAddr": config.bind.to_string(),
+        "Ports": { "HTTP": config.ports.http, "RPC": config.ports.rpc, "Serf": config.ports.serf },
+        "Addresses": { "HTTP": config.bind.to_string(), "RPC": config.bind.to_string(), "Serf": config.bind.to_string() },
+        "AdvertiseAddrs": {
+            "HTTP": config.http_address().to_string(),
+            "RPC": rpc.to_string(),
+            "Serf": config.serf_address().to_string(),
+        },
+        "Server": {
+            "Enabled": config.server,
+            "BootstrapExpect": config.bootstrap_expect,
+            "RetryJoin": config.retry_join,
+            "RaftMultiplier": config.raft.multiplier,
+            "RaftSnapshotThreshold": config.raft.snapshot_threshold,
+            "RaftTrailingLogs": config.raft.trailing_logs,
+            "DefaultSchedulerConfig": config.scheduler,
+        },
+        "Client": { "Enabled": config.client, "Servers": config.servers },
+        // Nomad shows its ACL tokens here redacted; Keel's agent holds none,
+        // and token secrets live only in the replicated state.
+        "ACL": {
+            "Enabled": config.acl_enabled,
+            "TokenMinExpirationTTL": keel_api::duration::format(config.acl_token_min_ttl),
+            "TokenMaxExpirationTTL": keel_api::duration::format(config.acl_token_max_ttl),
+        },
+        "Autopilot": config.autopilot,
+        "Plugins": plugins,
+        "Files": config.files,
+        "Version": { "Version": env!("CARGO_PKG_VERSION") },
+    })
+}
