@@ -79,3 +79,76 @@ fn dev_agent_refuses_a_bad_plugin_override() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("acl-policy"), "{}", stderr(&output));
 }
+
+/// The agent's configuration as `/v1/agent/self` reports it, without the
+/// data directory, which is a new temporary one per start.
+fn reported_config(agent: &Agent) -> serde_json::Value {
+    let mut config = agent.get("/v1/agent/self").json()["config"].take();
+    config.as_object_mut().expect("config is an object").remove("DataDir");
+    config
+}
+
+#[test]
+fn a_config_directory_of_hcl1_and_json_files_reaches_agent_self() {
+    let dir = tempfile::tempdir().expect("temporary dir");
+    let hcl = "name = \"from-dir\"\nregion = \"eu\"\nports { http = 4646  rpc = 5647  serf = 5648 }\n\
+               server { enabled = true, bootstrap_expect = 1 }\nplugin \"license\" { config { public_key = \"k\" } }\n";
+    std::fs::write(dir.path().join("10-agent.hcl"), hcl).expect("write");
+    std::fs::write(dir.path().join("20-site.json"), r#"{"datacenter": "fra1", "server": [{"raft_multiplier": 2}]}"#)
+        .expect("write");
+    let agent = Agent::start("127.0.0.25", vec!["--config".into(), dir.path().to_str().expect("utf-8").into()]);
+    let config = reported_config(&agent);
+    assert_eq!(config["NodeName"], "from-dir");
+    assert_eq!((&config["Region"], &config["Datacenter"]), (&"eu".into(), &"fra1".into()));
+    assert_eq!(config["Ports"], serde_json::json!({ "HTTP": 4646, "RPC": 5647, "Serf": 5648 }));
+    assert_eq!(config["Server"]["RaftMultiplier"], 2, "the later file's block merged into the first's");
+    assert_eq!(config["Server"]["BootstrapExpect"], 1);
+    assert_eq!(config["Files"].as_array().map(Vec::len), Some(2), "{}", config["Files"]);
+    assert_eq!(config["Plugins"]["license"]["Config"]["public_key"], "<redacted>");
+}
+
+#[test]
+fn nomad_flag_spelling_starts_the_same_agent() {
+    let dir = tempfile::tempdir().expect("temporary dir");
+    let file = dir.path().join("agent.hcl");
+    std::fs::write(&file, "autopilot { min_quorum = 1  server_stabilization_time = \"5s\" }\n").expect("write");
+    let file = file.to_str().expect("utf-8").to_owned();
+    let words = |list: &[&str]| list.iter().map(|word| (*word).to_owned()).collect::<Vec<_>>();
+    let keel_spelling = words(&[
+        "--server",
+        "--bootstrap-expect",
+        "1",
+        "--node",
+        "n1",
+        "--region",
+        "eu",
+        "--dc=fra1",
+        "--config",
+        &file,
+    ]);
+    let nomad_spelling = words(&[
+        "-server",
+        "-bootstrap-expect=1",
+        "-node=n1",
+        "-region",
+        "eu",
+        "-dc",
+        "fra1",
+        &format!("-config={file}"),
+    ]);
+    let agent = Agent::start("127.0.0.24", keel_spelling);
+    let expected = reported_config(&agent);
+    assert!(agent.stop_with(libc::SIGTERM).success());
+    let agent = Agent::start("127.0.0.24", nomad_spelling);
+    assert_eq!(reported_config(&agent), expected);
+    assert_eq!((&expected["NodeName"], &expected["Datacenter"]), (&"n1".into(), &"fra1".into()));
+    assert_eq!(expected["Autopilot"]["ServerStabilizationTime"], "5s");
+    assert!(agent.stop_with(libc::SIGTERM).success());
+}
+
+#[test]
+fn agent_help_names_both_spellings() {
+    let output = keel(&["agent", "--help"]);
+    assert!(output.status.success());
+    assert!(stdout(&output).contains("Nomad's spelling works too: -dev, -server"), "{}", stdout(&output));
+}
