@@ -7,8 +7,7 @@ use keel_state::archive::{self, ArchiveMeta, ArchiveServer};
 
 use super::now_ms;
 
-/// The largest state an archive may unpack to.
-pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
+pub use archive::MAX_UNPACKED_BYTES;
 
 /// An archive of the server's applied state, and the index it reflects.
 pub(super) fn save(server: &Server) -> Result<(Vec<u8>, u64), ApiError> {
