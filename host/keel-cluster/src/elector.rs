@@ -145,7 +145,10 @@ async fn majority_agrees(
     for address in addresses {
         let client = Arc::clone(client);
         asks.spawn(async move {
-            matches!(client.call(&address, &RpcRequest::PreVote, timing.lease).await, Ok(RpcResponse::PreVote(true)))
+            matches!(
+                client.call(&address, &RpcRequest::PreVote, &[], timing.lease).await,
+                Ok((RpcResponse::PreVote(true), _))
+            )
         });
     }
     let mut granted = 1;
