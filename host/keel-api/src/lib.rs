@@ -5,11 +5,14 @@
 //! small parsers Nomad applies to query strings: Go's `ParseBool` and Go's
 //! duration syntax. It does no I/O and depends on serde only; the state
 //! machine, the HTTP router and the CLI all speak these types, so a shape is
-//! defined in exactly one place.
+//! defined in exactly one place. For the same reason it holds the size
+//! limits ([`limits`]) that the HTTP router, the snapshot archive and the
+//! RPC port must agree on.
 
 pub mod acl;
 pub mod agent;
 pub mod duration;
+pub mod limits;
 pub mod operator;
 pub mod time;
 

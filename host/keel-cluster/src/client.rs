@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
-use crate::rpc::{RpcRequest, RpcResponse, read_frame, write_frame};
+use crate::rpc::{RpcRequest, RpcResponse, encode, hello, read_body, read_frame, write_message};
 
 /// A connection idle this long is not reused: well inside the server's own
 /// idle timeout, so a reused connection is never one the server closed.
@@ -29,27 +29,41 @@ pub(crate) struct RpcClient {
 }
 
 impl RpcClient {
-    /// Sends `request` to `address` and reads the answer, all within
-    /// `timeout`.
-    pub(crate) async fn call(&self, address: &str, request: &RpcRequest, timeout: Duration) -> io::Result<RpcResponse> {
+    /// Sends `request` to `address`, followed by `body` in chunks, and
+    /// reads the answer and the body that follows it, all within `timeout`.
+    /// A new connection first exchanges protocol headers, so a peer of
+    /// another version is an error here.
+    pub(crate) async fn call(
+        &self,
+        address: &str,
+        request: &RpcRequest,
+        body: &[u8],
+        timeout: Duration,
+    ) -> io::Result<(RpcResponse, Vec<u8>)> {
+        let head = encode(request)?;
         let exchange = async {
             let mut stream = match self.take_idle(address) {
                 Some(stream) => stream,
                 None => {
-                    let stream = TcpStream::connect(address).await?;
+                    let mut stream = TcpStream::connect(address).await?;
                     stream.set_nodelay(true)?;
+                    hello(&mut stream).await?;
                     stream
                 }
             };
-            write_frame(&mut stream, request).await?;
+            write_message(&mut stream, head, body).await?;
             let response = read_frame::<_, RpcResponse>(&mut stream).await?;
-            Ok::<_, io::Error>((stream, response))
+            let body = match &response {
+                RpcResponse::Forward(reply) => read_body(&mut stream, reply.body_bytes).await?,
+                _ => Vec::new(),
+            };
+            Ok::<_, io::Error>((stream, response, body))
         };
-        let (stream, response) = tokio::time::timeout(timeout, exchange).await.map_err(|_| {
+        let (stream, response, body) = tokio::time::timeout(timeout, exchange).await.map_err(|_| {
             io::Error::new(io::ErrorKind::TimedOut, format!("rpc to {address}: no answer in {timeout:?}"))
         })??;
         self.put_idle(address, stream);
-        Ok(response)
+        Ok((response, body))
     }
 
     fn take_idle(&self, address: &str) -> Option<TcpStream> {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RPC_CHUNK_MAX_BYTES};
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use keel_state::{Command, DataDir, Outcome, ServerNode, StateView, Store, TypeConfig};
 use openraft::error::{ClientWriteError, RaftError};
@@ -215,9 +216,9 @@ impl Server {
         if leader.id == self.me.id {
             return Err(ClusterError::NotLeader(None));
         }
-        let request = RpcRequest::Forward(request);
-        match self.client.call(&leader.address, &request, timeout).await {
-            Ok(RpcResponse::Forward(reply)) => Ok(reply),
+        let (head, body) = request.split();
+        match self.client.call(&leader.address, &RpcRequest::Forward(head), &body, timeout).await {
+            Ok((RpcResponse::Forward(reply), body)) => Ok(ForwardedReply::join(reply, body)),
             Ok(_) => Err(ClusterError::Rpc(format!("{} answered another request", leader.address))),
             Err(error) => Err(ClusterError::Rpc(format!("{}: {error}", leader.address))),
         }
@@ -231,8 +232,8 @@ impl Server {
 
     /// Asks the server at `rpc_address` whether it holds Raft state.
     pub async fn peer_is_initialized(&self, rpc_address: &str) -> Result<bool, ClusterError> {
-        match self.client.call(rpc_address, &RpcRequest::Initialized, PROBE_TIMEOUT).await {
-            Ok(RpcResponse::Initialized(initialized)) => Ok(initialized),
+        match self.client.call(rpc_address, &RpcRequest::Initialized, &[], PROBE_TIMEOUT).await {
+            Ok((RpcResponse::Initialized(initialized), _)) => Ok(initialized),
             Ok(_) => Err(ClusterError::Rpc(format!("{rpc_address} answered another request"))),
             Err(error) => Err(ClusterError::Rpc(format!("{rpc_address}: {error}"))),
         }
@@ -369,8 +370,17 @@ impl Server {
         self.leader_contact.silence().map_or(0, |silence| u64::try_from(silence.as_millis()).unwrap_or(u64::MAX))
     }
 
-    /// Submits `command` and waits until it is applied.
+    /// Submits `command` and waits until it is applied. A command whose
+    /// JSON, which is what the log stores and the wire carries, exceeds
+    /// [`RAFT_ENTRY_MAX_BYTES`] is refused before it reaches the log, where
+    /// it could never be replicated.
     pub async fn write(&self, command: Command) -> Result<Applied, ClusterError> {
+        let entry_bytes = json_bytes(&command);
+        if entry_bytes > RAFT_ENTRY_MAX_BYTES {
+            return Err(ClusterError::Refused(format!(
+                "raft entry of {entry_bytes} bytes exceeds the limit of {RAFT_ENTRY_MAX_BYTES} bytes"
+            )));
+        }
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(command)).await {
             Ok(Ok(response)) => Ok(Applied { outcome: response.data, index: response.log_id.index }),
             Ok(Err(error)) => Err(write_error(error)),
@@ -537,10 +547,29 @@ fn raft_config(tuning: RaftTuning) -> Result<Config, ClusterError> {
         election_timeout_max: 600 * multiplier,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_threshold.max(1)),
         max_in_snapshot_log_to_keep: tuning.trailing_logs,
+        // One snapshot chunk per InstallSnapshot frame, well inside the frame limit.
+        snapshot_max_chunk_size: RPC_CHUNK_MAX_BYTES as u64,
         ..Config::default()
     }
     .validate()
     .map_err(|e| ClusterError::Start(format!("raft configuration: {e}")))
+}
+
+/// The length of `command`'s JSON, counted without holding the bytes.
+fn json_bytes(command: &Command) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, command).map_or(usize::MAX, |()| count.0)
 }
 
 fn only_voter_is(metrics: &RaftMetrics<u64, ServerNode>, node_id: u64) -> bool {

@@ -78,7 +78,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { body_max_bytes: 1024 * 1024, snapshot_max_bytes: 512 * 1024 * 1024 }
+        Self {
+            body_max_bytes: keel_api::limits::HTTP_BODY_MAX_BYTES,
+            snapshot_max_bytes: keel_api::limits::SNAPSHOT_UPLOAD_MAX_BYTES,
+        }
     }
 }
 

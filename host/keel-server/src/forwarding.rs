@@ -16,9 +16,10 @@ use keel_http::ApiError;
 
 use crate::service::{Service, cluster_error};
 
-/// How long a relayed request may take. A snapshot moves up to hundreds of
-/// MiB; anything else is one Raft write or a read, which the leader answers
-/// well within its own write timeout.
+/// How long a relayed request may take. A snapshot moves up to the upload
+/// limit of `keel_api::limits` (tens of MiB) in chunks; anything else is
+/// one Raft write or a read, which the leader answers well within its own
+/// write timeout.
 fn timeout_for(uri: &str) -> Duration {
     if uri.starts_with("/v1/operator/snapshot") { Duration::from_secs(300) } else { Duration::from_secs(20) }
 }

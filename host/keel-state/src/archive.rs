@@ -29,6 +29,10 @@ use sha2::{Digest as _, Sha256};
 /// The archive format this server writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The most a restored archive may unpack to: the limit that keeps a
+/// restored state within one Raft entry (see `keel_api::limits`).
+pub const MAX_UNPACKED_BYTES: u64 = keel_api::limits::RESTORE_UNPACK_MAX_BYTES;
+
 /// The archive's metadata file.
 pub const META_FILE: &str = "meta.json";
 /// The archive's serialized state.
