@@ -31,11 +31,10 @@ pub(crate) async fn bootstrap<B: Backend>(
     body: Body,
 ) -> Result<Response, ApiError> {
     backend.authorize(token.as_deref(), acl::ACL_BOOTSTRAP)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let request: BootstrapRequest = match body.is_empty() {
         true => BootstrapRequest::default(),
-        false => serde_json::from_slice(&body)
-            .map_err(|error| ApiError::bad_request(format!("failed to decode request body: {error}")))?,
+        false => request::decode_object(&body, "failed to decode request body")?,
     };
     let (token, index) = backend.acl_bootstrap(request).await?;
     Ok((reply::index(index), Json::new(token, params.format())).into_response())
@@ -77,7 +76,7 @@ pub(crate) async fn set_policy<B: Backend>(
 ) -> Result<Response, ApiError> {
     let name = segment(name)?;
     backend.authorize(token.as_deref(), acl::ACL_POLICY_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let policy: AclPolicy = request::decode_json(&body, "ACL policy")?;
     if policy.name != name {
         return Err(ApiError::bad_request("ACL policy name does not match request path"));
@@ -150,7 +149,7 @@ pub(crate) async fn update_token<B: Backend>(
 }
 
 async fn decode_token(body: Body, limits: Limits) -> Result<AclToken, ApiError> {
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     request::decode_json(&body, "ACL token")
 }
 

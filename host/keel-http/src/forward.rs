@@ -46,7 +46,8 @@ pub(crate) async fn to_leader<B: Backend>(
 async fn forward<B: Backend>(state: &RouterState<B>, snapshot: bool, request: Request) -> Response {
     let limit = if snapshot { state.limits.snapshot_max_bytes } else { state.limits.body_max_bytes };
     let (mut parts, body) = request.into_parts();
-    let body = match read_body(body, limit).await {
+    // The same checks a handler makes, before anything is buffered to relay.
+    let body = match read_body(body, limit, state.limits.body_idle_timeout_ms).await {
         Ok(body) => body,
         Err(error) => return error.into_response(),
     };

@@ -85,7 +85,8 @@ async fn a_relayed_request_is_never_relayed_again() {
 
 #[tokio::test]
 async fn a_relayed_body_keeps_the_route_limit() {
-    let harness = Harness::with(TestBackend::new(), Limits { body_max_bytes: 8, snapshot_max_bytes: 32 });
+    let harness =
+        Harness::with(TestBackend::new(), Limits { body_max_bytes: 8, snapshot_max_bytes: 32, ..Limits::default() });
     harness.backend.state().leadership = Leadership::Elsewhere;
     let reply = harness.send_body("PUT", "/v1/operator/scheduler/configuration", "0123456789").await;
     assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);

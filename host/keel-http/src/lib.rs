@@ -10,14 +10,17 @@
 //! binary implements over the state, cluster and plugin crates. The crate
 //! depends on `keel-api` (wire types) and on axum and serde; it must not
 //! depend on the state, cluster or plugin crates, and it does no I/O of its own
-//! besides reading request bodies under a size limit ([`Limits`]).
+//! besides reading request bodies under a size limit and an idle timeout
+//! ([`Limits`]) and serving the router on a listener with a bound on how long
+//! a request head may take ([`serve()`]).
 //!
 //! ```text
 //! lib.rs                 router(), Limits, the route table
 //! acl.rs                 the right each route needs (the reference's "ACL Required" column), who answers it
 //! forward.rs             leader-only requests on a follower: relayed to the leader
-//! request.rs             extractors: token, query options, bodies under a limit
+//! request.rs             extractors: token, query options, bodies under limits, JSON objects only
 //! reply.rs               JSON replies, ?pretty, the X-Nomad-* query headers
+//! serve.rs               the connection loop: hyper with a request head timeout
 //! operator_raft.rs       /v1/operator/raft/configuration, /v1/operator/raft/peer
 //! operator_autopilot.rs  /v1/operator/autopilot/configuration, /v1/operator/autopilot/health
 //! operator_scheduler.rs  /v1/operator/scheduler/configuration
@@ -45,6 +48,7 @@ mod operator_scheduler;
 mod operator_snapshot;
 mod reply;
 mod request;
+mod serve;
 mod status;
 
 #[cfg(test)]
@@ -65,15 +69,18 @@ pub use acl::{ROUTES, Route, Scope, route_for};
 pub use backend::{Backend, Capability, Consistency, Identity, Leadership, PeerSelector, QueryMeta, Read, Written};
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;
+pub use serve::serve;
 
-/// Size bounds on request bodies. Bodies are read only through these; axum's
-/// own default limit (2 MB) plays no part.
+/// Size and time bounds on request bodies. Bodies are read only through
+/// these; axum's own default limit (2 MB) plays no part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// JSON bodies and the license text.
     pub body_max_bytes: usize,
     /// A snapshot archive sent to `PUT /v1/operator/snapshot`.
     pub snapshot_max_bytes: usize,
+    /// How long a body may make no progress before the request fails with 408.
+    pub body_idle_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -81,6 +88,7 @@ impl Default for Limits {
         Self {
             body_max_bytes: keel_api::limits::HTTP_BODY_MAX_BYTES,
             snapshot_max_bytes: keel_api::limits::SNAPSHOT_UPLOAD_MAX_BYTES,
+            body_idle_timeout_ms: 30_000,
         }
     }
 }

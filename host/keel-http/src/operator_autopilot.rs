@@ -37,7 +37,7 @@ pub(crate) async fn set_configuration<B: Backend>(
 ) -> Result<Response, ApiError> {
     let cas = params.cas()?;
     backend.authorize(token.as_deref(), acl::AUTOPILOT_CONFIGURATION_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let config: AutopilotConfiguration = request::decode_json(&body, "autopilot config")?;
     let written = backend.set_autopilot_configuration(config, cas).await?;
     let updated = cas.is_none() || written.updated;

@@ -45,7 +45,7 @@ pub(crate) async fn set_license<B: Backend>(
 ) -> Result<Response, ApiError> {
     let force = params.flag("force")?;
     backend.authorize(token.as_deref(), acl::LICENSE_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("License is not valid UTF-8 text"))?;
     let blob = text.trim();
     if blob.is_empty() {

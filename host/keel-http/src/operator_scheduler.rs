@@ -42,7 +42,7 @@ pub(crate) async fn set_configuration<B: Backend>(
 ) -> Result<Response, ApiError> {
     let cas = params.cas()?;
     backend.authorize(token.as_deref(), acl::SCHEDULER_CONFIGURATION_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let config: SchedulerConfiguration = request::decode_json(&body, "scheduler config")?;
     config.validate().map_err(ApiError::bad_request)?;
     let written = backend.set_scheduler_configuration(config, cas).await?;

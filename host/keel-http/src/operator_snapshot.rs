@@ -45,7 +45,7 @@ pub(crate) async fn restore<B: Backend>(
     body: Body,
 ) -> Result<Response, ApiError> {
     backend.authorize(token.as_deref(), acl::SNAPSHOT_RESTORE)?;
-    let archive = request::read_body(body, limits.snapshot_max_bytes).await?;
+    let archive = request::read_body(body, limits.snapshot_max_bytes, limits.body_idle_timeout_ms).await?;
     if archive.is_empty() {
         return Err(ApiError::bad_request("Request body is empty"));
     }

@@ -1,10 +1,12 @@
 //! Tests of the router as a whole: the ACL table, tokens, `?pretty`,
-//! unknown paths, body limits and hostile input, across every route.
+//! unknown paths, body limits, timeouts and hostile input, across every route.
+
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use crate::testing::{Harness, assert_error};
-use crate::{Capability, ROUTES};
+use crate::testing::{Harness, Stalled, TestBackend, assert_error};
+use crate::{Capability, Leadership, Limits, ROUTES};
 
 /// The "ACL Required" column of the reference documents, with a request
 /// for each row that passes query parsing and so reaches the ACL check.
@@ -189,4 +191,145 @@ async fn odd_inputs_never_panic() {
             }
         }
     }
+}
+
+/// Every route that decodes a JSON body, a body it accepts, and the prefix
+/// of its parse errors.
+const JSON_ROUTES: &[(&str, &str, &str, &str)] = &[
+    ("PUT", "/v1/operator/autopilot/configuration", "{}", "Error parsing autopilot config: "),
+    ("PUT", "/v1/operator/scheduler/configuration", "{}", "Error parsing scheduler config: "),
+    ("POST", "/v1/operator/scheduler/configuration", "{}", "Error parsing scheduler config: "),
+    ("PUT", "/v1/acl/policy/ops", r#"{"Name": "ops", "Rules": "x"}"#, "Error parsing ACL policy: "),
+    ("PUT", "/v1/acl/token", "{}", "Error parsing ACL token: "),
+    ("POST", "/v1/acl/token/accessor-1", r#"{"AccessorID": "accessor-1"}"#, "Error parsing ACL token: "),
+    ("PUT", "/v1/acl/bootstrap", "{}", "failed to decode request body: "),
+];
+
+#[tokio::test]
+async fn json_bodies_must_be_objects_and_a_refused_one_changes_nothing() {
+    let harness = Harness::new();
+    let index_before = harness.backend.state().index;
+    for &(method, uri, _, prefix) in JSON_ROUTES {
+        for (body, kind) in [("[]", "array"), ("[true, \"0s\"]", "array")] {
+            let reply = harness.send_body(method, uri, body).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {uri} {body}: {}", reply.text());
+            let expected = format!("{prefix}json: cannot unmarshal {kind} into Go value of type ");
+            assert!(reply.text().starts_with(&expected), "{method} {uri} {body}: {}", reply.text());
+        }
+        for body in ["null", "true", "\"{}\"", "7"] {
+            let reply = harness.send_body(method, uri, body).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {uri} {body}: {}", reply.text());
+        }
+    }
+    let reply = harness.send_body("PUT", "/v1/operator/scheduler/configuration", "[]").await;
+    let message = "Error parsing scheduler config: json: cannot unmarshal array into Go value of type \
+                   structs.SchedulerConfiguration";
+    assert_error(reply, StatusCode::BAD_REQUEST, message);
+    let nested = r#"{"SchedulerAlgorithm": "spread", "PreemptionConfig": [false, false, false, false]}"#;
+    let reply = harness.send_body("PUT", "/v1/operator/scheduler/configuration", nested).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "a struct inside a body is an object too");
+    assert_eq!(harness.backend.state().index, index_before, "no refused body was written");
+    let scheduler = harness.send("GET", "/v1/operator/scheduler/configuration").await.json();
+    assert_eq!(scheduler["SchedulerConfig"]["SchedulerAlgorithm"], "binpack");
+    let autopilot = harness.send("GET", "/v1/operator/autopilot/configuration").await.json();
+    assert_eq!(autopilot["CleanupDeadServers"], true);
+    assert_eq!(autopilot["LastContactThreshold"], "200ms");
+}
+
+#[tokio::test]
+async fn deeply_nested_bodies_are_refused_before_decoding() {
+    let harness = Harness::new();
+    let index_before = harness.backend.state().index;
+    let deep = format!("{}{{}}{}", "{\"Unknown\":".repeat(100_000), "}".repeat(100_000));
+    for &(method, uri, _, prefix) in JSON_ROUTES {
+        let reply = harness.send_body(method, uri, deep.clone()).await;
+        assert_error(reply, StatusCode::BAD_REQUEST, &format!("{prefix}json: exceeded max depth of 64"));
+    }
+    let arrays = format!("{{\"SchedulerAlgorithm\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let reply = harness.send_body("PUT", "/v1/operator/scheduler/configuration", arrays).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(harness.backend.state().index, index_before, "no refused body was written");
+    let shallow = format!("{{\"SchedulerAlgorithm\": \"spread\", \"X\": {}1{}}}", "[".repeat(60), "]".repeat(60));
+    let reply = harness.send_body("PUT", "/v1/operator/scheduler/configuration", shallow).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn durations_beyond_gos_range_are_refused() {
+    let harness = Harness::new();
+    let index_before = harness.backend.state().index;
+    for ttl in ["\"5000000h\"", "\"9223372036854775808ns\"", "9223372036854775808"] {
+        let body = format!(r#"{{"LastContactThreshold": {ttl}, "CleanupDeadServers": false}}"#);
+        let reply = harness.send_body("PUT", "/v1/operator/autopilot/configuration", body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{ttl}: {}", reply.text());
+        assert!(reply.text().starts_with("Error parsing autopilot config: "), "{}", reply.text());
+        let body = format!(r#"{{"Name": "ci", "Type": "client", "Policies": ["ops"], "ExpirationTTL": {ttl}}}"#);
+        let reply = harness.send_body("PUT", "/v1/acl/token", body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{ttl}: {}", reply.text());
+        assert!(reply.text().contains("ExpirationTTL"), "{}", reply.text());
+    }
+    assert_eq!(harness.backend.state().index, index_before, "no refused body was written");
+    let autopilot = harness.send("GET", "/v1/operator/autopilot/configuration").await.json();
+    assert_eq!(autopilot["LastContactThreshold"], "200ms");
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
+    let harness = Harness::new();
+    let index_before = harness.backend.state().index;
+    let cases = [
+        ("PUT", "/v1/operator/scheduler/configuration", 2 * 1024 * 1024, 1024 * 1024),
+        ("PUT", "/v1/acl/token", 2 * 1024 * 1024, 1024 * 1024),
+        ("PUT", "/v1/operator/license", 2 * 1024 * 1024, 1024 * 1024),
+        ("PUT", "/v1/operator/snapshot", 600 * 1024 * 1024, 512 * 1024 * 1024),
+    ];
+    for (method, uri, declared, limit) in cases {
+        let body = axum::body::Body::new(Stalled { declared_bytes: Some(declared) });
+        // The body never comes, so only an answer from the declared length
+        // finishes in time.
+        let reply = tokio::time::timeout(Duration::from_secs(5), harness.send_body(method, uri, body))
+            .await
+            .unwrap_or_else(|_| panic!("{method} {uri}: no answer while the body was awaited"));
+        assert_error(
+            reply,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("Request body is larger than the limit of {limit} bytes"),
+        );
+    }
+    assert_eq!(harness.backend.state().index, index_before);
+}
+
+#[tokio::test]
+async fn a_relay_refuses_a_declared_length_over_the_limit_before_buffering() {
+    let harness = Harness::new();
+    harness.backend.state().leadership = Leadership::Elsewhere;
+    let body = axum::body::Body::new(Stalled { declared_bytes: Some(2 * 1024 * 1024) });
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        harness.send_body("PUT", "/v1/operator/scheduler/configuration", body),
+    )
+    .await
+    .expect("an answer without the body");
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(harness.backend.state().forwarded.is_empty(), "nothing was relayed");
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_times_out_with_408() {
+    let limits = Limits { body_idle_timeout_ms: 100, ..Limits::default() };
+    let harness = Harness::with(TestBackend::new(), limits);
+    let index_before = harness.backend.state().index;
+    for (uri, declared_bytes) in [("/v1/operator/autopilot/configuration", Some(10)), ("/v1/operator/snapshot", None)] {
+        let body = axum::body::Body::new(Stalled { declared_bytes });
+        let reply = tokio::time::timeout(Duration::from_secs(5), harness.send_body("PUT", uri, body))
+            .await
+            .unwrap_or_else(|_| panic!("{uri}: a stalled body held the request"));
+        assert_error(reply, StatusCode::REQUEST_TIMEOUT, "Request body stalled: nothing arrived for 100 ms");
+    }
+    harness.backend.state().leadership = Leadership::Elsewhere;
+    let body = axum::body::Body::new(Stalled { declared_bytes: None });
+    let reply = harness.send_body("PUT", "/v1/operator/scheduler/configuration", body).await;
+    assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT, "a relay times out too");
+    assert!(harness.backend.state().forwarded.is_empty());
+    assert_eq!(harness.backend.state().index, index_before);
 }

@@ -643,3 +643,28 @@ impl Harness {
         Reply { status, headers, body }
     }
 }
+
+/// A request body that declares `declared_bytes` (none: chunked) and then
+/// never sends anything: a client that went quiet.
+pub(crate) struct Stalled {
+    pub declared_bytes: Option<u64>,
+}
+
+impl http_body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self.declared_bytes {
+            Some(bytes) => http_body::SizeHint::with_exact(bytes),
+            None => http_body::SizeHint::default(),
+        }
+    }
+}

@@ -237,7 +237,9 @@ fn unpack(stream: &mut impl Read, max_unpacked_bytes: u64) -> Result<[Vec<u8>; 3
             .checked_add(size)
             .filter(|held| *held <= max_unpacked_bytes)
             .ok_or(Problem::Archive(ArchiveError::TooLarge { limit_bytes: max_unpacked_bytes }))?;
-        let mut data = Vec::with_capacity(usize::try_from(size).expect("a size within the limit fits in memory"));
+        // The buffer grows with the bytes that arrive, never to what the
+        // header claims: a tiny archive must not force a large allocation.
+        let mut data = Vec::new();
         entry.read_to_end(&mut data).map_err(|error| Problem::Tar(format!("{name}: {error}")))?;
         if data.len() as u64 != size {
             return Err(Problem::Tar(format!("{name} is cut short: {} of {size} bytes", data.len())));
