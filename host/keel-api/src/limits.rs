@@ -71,6 +71,6 @@ mod tests {
         assert!(entry <= RAFT_ENTRY_MAX_BYTES, "{entry} > {RAFT_ENTRY_MAX_BYTES}");
         let envelope_bytes = 4 * 1024;
         assert!(RAFT_ENTRY_MAX_BYTES + envelope_bytes <= RPC_FRAME_MAX_BYTES);
-        assert!(FORWARDED_BODY_MAX_BYTES >= SNAPSHOT_UPLOAD_MAX_BYTES);
+        const { assert!(FORWARDED_BODY_MAX_BYTES >= SNAPSHOT_UPLOAD_MAX_BYTES) };
     }
 }

@@ -150,7 +150,10 @@ async fn a_restore_near_the_limit_replicates_and_reaches_a_follower_by_snapshot(
         let data_dirs = data_dirs(&dirs);
         let (servers, leader) = harness.cluster(&data_dirs, addresses).await;
 
-        let limit = usize::try_from(RESTORE_UNPACK_MAX_BYTES).expect("fits");
+        // A state of an eighth of the unpack limit: large enough to need
+        // many chunks and a multi-MiB entry, small enough to commit within
+        // the write timeout on a loaded two-core machine in a debug build.
+        let limit = usize::try_from(RESTORE_UNPACK_MAX_BYTES / 8).expect("fits");
         let restored = state_of(limit - (1 << 20));
         let restored_bytes = serde_json::to_vec(&restored).expect("json").len();
         assert!(restored_bytes >= limit - (1 << 20) && restored_bytes <= limit, "{restored_bytes} of {limit}");

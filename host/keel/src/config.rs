@@ -378,6 +378,83 @@ struct PluginBlock {
     config: BTreeMap<String, String>,
 }
 
+impl AgentConfig {
+    /// What the server logic needs of this configuration.
+    pub fn server_settings(&self) -> keel_server::Settings {
+        keel_server::Settings {
+            node_name: self.node_name.clone(),
+            region: self.region.clone(),
+            datacenter: self.datacenter.clone(),
+            server: self.server,
+            client: self.client,
+            bootstrap_expect: self.bootstrap_expect,
+            rpc_address: self.rpc_address(),
+            serf_address: self.serf_address(),
+            servers: self.servers.clone(),
+            acl_enabled: self.acl_enabled,
+            acl_token_min_ttl: self.acl_token_min_ttl,
+            acl_token_max_ttl: self.acl_token_max_ttl,
+            autopilot: self.autopilot.clone(),
+            scheduler: self.scheduler.clone(),
+            config_report: config_report(self),
+        }
+    }
+}
+
+/// What `/v1/agent/self` shows in place of a secret.
+const REDACTED: &str = "<redacted>";
+
+/// The agent's configuration as `/v1/agent/self` shows it. Plugin settings
+/// may hold secrets, so their values are redacted.
+fn config_report(config: &AgentConfig) -> serde_json::Value {
+    let plugins: BTreeMap<String, serde_json::Value> = config
+        .plugins
+        .iter()
+        .map(|(kind, plugin)| {
+            let settings: BTreeMap<&str, &str> =
+                plugin.settings.iter().map(|(key, _)| (key.as_str(), REDACTED)).collect();
+            (kind.to_string(), json!({ "Path": plugin.path, "Config": settings }))
+        })
+        .collect();
+    let rpc = config.rpc_address();
+    json!({
+        "Region": config.region,
+        "Datacenter": config.datacenter,
+        "NodeName": config.node_name,
+        "DataDir": config.data_dir,
+        "DevMode": config.dev,
+        "BindAddr": config.bind.to_string(),
+        "Ports": { "HTTP": config.ports.http, "RPC": config.ports.rpc, "Serf": config.ports.serf },
+        "Addresses": { "HTTP": config.bind.to_string(), "RPC": config.bind.to_string(), "Serf": config.bind.to_string() },
+        "AdvertiseAddrs": {
+            "HTTP": config.http_address().to_string(),
+            "RPC": rpc.to_string(),
+            "Serf": config.serf_address().to_string(),
+        },
+        "Server": {
+            "Enabled": config.server,
+            "BootstrapExpect": config.bootstrap_expect,
+            "RetryJoin": config.retry_join,
+            "RaftMultiplier": config.raft.multiplier,
+            "RaftSnapshotThreshold": config.raft.snapshot_threshold,
+            "RaftTrailingLogs": config.raft.trailing_logs,
+            "DefaultSchedulerConfig": config.scheduler,
+        },
+        "Client": { "Enabled": config.client, "Servers": config.servers },
+        // Nomad shows its ACL tokens here redacted; Keel's agent holds none,
+        // and token secrets live only in the replicated state.
+        "ACL": {
+            "Enabled": config.acl_enabled,
+            "TokenMinExpirationTTL": keel_api::duration::format(config.acl_token_min_ttl),
+            "TokenMaxExpirationTTL": keel_api::duration::format(config.acl_token_max_ttl),
+        },
+        "Autopilot": config.autopilot,
+        "Plugins": plugins,
+        "Files": config.files,
+        "Version": { "Version": env!("CARGO_PKG_VERSION") },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,81 +550,4 @@ mod tests {
         let dev_three = AgentArgs { dev: true, bootstrap_expect: Some(3), ..AgentArgs::default() };
         assert!(resolve("", dev_three).is_err());
     }
-}
-
-impl AgentConfig {
-    /// What the server logic needs of this configuration.
-    pub fn server_settings(&self) -> keel_server::Settings {
-        keel_server::Settings {
-            node_name: self.node_name.clone(),
-            region: self.region.clone(),
-            datacenter: self.datacenter.clone(),
-            server: self.server,
-            client: self.client,
-            bootstrap_expect: self.bootstrap_expect,
-            rpc_address: self.rpc_address(),
-            serf_address: self.serf_address(),
-            servers: self.servers.clone(),
-            acl_enabled: self.acl_enabled,
-            acl_token_min_ttl: self.acl_token_min_ttl,
-            acl_token_max_ttl: self.acl_token_max_ttl,
-            autopilot: self.autopilot.clone(),
-            scheduler: self.scheduler.clone(),
-            config_report: config_report(self),
-        }
-    }
-}
-
-/// What `/v1/agent/self` shows in place of a secret.
-const REDACTED: &str = "<redacted>";
-
-/// The agent's configuration as `/v1/agent/self` shows it. Plugin settings
-/// may hold secrets, so their values are redacted.
-fn config_report(config: &AgentConfig) -> serde_json::Value {
-    let plugins: BTreeMap<String, serde_json::Value> = config
-        .plugins
-        .iter()
-        .map(|(kind, plugin)| {
-            let settings: BTreeMap<&str, &str> =
-                plugin.settings.iter().map(|(key, _)| (key.as_str(), REDACTED)).collect();
-            (kind.to_string(), json!({ "Path": plugin.path, "Config": settings }))
-        })
-        .collect();
-    let rpc = config.rpc_address();
-    json!({
-        "Region": config.region,
-        "Datacenter": config.datacenter,
-        "NodeName": config.node_name,
-        "DataDir": config.data_dir,
-        "DevMode": config.dev,
-        "BindAddr": config.bind.to_string(),
-        "Ports": { "HTTP": config.ports.http, "RPC": config.ports.rpc, "Serf": config.ports.serf },
-        "Addresses": { "HTTP": config.bind.to_string(), "RPC": config.bind.to_string(), "Serf": config.bind.to_string() },
-        "AdvertiseAddrs": {
-            "HTTP": config.http_address().to_string(),
-            "RPC": rpc.to_string(),
-            "Serf": config.serf_address().to_string(),
-        },
-        "Server": {
-            "Enabled": config.server,
-            "BootstrapExpect": config.bootstrap_expect,
-            "RetryJoin": config.retry_join,
-            "RaftMultiplier": config.raft.multiplier,
-            "RaftSnapshotThreshold": config.raft.snapshot_threshold,
-            "RaftTrailingLogs": config.raft.trailing_logs,
-            "DefaultSchedulerConfig": config.scheduler,
-        },
-        "Client": { "Enabled": config.client, "Servers": config.servers },
-        // Nomad shows its ACL tokens here redacted; Keel's agent holds none,
-        // and token secrets live only in the replicated state.
-        "ACL": {
-            "Enabled": config.acl_enabled,
-            "TokenMinExpirationTTL": keel_api::duration::format(config.acl_token_min_ttl),
-            "TokenMaxExpirationTTL": keel_api::duration::format(config.acl_token_max_ttl),
-        },
-        "Autopilot": config.autopilot,
-        "Plugins": plugins,
-        "Files": config.files,
-        "Version": { "Version": env!("CARGO_PKG_VERSION") },
-    })
 }

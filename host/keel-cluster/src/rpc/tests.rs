@@ -29,7 +29,7 @@ fn membership() -> Membership<u64, ServerNode> {
 fn state() -> State {
     let mut state = State { autopilot: Some(AutopilotConfiguration::nomad_defaults()), ..State::default() };
     state.acl.policies.insert("ops".into(), policy());
-    state.acl.tokens.insert("a-1".into(), token(Some(1_700_000_000_000_000_000)));
+    state.acl.tokens.insert("a-1".into(), token(Some(1_700_000_000_000)));
     state.acl.tokens.insert("a-2".into(), token(None));
     serde_json::from_slice(&serde_json::to_vec(&state).expect("encodes")).expect("decodes")
 }
