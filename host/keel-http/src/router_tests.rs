@@ -281,7 +281,7 @@ async fn a_declared_length_over_the_limit_is_refused_before_the_body_arrives() {
         ("PUT", "/v1/operator/scheduler/configuration", 2 * 1024 * 1024, 1024 * 1024),
         ("PUT", "/v1/acl/token", 2 * 1024 * 1024, 1024 * 1024),
         ("PUT", "/v1/operator/license", 2 * 1024 * 1024, 1024 * 1024),
-        ("PUT", "/v1/operator/snapshot", 600 * 1024 * 1024, 512 * 1024 * 1024),
+        ("PUT", "/v1/operator/snapshot", 600 * 1024 * 1024, keel_api::limits::SNAPSHOT_UPLOAD_MAX_BYTES),
     ];
     for (method, uri, declared, limit) in cases {
         let body = axum::body::Body::new(Stalled { declared_bytes: Some(declared) });

@@ -41,7 +41,7 @@ fn policy() -> AclPolicy {
 fn token(expiration_time: Option<i64>) -> AclToken {
     AclToken {
         accessor_id: format!("a-{}", expiration_time.is_some()),
-        secret_id: "s".into(),
+        secret_id: format!("s-{}", expiration_time.is_some()),
         token_type: "client".into(),
         policies: if expiration_time.is_some() { vec!["ops".into()] } else { Vec::new() },
         expiration_time,
