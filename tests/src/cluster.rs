@@ -241,8 +241,10 @@ impl Cluster {
     }
 
     /// Waits until every running server shows the same Raft configuration:
-    /// exactly the running servers, all voters, one of them the leader.
-    /// Answers the leader.
+    /// exactly the running servers, all voters, one of them the leader, and
+    /// until gossip has told every running server of every other one (a
+    /// server killed before the others heard of it is never shown as
+    /// failed). Answers the leader.
     pub fn wait_formed(&self, timeout: Duration) -> usize {
         let running = self.running();
         let expected: BTreeSet<String> = running.iter().map(|server| self.raft_address(*server)).collect();
@@ -255,7 +257,13 @@ impl Cluster {
                 && leaders.len() == 1
                 && running[1..]
                     .iter()
-                    .all(|server| api::raft_configuration(self.agent(*server)).as_ref() == Some(&first));
+                    .all(|server| api::raft_configuration(self.agent(*server)).as_ref() == Some(&first))
+                && running.iter().all(|member| {
+                    let name = self.member_name(*member);
+                    running
+                        .iter()
+                        .all(|server| api::member_status(self.agent(*server), &name).as_deref() == Some("alive"))
+                });
             agreed.then(|| self.server_at(&leaders[0].address)).flatten()
         })
     }
