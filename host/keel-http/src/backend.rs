@@ -119,7 +119,7 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Decides whether `token` (the secret from `X-Nomad-Token` or
     /// `Authorization: Bearer`, `None` for anonymous) has `need`.
-    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError>;
+    fn authorize(&self, token: Option<&str>, need: Capability) -> impl Future<Output = Result<(), ApiError>> + Send;
 
     /// The current leader's RPC address, if one is known.
     fn leader(&self) -> Option<String>;
@@ -128,10 +128,16 @@ pub trait Backend: Send + Sync + 'static {
     /// How many servers a client agent knows.
     fn known_servers(&self) -> usize;
 
-    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError>;
+    fn raft_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<RaftConfiguration>, ApiError>> + Send;
     fn remove_raft_peer(&self, peer: PeerSelector) -> impl Future<Output = Result<(), ApiError>> + Send;
 
-    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError>;
+    fn autopilot_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<AutopilotConfiguration>, ApiError>> + Send;
     fn set_autopilot_configuration(
         &self,
         config: AutopilotConfiguration,
@@ -140,7 +146,10 @@ pub trait Backend: Send + Sync + 'static {
     /// The autopilot plugin's report on the cluster.
     fn autopilot_health(&self) -> impl Future<Output = Result<OperatorHealthReply, ApiError>> + Send;
 
-    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError>;
+    fn scheduler_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<SchedulerConfiguration>, ApiError>> + Send;
     fn set_scheduler_configuration(
         &self,
         config: SchedulerConfiguration,
@@ -149,7 +158,10 @@ pub trait Backend: Send + Sync + 'static {
 
     /// The installed license as the license plugin reads it now, `None` when
     /// none is installed.
-    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError>;
+    fn license(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Option<LicenseReply>>, ApiError>> + Send;
     /// Validates `blob` (the request body without surrounding whitespace)
     /// with the license plugin and stores it; a refused license is a 400
     /// that says why.
@@ -185,7 +197,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         token: Option<&str>,
         consistency: Consistency,
-    ) -> Result<Read<Vec<AclPolicyListStub>>, ApiError>;
+    ) -> impl Future<Output = Result<Read<Vec<AclPolicyListStub>>, ApiError>> + Send;
     /// One policy: for a management token, a token that holds it, or anyone
     /// when it is the anonymous policy; 404 "ACL policy not found".
     fn acl_policy(
@@ -193,12 +205,15 @@ pub trait Backend: Send + Sync + 'static {
         token: Option<&str>,
         name: &str,
         consistency: Consistency,
-    ) -> Result<Read<AclPolicy>, ApiError>;
+    ) -> impl Future<Output = Result<Read<AclPolicy>, ApiError>> + Send;
     /// Creates or replaces a policy whose rules the ACL plugin accepts.
     fn upsert_acl_policy(&self, policy: AclPolicy) -> impl Future<Output = Result<u64, ApiError>> + Send;
     fn delete_acl_policy(&self, name: String) -> impl Future<Output = Result<u64, ApiError>> + Send;
     /// Every token, without secrets.
-    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError>;
+    fn acl_tokens(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<AclTokenListStub>>, ApiError>> + Send;
     /// One token by accessor: any for a management token, only itself for
     /// another; 404 "ACL token not found".
     fn acl_token(
@@ -206,9 +221,13 @@ pub trait Backend: Send + Sync + 'static {
         token: Option<&str>,
         accessor: &str,
         consistency: Consistency,
-    ) -> Result<Read<AclToken>, ApiError>;
+    ) -> impl Future<Output = Result<Read<AclToken>, ApiError>> + Send;
     /// The token whose secret is `token`; 404 "ACL token not found".
-    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError>;
+    fn acl_token_self(
+        &self,
+        token: Option<&str>,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<AclToken>, ApiError>> + Send;
     /// Creates a token (empty accessor) or updates one; answers the stored token.
     fn upsert_acl_token(&self, token: AclToken) -> impl Future<Output = Result<(AclToken, u64), ApiError>> + Send;
     fn delete_acl_token(&self, accessor: String) -> impl Future<Output = Result<u64, ApiError>> + Send;

@@ -276,7 +276,7 @@ impl Backend for TestBackend {
             .expect("a valid response"))
     }
 
-    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
+    async fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
         self.state().last_auth = Some((token.map(str::to_owned), need));
         match token {
             _ if need == Capability::None => Ok(()),
@@ -299,7 +299,7 @@ impl Backend for TestBackend {
         self.state().servers.len()
     }
 
-    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
+    async fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
         self.read(consistency, |state| state.raft.clone())
     }
 
@@ -324,7 +324,10 @@ impl Backend for TestBackend {
         Ok(())
     }
 
-    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError> {
+    async fn autopilot_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> Result<Read<AutopilotConfiguration>, ApiError> {
         self.read(consistency, |state| state.autopilot.clone())
     }
 
@@ -343,7 +346,10 @@ impl Backend for TestBackend {
         Ok(state.health.clone())
     }
 
-    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError> {
+    async fn scheduler_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> Result<Read<SchedulerConfiguration>, ApiError> {
         self.read(consistency, |state| state.scheduler.clone())
     }
 
@@ -357,7 +363,7 @@ impl Backend for TestBackend {
         Ok(check_and_set(index, scheduler, config, cas))
     }
 
-    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
+    async fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
         self.read(consistency, |state| state.license.clone())
     }
 
@@ -451,7 +457,7 @@ impl Backend for TestBackend {
         Ok((token, index))
     }
 
-    fn acl_policies(
+    async fn acl_policies(
         &self,
         _token: Option<&str>,
         consistency: Consistency,
@@ -459,7 +465,7 @@ impl Backend for TestBackend {
         self.read(consistency, |state| state.acl_policies.values().map(AclPolicyListStub::from).collect())
     }
 
-    fn acl_policy(
+    async fn acl_policy(
         &self,
         _token: Option<&str>,
         name: &str,
@@ -487,11 +493,11 @@ impl Backend for TestBackend {
         Ok(state.index)
     }
 
-    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
+    async fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
         self.read(consistency, |state| state.acl_tokens.iter().map(AclTokenListStub::from).collect())
     }
 
-    fn acl_token(
+    async fn acl_token(
         &self,
         _token: Option<&str>,
         accessor: &str,
@@ -502,7 +508,7 @@ impl Backend for TestBackend {
         Ok(Read { value: read.value.ok_or_else(not_found_token)?, meta: read.meta })
     }
 
-    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
+    async fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
         let secret = token.ok_or_else(not_found_token)?;
         let read = self.read(consistency, |state| state.acl_tokens.iter().find(|t| t.secret_id == secret).cloned())?;
         Ok(Read { value: read.value.ok_or_else(not_found_token)?, meta: read.meta })

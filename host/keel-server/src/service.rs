@@ -187,7 +187,7 @@ impl Backend for Service {
 
     /// The one place ACL decisions are made: a client-only agent, which holds
     /// no ACL state, knows no token.
-    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
+    async fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
         match &self.server {
             Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, self.acl_now_ms()),
             None if !self.acl.enabled() || need == Capability::None => Ok(()),
@@ -208,7 +208,7 @@ impl Backend for Service {
         self.client_servers.read().map_or(0, |servers| servers.len())
     }
 
-    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
+    async fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
         let server = self.reader(consistency)?;
         let (peers, index) = server.configuration();
         let servers = peers
@@ -236,7 +236,10 @@ impl Backend for Service {
         removal.map(|index| tracing::info!(?peer, index, "removed raft peer")).map_err(cluster_error)
     }
 
-    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError> {
+    async fn autopilot_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> Result<Read<AutopilotConfiguration>, ApiError> {
         self.read(
             consistency,
             |config: &AutopilotConfiguration| config.modify_index,
@@ -257,7 +260,10 @@ impl Backend for Service {
         self.evaluate_autopilot(server)
     }
 
-    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError> {
+    async fn scheduler_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> Result<Read<SchedulerConfiguration>, ApiError> {
         self.read(
             consistency,
             |config: &SchedulerConfiguration| config.modify_index,
@@ -273,7 +279,7 @@ impl Backend for Service {
         self.write_config(Command::SetSchedulerConfig { config, cas }).await
     }
 
-    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
+    async fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
         let server = self.reader(consistency)?;
         let stored = server.view().read(|state| state.license.clone());
         let meta = self.meta(server, stored.as_ref().map_or(0, |license| license.modify_index));
@@ -358,7 +364,7 @@ impl Backend for Service {
         self.bootstrap_acl(request).await
     }
 
-    fn acl_policies(
+    async fn acl_policies(
         &self,
         token: Option<&str>,
         consistency: Consistency,
@@ -366,7 +372,7 @@ impl Backend for Service {
         self.list_acl_policies(token, consistency)
     }
 
-    fn acl_policy(
+    async fn acl_policy(
         &self,
         token: Option<&str>,
         name: &str,
@@ -383,11 +389,11 @@ impl Backend for Service {
         self.remove_acl_policy(name).await
     }
 
-    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
+    async fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
         self.list_acl_tokens(consistency)
     }
 
-    fn acl_token(
+    async fn acl_token(
         &self,
         token: Option<&str>,
         accessor: &str,
@@ -396,7 +402,7 @@ impl Backend for Service {
         self.read_acl_token(token, accessor, consistency)
     }
 
-    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
+    async fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
         self.read_own_acl_token(token, consistency)
     }
 
