@@ -31,7 +31,8 @@
 //! agent.rs               /v1/agent/{members,self,servers,join,force-leave,health}
 //! status.rs              /v1/status/{leader,peers}
 //! acl_endpoints.rs       /v1/acl/{bootstrap,policies,policy/:name,tokens,token,token/:accessor,token/self}
-//! backend.rs, error.rs   the contract with the binary
+//! backend.rs             the contract with the binary: one trait per endpoint family, Backend over all
+//! error.rs               ApiError, Nomad's error replies
 //! testing.rs             (tests) an in-memory Backend and the request helper
 //! router_tests.rs        (tests) what holds across every route, and that the router serves exactly the table
 //! forward_tests.rs       (tests) what a follower relays to the leader
@@ -66,7 +67,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::FromRef;
 
-pub use backend::{Backend, Capability, Consistency, Identity, Leadership, PeerSelector, QueryMeta, Read, Written};
+pub use backend::{
+    AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, Leadership, LicenseApi,
+    OperatorRaftApi, PeerSelector, QueryMeta, Read, SchedulerApi, SnapshotApi, Written,
+};
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;
 pub use routes::Scope;
