@@ -1,8 +1,11 @@
 //! A three-server cluster through failures: a killed leader is replaced
 //! without losing an acknowledged write, a paused follower causes no
 //! election and catches up, a restarted follower catches up from its data
-//! directory, and without a quorum leader-only requests fail at once.
+//! directory, a leader resumed after a pause does not answer from its old
+//! state, and without a quorum leader-only requests fail at once.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use keel_tests::cluster::api::{self, Scheduling};
@@ -113,4 +116,36 @@ fn without_a_leader_leader_only_requests_fail_at_once() {
     let stale = agent.get("/v1/operator/raft/configuration?stale");
     assert_eq!(stale.status, 200);
     assert_eq!(stale.header("x-nomad-knownleader"), Some("false"));
+}
+
+#[test]
+fn a_leader_resumed_after_a_pause_does_not_answer_a_default_read_from_its_old_state() {
+    let mut cluster = Cluster::start(&["127.0.0.181", "127.0.0.182", "127.0.0.183"]);
+    let old_leader = cluster.leader();
+    Scheduling::nth(0).write_acknowledged(cluster.agent(old_leader));
+    cluster.pause(old_leader);
+    let new_leader = cluster.leader();
+    let newer = Scheduling::nth(1);
+    let index = newer.write_acknowledged(cluster.agent(new_leader));
+
+    // The kernel takes the connection and the request while the old leader
+    // is stopped; it reads them the moment it resumes, before it has heard
+    // of the new term.
+    let mut socket = TcpStream::connect((cluster.ip(old_leader), 4646)).expect("connect to the paused leader");
+    socket.set_read_timeout(Some(api::CALL_TIMEOUT)).expect("a read timeout");
+    let request = "GET /v1/operator/scheduler/configuration HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n";
+    socket.write_all(request.as_bytes()).expect("send the read");
+    cluster.resume(old_leader);
+    let mut reply = String::new();
+    socket.read_to_string(&mut reply).expect("an answer from the resumed leader");
+
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP answer");
+    if head.starts_with("HTTP/1.1 200") {
+        let config: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        let modify_index = config["SchedulerConfig"]["ModifyIndex"].as_u64().expect("a ModifyIndex");
+        assert!(modify_index >= index, "a 200 shows the write acknowledged at {index}, not {modify_index}: {body}");
+        assert_eq!(config["SchedulerConfig"]["SchedulerAlgorithm"], newer.algorithm, "{body}");
+    } else {
+        assert!(head.starts_with("HTTP/1.1 500"), "the old leader refuses rather than answer: {reply}");
+    }
 }

@@ -5,76 +5,53 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
+use axum::http::Method;
+
+use crate::routes::{Answer, table};
 use crate::testing::{Harness, Stalled, TestBackend, assert_error};
-use crate::{Capability, Leadership, Limits, ROUTES};
+use crate::{Capability, Leadership, Limits};
 
-/// The "ACL Required" column of the reference documents, with a request
-/// for each row that passes query parsing and so reaches the ACL check.
-const REFERENCE: &[(&str, &str, Capability)] = &[
-    ("GET", "/v1/operator/raft/configuration", Capability::Management),
-    ("DELETE", "/v1/operator/raft/peer?id=id-2", Capability::Management),
-    ("GET", "/v1/operator/autopilot/configuration", Capability::OperatorRead),
-    ("PUT", "/v1/operator/autopilot/configuration", Capability::OperatorWrite),
-    ("GET", "/v1/operator/autopilot/health", Capability::OperatorRead),
-    ("GET", "/v1/operator/scheduler/configuration", Capability::OperatorRead),
-    ("PUT", "/v1/operator/scheduler/configuration", Capability::OperatorWrite),
-    ("POST", "/v1/operator/scheduler/configuration", Capability::OperatorWrite),
-    ("GET", "/v1/operator/license", Capability::OperatorRead),
-    ("PUT", "/v1/operator/license", Capability::OperatorWrite),
-    ("GET", "/v1/operator/snapshot", Capability::Management),
-    ("PUT", "/v1/operator/snapshot", Capability::Management),
-    ("GET", "/v1/agent/members", Capability::NodeRead),
-    ("GET", "/v1/agent/self", Capability::AgentRead),
-    ("GET", "/v1/agent/servers", Capability::AgentRead),
-    ("PUT", "/v1/agent/servers?address=1.2.3.4:4647", Capability::AgentWrite),
-    ("POST", "/v1/agent/servers?address=1.2.3.4:4647", Capability::AgentWrite),
-    ("PUT", "/v1/agent/join?address=127.0.0.2:4648", Capability::None),
-    ("POST", "/v1/agent/join?address=127.0.0.2:4648", Capability::None),
-    ("PUT", "/v1/agent/force-leave?node=keel-2.global", Capability::AgentWrite),
-    ("POST", "/v1/agent/force-leave?node=keel-2.global", Capability::AgentWrite),
-    ("GET", "/v1/agent/health", Capability::None),
-    ("GET", "/v1/status/leader", Capability::None),
-    ("GET", "/v1/status/peers", Capability::None),
-    ("PUT", "/v1/acl/bootstrap", Capability::None),
-    ("POST", "/v1/acl/bootstrap", Capability::None),
-    ("GET", "/v1/acl/policies", Capability::Authenticated),
-    ("GET", "/v1/acl/policy/ops", Capability::Authenticated),
-    ("PUT", "/v1/acl/policy/ops", Capability::Management),
-    ("POST", "/v1/acl/policy/ops", Capability::Management),
-    ("DELETE", "/v1/acl/policy/ops", Capability::Management),
-    ("GET", "/v1/acl/tokens", Capability::Management),
-    ("PUT", "/v1/acl/token", Capability::Management),
-    ("POST", "/v1/acl/token", Capability::Management),
-    ("GET", "/v1/acl/token/self", Capability::Authenticated),
-    ("GET", "/v1/acl/token/accessor-1", Capability::Authenticated),
-    ("PUT", "/v1/acl/token/accessor-1", Capability::Management),
-    ("POST", "/v1/acl/token/accessor-1", Capability::Management),
-    ("DELETE", "/v1/acl/token/accessor-1", Capability::Management),
-];
-
-/// The route a reference URI is served by: no query, and the ACL paths'
-/// last segment as the router names it.
-fn path(uri: &str) -> String {
-    let path = uri.split('?').next().unwrap_or(uri);
-    match path.rsplit_once('/') {
-        Some(("/v1/acl/policy", _)) => "/v1/acl/policy/{name}".to_owned(),
-        Some(("/v1/acl/token", last)) if last != "self" => "/v1/acl/token/{accessor}".to_owned(),
-        _ => path.to_owned(),
+/// The table's methods and paths, each with the right it needs and who
+/// answers it, one line per endpoint. The snapshot file holds the "ACL
+/// Required" column of the reference documents; `KEEL_BLESS=1` rewrites it.
+fn table_text() -> String {
+    let mut text = String::new();
+    for route in table::<TestBackend>() {
+        match &route.answer {
+            Answer::Any(_) => text.push_str(&format!("ANY {} (missing name)\n", route.path)),
+            Answer::Methods { endpoints, .. } => {
+                for e in endpoints {
+                    text.push_str(&format!("{} {} {:?} {:?}\n", e.method, route.path, e.capability, e.scope));
+                }
+            }
+        }
     }
+    text
 }
 
 #[test]
 fn the_route_table_is_the_reference_table() {
-    let table: Vec<_> = ROUTES.iter().map(|r| (r.method, r.path.to_owned(), r.capability)).collect();
-    let reference: Vec<_> = REFERENCE.iter().map(|&(method, uri, need)| (method, path(uri), need)).collect();
-    assert_eq!(table, reference);
+    let snapshot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/snapshots/routes.txt");
+    if std::env::var_os("KEEL_BLESS").is_some() {
+        std::fs::write(&snapshot, table_text()).expect("write the route snapshot");
+    }
+    let expected = std::fs::read_to_string(&snapshot).expect("read the route snapshot");
+    assert_eq!(table_text(), expected);
+}
+
+/// A request for `path` (a table pattern) that passes every endpoint's
+/// query checks and so reaches the ACL check.
+fn sample_uri(path: &str) -> String {
+    let path = path.replace("{name}", "ops").replace("{accessor}", "accessor-1");
+    format!("{path}?address=127.0.0.2:4648&node=keel-2.global")
 }
 
 #[tokio::test]
 async fn every_route_asks_for_its_capability_before_acting() {
     let harness = Harness::new();
-    for &(method, uri, need) in REFERENCE {
-        let reply = harness.request(method, uri, &[("X-Nomad-Token", "no-rights")], "{}").await;
+    for (method, path, need) in endpoints() {
+        let uri = sample_uri(path);
+        let reply = harness.request(method.as_str(), &uri, &[("X-Nomad-Token", "no-rights")], "{}").await;
         assert_eq!(harness.backend.last_auth(), Some((Some("no-rights".into()), need)), "{method} {uri}");
         if need == Capability::None {
             assert_ne!(reply.status, StatusCode::FORBIDDEN, "{method} {uri}");
@@ -86,6 +63,60 @@ async fn every_route_asks_for_its_capability_before_acting() {
     assert!(state.removed.is_empty() && state.force_left.is_empty() && state.license_writes.is_empty());
     assert_eq!((state.restored.as_ref(), state.autopilot.modify_index, state.scheduler.modify_index), (None, 4, 5));
     assert_eq!(state.servers, ["127.0.0.2:4647", "127.0.0.1:4647"]);
+}
+
+/// Every (method, path pattern, right) the table serves.
+fn endpoints() -> Vec<(Method, &'static str, Capability)> {
+    let mut all = Vec::new();
+    for route in table::<TestBackend>() {
+        if let Answer::Methods { endpoints, .. } = &route.answer {
+            all.extend(endpoints.iter().map(|e| (e.method.clone(), route.path, e.capability)));
+        }
+    }
+    all
+}
+
+/// Every method the router is sent, standard and not.
+const METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"];
+
+#[tokio::test]
+async fn the_router_serves_exactly_the_table() {
+    let harness = Harness::new();
+    for route in table::<TestBackend>() {
+        for &method in METHODS {
+            let uri = sample_uri(route.path);
+            let reply = harness.request(method, &uri, &[("X-Nomad-Token", "no-rights")], "{}").await;
+            let (served, wrong_method) = match &route.answer {
+                Answer::Any(_) => {
+                    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {uri}");
+                    continue;
+                }
+                Answer::Methods { endpoints, wrong_method } => {
+                    (endpoints.iter().find(|e| e.method.as_str() == method), *wrong_method)
+                }
+            };
+            match served {
+                // A served method was checked for its right, and was not
+                // answered as a wrong method.
+                Some(endpoint) => {
+                    assert_eq!(harness.backend.last_auth().map(|(_, need)| need), Some(endpoint.capability));
+                    assert_ne!(reply.text(), "Invalid method", "{method} {uri}");
+                }
+                None => {
+                    assert_eq!(reply.status, wrong_method, "{method} {uri}");
+                    assert_eq!(reply.text(), if method == "HEAD" { "" } else { "Invalid method" }, "{method} {uri}");
+                }
+            }
+            harness.backend.state().last_auth = None;
+        }
+    }
+    for uri in ["/v1/operator/raft", "/v1/acl/policy/ops/extra", "/v1/agent/members/", "/v1/unknown"] {
+        for &method in METHODS {
+            let reply = harness.send(method, uri).await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {uri}");
+            assert_eq!(harness.backend.last_auth(), None, "{method} {uri}: no right is checked off the table");
+        }
+    }
 }
 
 #[tokio::test]
@@ -180,14 +211,14 @@ async fn odd_inputs_never_panic() {
         "?stale&stale=no&prune=%20true&force=t%00",
     ];
     let bodies: [&[u8]; 5] = [b"", b"\xff\xfe\x00", b"null", b"{\"LastContactThreshold\": \"-1s\"}", b"[[[[[[[[[["];
-    for route in ROUTES {
-        let path = route.path.replace("{name}", "ops").replace("{accessor}", "accessor-1");
+    for (method, path, _) in endpoints() {
+        let path = path.replace("{name}", "ops").replace("{accessor}", "accessor-1");
         for query in queries {
             for body in bodies {
-                let reply = harness.send_body(route.method, &format!("{path}{query}"), body.to_vec()).await;
+                let reply = harness.send_body(method.as_str(), &format!("{path}{query}"), body.to_vec()).await;
                 // A panic would fail the test before this; a 5xx would mean an
                 // input slipped past the parsing into the backend.
-                assert!(!reply.status.is_server_error(), "{} {path}{query}: {:?}", route.method, reply.body);
+                assert!(!reply.status.is_server_error(), "{method} {path}{query}: {:?}", reply.body);
             }
         }
     }
