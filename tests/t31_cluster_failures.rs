@@ -2,7 +2,9 @@
 //! without losing an acknowledged write, a paused follower causes no
 //! election and catches up, a restarted follower catches up from its data
 //! directory, a leader resumed after a pause does not answer from its old
-//! state, and without a quorum leader-only requests fail at once.
+//! state, a request sent as the leader dies is held until the next one is
+//! elected, and without a quorum leader-only requests fail once the hold
+//! runs out.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -90,7 +92,7 @@ fn a_restarted_follower_catches_up_from_its_data_dir_and_votes_again() {
 }
 
 #[test]
-fn without_a_leader_leader_only_requests_fail_at_once() {
+fn without_a_leader_leader_only_requests_fail_once_the_hold_runs_out() {
     let mut cluster = Cluster::start(&["127.0.0.126", "127.0.0.127", "127.0.0.128"]);
     let survivor = cluster.followers()[0];
     let others: Vec<usize> = cluster.running().into_iter().filter(|server| *server != survivor).collect();
@@ -103,6 +105,7 @@ fn without_a_leader_leader_only_requests_fail_at_once() {
         cluster.wait_member_status_everywhere(*other, "failed");
     }
 
+    // Each is held for the hold time (5 s) in case a leader is elected.
     let agent = cluster.agent(survivor);
     let read = api::call(agent, "GET", "/v1/operator/raft/configuration", &[]);
     let body = br#"{"SchedulerAlgorithm": "spread"}"#;
@@ -148,4 +151,21 @@ fn a_leader_resumed_after_a_pause_does_not_answer_a_default_read_from_its_old_st
     } else {
         assert!(head.starts_with("HTTP/1.1 500"), "the old leader refuses rather than answer: {reply}");
     }
+}
+
+#[test]
+fn a_peer_removal_sent_through_a_follower_as_the_leader_dies_is_held_and_succeeds() {
+    let mut cluster = Cluster::start(&["127.0.0.186", "127.0.0.187", "127.0.0.188"]);
+    let leader = cluster.leader();
+    let follower = cluster.followers()[0];
+    // Relaying a write leaves the follower a pooled connection to the leader,
+    // which the leader's death breaks.
+    Scheduling::nth(0).write_acknowledged(cluster.agent(follower));
+    let dead = cluster.raft_address(leader);
+    cluster.kill(leader);
+
+    let reply = api::call(cluster.agent(follower), "DELETE", &format!("/v1/operator/raft/peer?address={dead}"), &[])
+        .expect("an answer within the call timeout");
+    assert_eq!(reply.status, 200, "held across the election, then served: {}", reply.text());
+    cluster.wait_removed_everywhere(leader);
 }

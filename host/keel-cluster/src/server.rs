@@ -220,7 +220,10 @@ impl Server {
         match self.client.call(&leader.address, &RpcRequest::Forward(head), &body, timeout).await {
             Ok((RpcResponse::Forward(reply), body)) => Ok(ForwardedReply::join(reply, body)),
             Ok(_) => Err(ClusterError::Rpc(format!("{} answered another request", leader.address))),
-            Err(error) => Err(ClusterError::Rpc(format!("{}: {error}", leader.address))),
+            Err(failed) if !failed.maybe_delivered => {
+                Err(ClusterError::Unreachable(format!("{}: {}", leader.address, failed.error)))
+            }
+            Err(failed) => Err(ClusterError::Rpc(format!("{}: {}", leader.address, failed.error))),
         }
     }
 
@@ -235,7 +238,7 @@ impl Server {
         match self.client.call(rpc_address, &RpcRequest::Initialized, &[], PROBE_TIMEOUT).await {
             Ok((RpcResponse::Initialized(initialized), _)) => Ok(initialized),
             Ok(_) => Err(ClusterError::Rpc(format!("{rpc_address} answered another request"))),
-            Err(error) => Err(ClusterError::Rpc(format!("{rpc_address}: {error}"))),
+            Err(failed) => Err(ClusterError::Rpc(format!("{rpc_address}: {}", failed.error))),
         }
     }
 

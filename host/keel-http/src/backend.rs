@@ -82,6 +82,18 @@ pub enum Leadership {
     Unknown,
 }
 
+/// Why a request could not be relayed to the leader.
+#[derive(Debug)]
+pub struct RelayError {
+    /// What the client is told when the request is not tried again.
+    pub error: ApiError,
+    /// Whether the leader may have received the request (the connection
+    /// broke or timed out after it was sent). Such a write is not sent
+    /// again, since it may have been applied; one the leader certainly did
+    /// not receive (no leader known, connection refused) may be.
+    pub maybe_delivered: bool,
+}
+
 /// Which Raft peer a removal names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerSelector {
@@ -144,11 +156,13 @@ pub trait AgentApi: Send + Sync + 'static {
     fn leadership(&self) -> Leadership;
 
     /// Relays a request, as it arrived, to the leader and brings back the
-    /// leader's answer unchanged.
+    /// leader's answer unchanged, or fails after `timeout`. A failure says
+    /// whether the leader may have received the request.
     fn forward(
         &self,
         request: axum::http::Request<Vec<u8>>,
-    ) -> impl Future<Output = Result<axum::http::Response<Vec<u8>>, ApiError>> + Send;
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<axum::http::Response<Vec<u8>>, RelayError>> + Send;
 
     /// The current leader's RPC address, if one is known.
     fn leader(&self) -> Option<String>;

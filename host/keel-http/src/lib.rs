@@ -73,15 +73,15 @@ use axum::extract::FromRef;
 
 pub use backend::{
     AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, Leadership, LicenseApi,
-    OperatorRaftApi, PeerSelector, QueryMeta, Read, SchedulerApi, SnapshotApi, Written,
+    OperatorRaftApi, PeerSelector, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
 };
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;
 pub use routes::Scope;
 pub use serve::serve;
 
-/// Size and time bounds on request bodies. Bodies are read only through
-/// these; axum's own default limit (2 MB) plays no part.
+/// Size and time bounds on requests. Bodies are read only through these;
+/// axum's own default limit (2 MB) plays no part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// JSON bodies and the license text.
@@ -90,6 +90,11 @@ pub struct Limits {
     pub snapshot_max_bytes: usize,
     /// How long a body may make no progress before the request fails with 408.
     pub body_idle_timeout_ms: u64,
+    /// How long a leader-only request that finds no reachable leader is held
+    /// and tried again while the cluster elects one (Nomad's
+    /// `rpc_hold_timeout`); also how long a relay to a leader that stopped
+    /// answering may take.
+    pub leader_hold_ms: u64,
 }
 
 impl Default for Limits {
@@ -98,6 +103,7 @@ impl Default for Limits {
             body_max_bytes: keel_api::limits::HTTP_BODY_MAX_BYTES,
             snapshot_max_bytes: keel_api::limits::SNAPSHOT_UPLOAD_MAX_BYTES,
             body_idle_timeout_ms: 30_000,
+            leader_hold_ms: 5_000,
         }
     }
 }

@@ -18,7 +18,7 @@ use tower::ServiceExt;
 
 use crate::{
     AclApi, AgentApi, ApiError, Authorize, AutopilotApi, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Limits, OperatorRaftApi, PeerSelector, QueryMeta, Read, SchedulerApi, SnapshotApi, Written,
+    Limits, OperatorRaftApi, PeerSelector, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
 };
 
 /// Everything the test backend knows and everything it was asked.
@@ -52,6 +52,9 @@ pub(crate) struct State {
     pub force_left: Vec<(String, bool)>,
     /// Requests relayed to the leader: method, URI, headers, body.
     pub forwarded: Vec<Request<Vec<u8>>>,
+    /// How the next relays fail, one entry per try; the leader answers
+    /// once these are used up.
+    pub relay_failures: std::collections::VecDeque<RelayError>,
 }
 
 /// A single-server cluster in memory. Leader-only reads fail without a
@@ -137,6 +140,7 @@ impl TestBackend {
             joined: Vec::new(),
             force_left: Vec::new(),
             forwarded: Vec::new(),
+            relay_failures: std::collections::VecDeque::new(),
         };
         Self { identity, state: Mutex::new(state) }
     }
@@ -279,8 +283,16 @@ impl AgentApi for TestBackend {
 
     /// The leader's answer is recognizable: 200, `X-Nomad-Index: 99` and a
     /// body naming the leader.
-    async fn forward(&self, request: Request<Vec<u8>>) -> Result<axum::http::Response<Vec<u8>>, ApiError> {
-        self.state().forwarded.push(request);
+    async fn forward(
+        &self,
+        request: Request<Vec<u8>>,
+        _timeout: std::time::Duration,
+    ) -> Result<axum::http::Response<Vec<u8>>, RelayError> {
+        let mut state = self.state();
+        state.forwarded.push(request);
+        if let Some(failure) = state.relay_failures.pop_front() {
+            return Err(failure);
+        }
         Ok(axum::http::Response::builder()
             .status(StatusCode::OK)
             .header("x-nomad-index", "99")

@@ -151,7 +151,7 @@ pub(crate) fn cluster_error(error: ClusterError) -> ApiError {
         ClusterError::PeerNotFound(message) => ApiError::internal(message),
         ClusterError::Refused(message) | ClusterError::Membership(message) => ApiError::bad_request(message),
         ClusterError::Timeout(message) => ApiError::internal(message),
-        ClusterError::Rpc(message) => {
+        ClusterError::Rpc(message) | ClusterError::Unreachable(message) => {
             tracing::warn!(%message, "forwarding to the leader failed");
             ApiError::internal(format!("rpc error: could not reach the leader: {message}"))
         }

@@ -1,8 +1,10 @@
 //! `/v1/agent/...` and `/v1/status/...`: this agent's own knowledge, and relaying to the leader.
 
+use std::time::Duration;
+
 use axum::http::{Request, Response};
 use keel_api::agent::{JoinResponse, MembersResponse};
-use keel_http::{ApiError, Identity, Leadership};
+use keel_http::{ApiError, Identity, Leadership, RelayError};
 
 use crate::Service;
 
@@ -20,8 +22,8 @@ impl keel_http::AgentApi for Service {
         }
     }
 
-    async fn forward(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
-        self.forward_to_leader(request).await
+    async fn forward(&self, request: Request<Vec<u8>>, timeout: Duration) -> Result<Response<Vec<u8>>, RelayError> {
+        self.forward_to_leader(request, timeout).await
     }
 
     fn leader(&self) -> Option<String> {
