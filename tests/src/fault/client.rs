@@ -177,6 +177,10 @@ fn classify(request: &Request, status: u16, body: &[u8]) -> Outcome {
 }
 
 fn observe(request: &Request, body: &[u8]) -> Option<Observed> {
+    // A policy write answers 200 with no JSON worth reading, as Nomad does.
+    if matches!(request, Request::PutPolicy { .. }) {
+        return Some(Observed::Written);
+    }
     let json: Value = serde_json::from_slice(body).ok()?;
     match request {
         Request::PutPolicy { .. } => Some(Observed::Written),

@@ -74,6 +74,16 @@ impl fmt::Display for Report {
                 of_kind.len()
             )?;
         }
+        for fault in &self.faults {
+            writeln!(
+                f,
+                "    {:>8.3}s..{:>8.3}s {} on server {}",
+                fault.began.as_secs_f64(),
+                fault.healed.as_secs_f64(),
+                fault.kind.name(),
+                fault.server
+            )?;
+        }
         let indeterminate = self.ops.iter().filter(|op| matches!(op.outcome, Outcome::Indeterminate(_))).count();
         writeln!(
             f,
