@@ -17,6 +17,10 @@ use crate::cluster::{Cluster, LIVENESS};
 pub const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A server's policy names and register: cheap to read, enough to tell
+/// whether the servers agree before the rules are read one by one.
+type Summary = (BTreeSet<String>, (Marker, u64));
+
 /// Waits for a leader, bootstraps ACLs once and answers the management
 /// token, once every server knows it.
 pub fn bootstrap(cluster: &Cluster) -> String {
@@ -49,7 +53,7 @@ pub fn converge(cluster: &Cluster, token: &str) -> Result<Vec<State>, String> {
     let deadline = Instant::now() + CONVERGE_TIMEOUT;
     let mut last = String::new();
     while Instant::now() < deadline {
-        let summaries: Vec<Option<(BTreeSet<String>, (Marker, u64))>> =
+        let summaries: Vec<Option<Summary>> =
             (0..cluster.len()).map(|server| summary(cluster, server, token)).collect();
         if summaries.iter().all(Option::is_some) && summaries.windows(2).all(|pair| pair[0] == pair[1]) {
             let states: Option<Vec<State>> =
@@ -68,7 +72,7 @@ pub fn converge(cluster: &Cluster, token: &str) -> Result<Vec<State>, String> {
     Err(format!("servers did not converge in {CONVERGE_TIMEOUT:?}; (policies, register) per server: {last}"))
 }
 
-fn summary(cluster: &Cluster, server: usize, token: &str) -> Option<(BTreeSet<String>, (Marker, u64))> {
+fn summary(cluster: &Cluster, server: usize, token: &str) -> Option<Summary> {
     let list = get_json(cluster, server, token, "/v1/acl/policies?stale")?;
     let names = list.as_array()?.iter().map(|stub| stub["Name"].as_str().map(str::to_owned)).collect::<Option<_>>()?;
     let config = get_json(cluster, server, token, "/v1/operator/scheduler/configuration?stale")?;
@@ -78,12 +82,7 @@ fn summary(cluster: &Cluster, server: usize, token: &str) -> Option<(BTreeSet<St
     }
 }
 
-fn full_state(
-    cluster: &Cluster,
-    server: usize,
-    token: &str,
-    (names, register): (BTreeSet<String>, (Marker, u64)),
-) -> Option<State> {
+fn full_state(cluster: &Cluster, server: usize, token: &str, (names, register): Summary) -> Option<State> {
     let mut policies = BTreeMap::new();
     for name in names {
         let policy = get_json(cluster, server, token, &format!("/v1/acl/policy/{name}?stale"))?;
