@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use keel_tests::cluster::api::{self, Scheduling};
 use keel_tests::cluster::{Cluster, LIVENESS};
@@ -16,6 +16,11 @@ use keel_tests::cluster::{Cluster, LIVENESS};
 /// Longer than the election timeout (at most 2 s), so that a follower that
 /// is gone this long would have caused an election if its absence could.
 const PAUSE: Duration = Duration::from_secs(6);
+
+/// How long a leader is paused: several election timeouts, and shorter
+/// than gossip's failure detection (about 5 s), after which autopilot would
+/// remove the paused server.
+const LEADER_PAUSE: Duration = Duration::from_secs(3);
 
 #[test]
 fn a_killed_leader_is_replaced_and_no_acknowledged_write_is_lost() {
@@ -168,4 +173,40 @@ fn a_peer_removal_sent_through_a_follower_as_the_leader_dies_is_held_and_succeed
         .expect("an answer within the call timeout");
     assert_eq!(reply.status, 200, "held across the election, then served: {}", reply.text());
     cluster.wait_removed_everywhere(leader);
+}
+
+#[test]
+fn a_paused_leader_is_replaced_once_and_its_successor_keeps_leading_when_it_resumes() {
+    let mut cluster = Cluster::start(&["127.0.0.191", "127.0.0.192", "127.0.0.193"]);
+    for round in 0..3 {
+        let paused = cluster.leader();
+        cluster.pause(paused);
+        // Shorter than gossip's failure detection, so that autopilot does
+        // not remove the paused server meanwhile.
+        let mut seen: Vec<usize> = Vec::new();
+        let until = Instant::now() + LEADER_PAUSE;
+        while Instant::now() < until {
+            for server in cluster.running() {
+                if let Some(leader) = cluster.leader_seen_by(server).filter(|leader| *leader != paused)
+                    && seen.last() != Some(&leader)
+                {
+                    seen.push(leader);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(seen.len(), 1, "round {round}: one new leader while {paused} was paused, not {seen:?}");
+        let successor = seen[0];
+        cluster.resume(paused);
+        // The resumed server may name itself until it hears of the new term;
+        // the others must never see their leader deposed.
+        let what = format!("round {round}: {successor} to keep leading after {paused} resumed");
+        cluster.hold_for(LEADER_PAUSE, &what, || {
+            let others = cluster.running().into_iter().filter(|server| *server != paused);
+            others.into_iter().all(|server| cluster.leader_seen_by(server) == Some(successor))
+        });
+        cluster.wait_until(LIVENESS, "every server to follow the successor", || {
+            cluster.running().iter().all(|server| cluster.leader_seen_by(*server) == Some(successor))
+        });
+    }
 }

@@ -210,14 +210,27 @@ impl Server {
 
     /// Sends an API request to the leader and brings back its answer, or
     /// fails after `timeout` (a leader that stopped answering must not hold
-    /// the client forever).
+    /// the client forever) or as soon as another server is known to lead (a
+    /// paused leader's answer would come too late to matter).
     pub async fn forward(&self, request: Forwarded, timeout: Duration) -> Result<ForwardedReply, ClusterError> {
         let leader = self.leader().ok_or(ClusterError::NoLeader)?;
         if leader.id == self.me.id {
             return Err(ClusterError::NotLeader(None));
         }
         let (head, body) = request.split();
-        match self.client.call(&leader.address, &RpcRequest::Forward(head), &body, timeout).await {
+        let request = RpcRequest::Forward(head);
+        let call = self.client.call(&leader.address, &request, &body, timeout);
+        let answer = tokio::select! {
+            answer = call => answer,
+            () = self.leadership_moves_from(&leader.id) => {
+                return Err(ClusterError::Rpc(format!(
+                    "{}: another server was elected leader while the request was relayed; it may or may not \
+                     have been applied",
+                    leader.address
+                )));
+            }
+        };
+        match answer {
             Ok((RpcResponse::Forward(reply), body)) => Ok(ForwardedReply::join(reply, body)),
             Ok(_) => Err(ClusterError::Rpc(format!("{} answered another request", leader.address))),
             Err(failed) if !failed.maybe_delivered => {
@@ -454,6 +467,16 @@ impl Server {
             commit_index: applied_index,
             num_peers: metrics.membership_config.membership().nodes().count().saturating_sub(1),
             configuration_index: metrics.membership_config.log_id().map_or(0, |log_id| log_id.index),
+        }
+    }
+
+    /// Returns once a server other than `leader` (a raft ID) is known to lead.
+    async fn leadership_moves_from(&self, leader: &str) {
+        let mut metrics = self.raft.metrics();
+        while self.leader().is_none_or(|known| known.id == leader) {
+            // `leader()` also depends on time (a silent leader stops
+            // counting): look again shortly even without a change.
+            let _ = tokio::time::timeout(Duration::from_millis(50), metrics.changed()).await;
         }
     }
 

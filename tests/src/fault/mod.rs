@@ -58,7 +58,7 @@ impl Settings {
             fault_hold: Duration::from_secs(3),
             clients: 4,
             beat: Duration::from_millis(100),
-            in_flight_max: 8,
+            in_flight_max: 64,
             calm: Duration::from_secs(10),
         }
     }
