@@ -38,6 +38,7 @@ pub struct ClusterBuilder {
     stagger: Duration,
     cleanup_dead_servers: bool,
     acl_enabled: bool,
+    encrypt: Option<String>,
 }
 
 impl ClusterBuilder {
@@ -70,15 +71,23 @@ impl ClusterBuilder {
         self
     }
 
+    /// The cluster key every server holds (`server { encrypt = KEY }`).
+    pub fn encrypt(mut self, key: &str) -> Self {
+        self.encrypt = Some(key.to_owned());
+        self
+    }
+
     /// Starts the servers and returns without waiting for them.
     pub fn launch(self) -> Cluster {
         let config = tempfile::tempdir().expect("a temporary config dir");
         let settings = format!(
-            "server {{ autopilot_interval = \"1s\" }}\n\
+            "server {{\n  autopilot_interval = \"1s\"\n{}}}\n\
              autopilot {{\n  cleanup_dead_servers = {}\n  server_stabilization_time = \"3s\"\n  \
              last_contact_threshold = \"2s\"\n}}\n\
              acl {{ enabled = {} }}\n",
-            self.cleanup_dead_servers, self.acl_enabled
+            self.encrypt.map(|key| format!("  encrypt = \"{key}\"\n")).unwrap_or_default(),
+            self.cleanup_dead_servers,
+            self.acl_enabled
         );
         std::fs::write(config.path().join("cluster.hcl"), settings).expect("write the cluster config");
         let mut cluster = Cluster {
@@ -138,6 +147,7 @@ impl Cluster {
             stagger: Duration::ZERO,
             cleanup_dead_servers: true,
             acl_enabled: false,
+            encrypt: None,
         }
     }
 

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 
+use crate::key::ClusterKey;
 use crate::rpc::{RpcRequest, RpcResponse, encode, hello, read_body, read_frame, write_message};
 
 /// A connection idle this long is not reused: well inside the server's own
@@ -46,9 +47,15 @@ pub(crate) struct CallError {
 #[derive(Debug, Default)]
 pub(crate) struct RpcClient {
     idle: Mutex<HashMap<String, Vec<(TcpStream, Instant)>>>,
+    /// The cluster key every connection proves, when one is configured.
+    key: Option<ClusterKey>,
 }
 
 impl RpcClient {
+    pub(crate) fn new(key: Option<ClusterKey>) -> Self {
+        Self { idle: Mutex::default(), key }
+    }
+
     /// Sends `request` to `address`, followed by `body` in chunks, and
     /// reads the answer and the body that follows it, all within `timeout`.
     /// A new connection first exchanges protocol headers, so a peer of
@@ -65,7 +72,9 @@ impl RpcClient {
         let exchange = async {
             let mut stream = match self.take_idle(address) {
                 Some(stream) => stream,
-                None => tokio::time::timeout(CONNECT_WITHIN.min(timeout), connect(address)).await.map_err(|_| {
+                None => tokio::time::timeout(CONNECT_WITHIN.min(timeout), connect(address, self.key.as_ref()))
+                    .await
+                    .map_err(|_| {
                     io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!("rpc to {address}: no connection in {CONNECT_WITHIN:?}"),
@@ -106,10 +115,10 @@ impl RpcClient {
 }
 
 /// Dials `address` and exchanges protocol headers.
-async fn connect(address: &str) -> io::Result<TcpStream> {
+async fn connect(address: &str, key: Option<&ClusterKey>) -> io::Result<TcpStream> {
     let mut stream = TcpStream::connect(address).await?;
     stream.set_nodelay(true)?;
-    hello(&mut stream).await?;
+    hello(&mut stream, key).await?;
     Ok(stream)
 }
 
@@ -134,7 +143,7 @@ mod tests {
         let address = listener.local_addr().expect("an address").to_string();
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
-                accept(&mut stream).await.expect("protocol headers");
+                accept(&mut stream, None).await.expect("protocol headers");
                 let _: RpcRequest = read_frame(&mut stream).await.expect("a request");
                 let head = encode(&RpcResponse::Initialized(true)).expect("encodes");
                 write_message(&mut stream, head, &[]).await.expect("the answer");
@@ -190,7 +199,7 @@ mod tests {
         let address = listener.local_addr().expect("an address").to_string();
         tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.expect("a connection");
-            accept(&mut stream).await.expect("protocol headers");
+            accept(&mut stream, None).await.expect("protocol headers");
             let _: RpcRequest = read_frame(&mut stream).await.expect("a request");
         });
         let failed = RpcClient::default()

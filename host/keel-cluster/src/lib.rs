@@ -32,6 +32,7 @@ mod elector;
 mod error;
 pub mod formation;
 pub mod gossip;
+mod key;
 mod network;
 mod read_index;
 mod rpc;
@@ -39,6 +40,7 @@ mod rpc_server;
 mod server;
 
 pub use error::ClusterError;
+pub use key::ClusterKey;
 pub use rpc::{Forwarded, ForwardedReply};
 pub use rpc_server::Forwarder;
 pub use server::{Applied, Bootstrap, Peer, RaftStatus, RaftTuning, Replication, Server, ServerConfig};

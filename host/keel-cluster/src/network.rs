@@ -24,6 +24,7 @@ use openraft::raft::{
 };
 use tokio::net::TcpStream;
 
+use crate::key::ClusterKey;
 use crate::rpc::{FrameTooLarge, MAX_FRAME_BYTES, RpcRequest, RpcResponse, encode, hello, read_frame, write_message};
 
 type RpcResult<T, E = RaftError<u64>> = Result<T, RPCError<u64, ServerNode, E>>;
@@ -38,11 +39,12 @@ pub(crate) struct Network {
     /// This server's node id, named in timeout errors.
     me: u64,
     contacts: Contacts,
+    key: Option<ClusterKey>,
 }
 
 impl Network {
-    pub(crate) fn new(me: u64, contacts: Contacts) -> Self {
-        Self { me, contacts }
+    pub(crate) fn new(me: u64, contacts: Contacts, key: Option<ClusterKey>) -> Self {
+        Self { me, contacts, key }
     }
 }
 
@@ -54,13 +56,21 @@ pub(crate) struct PeerClient {
     node: ServerNode,
     connection: Option<TcpStream>,
     contacts: Contacts,
+    key: Option<ClusterKey>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &ServerNode) -> PeerClient {
-        PeerClient { me: self.me, target, node: node.clone(), connection: None, contacts: Arc::clone(&self.contacts) }
+        PeerClient {
+            me: self.me,
+            target,
+            node: node.clone(),
+            connection: None,
+            contacts: Arc::clone(&self.contacts),
+            key: self.key.clone(),
+        }
     }
 }
 
@@ -87,7 +97,7 @@ impl PeerClient {
             if self.connection.is_none() {
                 let mut stream = TcpStream::connect(&self.node.address).await?;
                 stream.set_nodelay(true)?;
-                hello(&mut stream).await?;
+                hello(&mut stream, self.key.as_ref()).await?;
                 self.connection = Some(stream);
             }
             let connection = self.connection.as_mut().expect("a connection was made just above");

@@ -3,7 +3,10 @@
 //!
 //! A connection opens with a header from the client, [`PROTOCOL_MAGIC`] and
 //! [`PROTOCOL_VERSION`]; the server answers with its own and closes the
-//! connection when the two differ. After that, a frame is a 4-byte
+//! connection when the two differ. Then each side says whether it holds a
+//! cluster key (one byte); the two must agree, and with a key each side
+//! proves it holds the key before anything else is read (see
+//! [`ClusterKey`]). After that, a frame is a 4-byte
 //! big-endian length followed by that many bytes of postcard. A connection
 //! carries one request at a time: the client writes a request and reads
 //! exactly one response before it sends the next.
@@ -34,6 +37,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::key::ClusterKey;
+
 mod entries;
 
 /// The first bytes of every connection, so that a stray client (or an old
@@ -41,7 +46,7 @@ mod entries;
 pub(crate) const PROTOCOL_MAGIC: [u8; 4] = *b"KEEL";
 
 /// The version of this protocol. Version 1 was JSON frames without a header.
-pub(crate) const PROTOCOL_VERSION: u32 = 2;
+pub(crate) const PROTOCOL_VERSION: u32 = 3;
 
 /// The largest frame either side reads (see `keel_api::limits`). A frame's
 /// buffer grows with the bytes that arrive, so a bogus length costs nothing
@@ -154,7 +159,29 @@ fn version_in(header: &[u8; 8]) -> Option<u32> {
 /// and waits for the peer's. A peer that speaks another version, or closes
 /// the connection instead of answering, is an `InvalidData` error naming
 /// both versions.
-pub(crate) async fn hello<S>(stream: &mut S) -> io::Result<()>
+pub(crate) async fn hello<S>(stream: &mut S, key: Option<&ClusterKey>) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    exchange_headers_as_client(stream).await?;
+    let client_nonce = random_nonce();
+    stream.write_all(&[u8::from(key.is_some())]).await?;
+    if key.is_some() {
+        stream.write_all(&client_nonce).await?;
+    }
+    stream.flush().await?;
+    let Some(key) = agree_on_key(stream, key).await? else { return Ok(()) };
+    let mut answer = [0_u8; 64];
+    stream.read_exact(&mut answer).await?;
+    let (server_nonce, proof) = answer.split_at(32);
+    if !key.verify(SERVER, &client_nonce, server_nonce, proof) {
+        return Err(refused("the peer does not hold this cluster's key".to_owned()));
+    }
+    stream.write_all(&key.prove(CLIENT, &client_nonce, server_nonce)).await?;
+    stream.flush().await
+}
+
+async fn exchange_headers_as_client<S>(stream: &mut S) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -185,7 +212,31 @@ where
 /// and answers with this server's. A client that sends another version or
 /// no header at all is refused with an `InvalidData` error saying why; the
 /// caller logs it and closes the connection.
-pub(crate) async fn accept<S>(stream: &mut S) -> io::Result<()>
+pub(crate) async fn accept<S>(stream: &mut S, key: Option<&ClusterKey>) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    exchange_headers_as_server(stream).await?;
+    let mut mode = [0_u8; 1];
+    stream.read_exact(&mut mode).await?;
+    stream.write_all(&[u8::from(key.is_some())]).await?;
+    stream.flush().await?;
+    let theirs = mode[0] == 1;
+    let Some(key) = check_agreement(key, theirs)? else { return Ok(()) };
+    let mut client_nonce = [0_u8; 32];
+    stream.read_exact(&mut client_nonce).await?;
+    let server_nonce = random_nonce();
+    stream.write_all(&[server_nonce, key.prove(SERVER, &client_nonce, &server_nonce)].concat()).await?;
+    stream.flush().await?;
+    let mut proof = [0_u8; 32];
+    stream.read_exact(&mut proof).await?;
+    if !key.verify(CLIENT, &client_nonce, &server_nonce, &proof) {
+        return Err(refused("the peer does not hold this cluster's key".to_owned()));
+    }
+    Ok(())
+}
+
+async fn exchange_headers_as_server<S>(stream: &mut S) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -200,6 +251,38 @@ where
         ))),
         None => {
             Err(refused(format!("the peer sent no rpc protocol header; this server speaks version {PROTOCOL_VERSION}")))
+        }
+    }
+}
+
+/// Who proves holding the key in a handshake.
+const CLIENT: &[u8] = b"client\n";
+const SERVER: &[u8] = b"server\n";
+
+fn random_nonce() -> [u8; 32] {
+    let (a, b) = (uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes());
+    [a, b].concat().try_into().expect("two UUIDs are 32 bytes")
+}
+
+/// Reads the server's key byte and checks that both sides agree.
+async fn agree_on_key<'k, S>(stream: &mut S, key: Option<&'k ClusterKey>) -> io::Result<Option<&'k ClusterKey>>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut mode = [0_u8; 1];
+    stream.read_exact(&mut mode).await?;
+    check_agreement(key, mode[0] == 1)
+}
+
+/// The key to prove, when both sides hold one; an error naming the side
+/// that lacks it when only one does.
+fn check_agreement(key: Option<&ClusterKey>, theirs: bool) -> io::Result<Option<&ClusterKey>> {
+    match (key, theirs) {
+        (Some(key), true) => Ok(Some(key)),
+        (None, false) => Ok(None),
+        (Some(_), false) => Err(refused("this server requires a cluster key and the peer sent none".to_owned())),
+        (None, true) => {
+            Err(refused("the peer requires a cluster key (server.encrypt) and this server has none".to_owned()))
         }
     }
 }

@@ -21,6 +21,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::ClusterKey;
 use crate::elector::{self, LeaderContact, Timing};
 use crate::rpc::{
     Forwarded, ForwardedReply, RpcRequest, RpcResponse, accept, encode, read_body, read_frame_after, write_message,
@@ -40,6 +41,7 @@ pub(crate) struct Handlers {
     pub(crate) forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
     pub(crate) contact: LeaderContact,
     pub(crate) timing: Timing,
+    pub(crate) key: Option<ClusterKey>,
 }
 
 /// How many peer connections are served at once; further ones are closed
@@ -92,7 +94,7 @@ pub(crate) async fn serve(listener: TcpListener, handlers: Handlers) {
 /// does not open with this server's protocol header is refused and logged.
 async fn serve_connection(mut stream: TcpStream, handlers: Handlers) -> io::Result<()> {
     stream.set_nodelay(true)?;
-    match tokio::time::timeout(IO_TIMEOUT, accept(&mut stream)).await {
+    match tokio::time::timeout(IO_TIMEOUT, accept(&mut stream, handlers.key.as_ref())).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) if error.kind() == io::ErrorKind::InvalidData => {
             let peer = stream.peer_addr().map_or_else(|_| "an unknown address".to_owned(), |peer| peer.to_string());

@@ -20,7 +20,7 @@ use crate::network::{Contacts, Network};
 use crate::read_index::ReadIndex;
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
 use crate::rpc_server::{self, Forwarder, Handlers};
-use crate::{ClusterError, node_id_of};
+use crate::{ClusterError, ClusterKey, node_id_of};
 
 /// How long a write may wait to be committed and applied. A leader that
 /// has lost its quorum cannot commit; the client gets an error instead of
@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub autopilot_defaults: AutopilotConfiguration,
     /// Written by the first leader when the state has no scheduler config.
     pub scheduler_defaults: SchedulerConfiguration,
+    /// The cluster key every RPC connection must prove (`server.encrypt`);
+    /// `None` accepts any peer.
+    pub key: Option<ClusterKey>,
 }
 
 /// The Raft settings an operator may change, as Nomad's server block
@@ -157,7 +160,7 @@ impl Server {
         let view = state_machine.view();
         let raft_config = Arc::new(raft_config(config.raft)?);
         let contacts = Contacts::default();
-        let network = Network::new(node_id, Arc::clone(&contacts));
+        let network = Network::new(node_id, Arc::clone(&contacts), config.key.clone());
         let raft = Raft::new(node_id, raft_config, network, log_store, state_machine)
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
@@ -169,10 +172,15 @@ impl Server {
             tick: Duration::from_millis(raft.config().heartbeat_interval / 2),
         };
         let leader_contact = LeaderContact::default();
-        let client = Arc::new(RpcClient::default());
+        let client = Arc::new(RpcClient::new(config.key.clone()));
         let forwarder = Arc::new(OnceLock::new());
-        let handlers =
-            Handlers { raft: raft.clone(), forwarder: Arc::clone(&forwarder), contact: leader_contact.clone(), timing };
+        let handlers = Handlers {
+            raft: raft.clone(),
+            forwarder: Arc::clone(&forwarder),
+            contact: leader_contact.clone(),
+            timing,
+            key: config.key.clone(),
+        };
         let rpc_listener = tokio::spawn(rpc_server::serve(listener, handlers));
         if let Err(error) = bootstrap_if_needed(&raft, &config, &me, node_id).await {
             // Nothing else will stop the accept loop of a server that never

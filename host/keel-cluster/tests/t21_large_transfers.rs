@@ -59,6 +59,7 @@ impl Harness {
                 raft: TUNING,
                 autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
                 scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
+                key: None,
             };
             match Server::start(config, data_dir).await {
                 Ok(server) => break Arc::new(server),

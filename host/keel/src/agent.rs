@@ -100,12 +100,17 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
         raft: config.raft,
         autopilot_defaults: config.autopilot.clone(),
         scheduler_defaults: config.scheduler.clone(),
+        key: config.key.clone(),
     };
+    if config.key.is_none() {
+        tracing::warn!("no cluster key (server.encrypt): gossip and the RPC port accept any process that reaches them");
+    }
     let server = Arc::new(Server::start(server_config, data_dir).await.context("start the raft server")?);
     let gossip_config = GossipConfig {
         bind: config.serf_address(),
         name: keel_server::member_name(&config.node_name, &config.region),
         tags: gossip_tags(&config.server_settings(), &raft_id),
+        key: config.key.clone(),
     };
     let gossip = match Gossip::start(gossip_config).await {
         Ok(gossip) => Arc::new(gossip),

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use keel_api::operator::{AutopilotConfiguration, PreemptionConfig, SchedulerConfiguration};
-use keel_cluster::RaftTuning;
+use keel_cluster::{ClusterKey, RaftTuning};
 use keel_plugins::Kind;
 use serde::Deserialize;
 use serde_json::json;
@@ -54,6 +54,10 @@ pub struct AgentArgs {
     /// Enforces ACLs.
     #[arg(long)]
     pub acl_enabled: bool,
+    /// The cluster key, base64 of 32 bytes (`keel operator gossip keyring
+    /// generate`): encrypts gossip and authenticates RPC connections.
+    #[arg(long, value_name = "KEY")]
+    pub encrypt: Option<String>,
     /// An HCL config file; flags override it.
     #[arg(long = "config", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
@@ -110,6 +114,8 @@ pub struct AgentConfig {
     /// A client's servers (`client { servers = [...] }`).
     pub servers: Vec<String>,
     pub raft: RaftTuning,
+    /// The cluster key (`server { encrypt = "..." }` or `--encrypt`).
+    pub key: Option<ClusterKey>,
     /// How often the leader runs an autopilot round (`server {
     /// autopilot_interval = "10s" }`, Nomad's fixed 10 s by default).
     pub autopilot_interval: Duration,
@@ -158,6 +164,12 @@ impl AgentConfig {
             (false, Some(n)) => n,
             (false, None) => 0,
         };
+        let key = args
+            .encrypt
+            .clone()
+            .or(file.server.encrypt)
+            .map(|text| ClusterKey::from_base64(&text).map_err(|e| anyhow::anyhow!("server.encrypt: {e}")))
+            .transpose()?;
         let mut retry_join = file.server.server_join.retry_join;
         retry_join.extend(file.server.retry_join);
         retry_join.extend(args.retry_join.iter().cloned());
@@ -190,6 +202,7 @@ impl AgentConfig {
                     .unwrap_or(RaftTuning::default().snapshot_threshold),
                 trailing_logs: file.server.raft_trailing_logs.unwrap_or(RaftTuning::default().trailing_logs),
             },
+            key,
             autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
             acl_enabled: args.acl_enabled || file.acl.enabled,
             acl_token_min_ttl: file.acl.token_min_expiration_ttl.unwrap_or(Duration::from_secs(60)),
@@ -264,6 +277,7 @@ struct ServerBlock {
     raft_multiplier: Option<u32>,
     raft_snapshot_threshold: Option<u64>,
     raft_trailing_logs: Option<u64>,
+    encrypt: Option<String>,
     #[serde(deserialize_with = "optional_duration")]
     autopilot_interval: Option<Duration>,
     retry_join: Vec<String>,

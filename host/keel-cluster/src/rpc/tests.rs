@@ -259,7 +259,7 @@ async fn garbage_is_invalid_data() {
 #[tokio::test]
 async fn peers_of_the_same_version_connect() {
     let (mut client, mut server) = tokio::io::duplex(64);
-    let (hello, accepted) = tokio::join!(hello(&mut client), accept(&mut server));
+    let (hello, accepted) = tokio::join!(hello(&mut client, None), accept(&mut server, None));
     hello.expect("the client is accepted");
     accepted.expect("the server accepts");
 }
@@ -275,7 +275,7 @@ async fn a_client_of_another_version_is_refused_and_told_so() {
         client.read_exact(&mut answer).await.expect("the server answers with its header");
         version_in(&answer)
     };
-    let (answered, accepted) = tokio::join!(client_side, accept(&mut server));
+    let (answered, accepted) = tokio::join!(client_side, accept(&mut server, None));
     assert_eq!(answered, Some(PROTOCOL_VERSION));
     let error = accepted.expect_err("refused").to_string();
     assert!(error.contains("version 7") && error.contains(&format!("version {PROTOCOL_VERSION}")), "{error}");
@@ -286,7 +286,7 @@ async fn a_client_without_the_header_is_refused() {
     let (mut client, mut server) = tokio::io::duplex(64);
     // What a server of the JSON protocol sends first: a length prefix.
     client.write_all(&[0, 0, 0, 14, b'"', b'I', b'n', b'i']).await.expect("write");
-    let error = accept(&mut server).await.expect_err("refused").to_string();
+    let error = accept(&mut server, None).await.expect_err("refused").to_string();
     assert!(error.contains("no rpc protocol header"), "{error}");
 }
 
@@ -300,7 +300,7 @@ async fn a_server_of_another_version_is_an_error_naming_both() {
         answer[4..].copy_from_slice(&9_u32.to_be_bytes());
         server.write_all(&answer).await.expect("write");
     };
-    let (error, ()) = tokio::join!(hello(&mut client), server_side);
+    let (error, ()) = tokio::join!(hello(&mut client, None), server_side);
     let error = error.expect_err("refused");
     assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     let message = error.to_string();
@@ -314,7 +314,7 @@ async fn a_server_that_closes_instead_of_answering_is_an_error() {
         let mut header = [0_u8; 8];
         server.read_exact(&mut header).await.expect("the client sends its header first");
     };
-    let (error, ()) = tokio::join!(hello(&mut client), server_side);
+    let (error, ()) = tokio::join!(hello(&mut client, None), server_side);
     let error = error.expect_err("refused");
     assert!(error.to_string().contains("rpc protocol"), "{error}");
 }
@@ -414,4 +414,65 @@ async fn measure_the_wire() {
         frame.len(),
         old_frame.len() + 4
     );
+}
+
+/// Runs both sides of a handshake over an in-memory pipe.
+async fn handshake(
+    client_key: Option<&ClusterKey>,
+    server_key: Option<&ClusterKey>,
+) -> (io::Result<()>, io::Result<()>) {
+    let (mut client, mut server) = tokio::io::duplex(256);
+    // Each side hangs up once it is done, as a real peer closes its socket.
+    let client_side = async move { hello(&mut client, client_key).await };
+    let server_side = async move { accept(&mut server, server_key).await };
+    tokio::join!(client_side, server_side)
+}
+
+#[tokio::test]
+async fn peers_holding_the_same_key_connect() {
+    let key = ClusterKey::generate();
+    let (client, server) = handshake(Some(&key), Some(&key)).await;
+    client.expect("the client proves the key and is accepted");
+    server.expect("the server proves the key");
+}
+
+#[tokio::test]
+async fn peers_with_different_keys_are_refused_on_both_sides() {
+    let (client, server) = handshake(Some(&ClusterKey::generate()), Some(&ClusterKey::generate())).await;
+    let client = client.expect_err("the server's proof fails").to_string();
+    assert!(client.contains("does not hold this cluster's key"), "{client}");
+    // The client hung up after refusing the server's proof.
+    assert!(server.is_err());
+}
+
+#[tokio::test]
+async fn a_peer_without_a_key_is_refused_by_a_keyed_one_and_told_why() {
+    let key = ClusterKey::generate();
+    let (client, server) = handshake(None, Some(&key)).await;
+    let client = client.expect_err("refused").to_string();
+    let server = server.expect_err("refused").to_string();
+    assert!(client.contains("the peer requires a cluster key"), "{client}");
+    assert!(server.contains("requires a cluster key and the peer sent none"), "{server}");
+    let (client, server) = handshake(Some(&key), None).await;
+    assert!(client.expect_err("refused").to_string().contains("requires a cluster key and the peer sent none"));
+    assert!(server.expect_err("refused").to_string().contains("the peer requires a cluster key"));
+}
+
+#[tokio::test]
+async fn a_client_that_replays_an_old_proof_is_refused() {
+    let key = ClusterKey::generate();
+    let (mut client, mut server) = tokio::io::duplex(256);
+    let client_side = async {
+        client.write_all(&protocol_header()).await.expect("write");
+        let mut header = [0_u8; 8];
+        client.read_exact(&mut header).await.expect("the server's header");
+        client.write_all(&[1]).await.expect("write");
+        client.write_all(&[7_u8; 32]).await.expect("write");
+        let mut answer = [0_u8; 65];
+        client.read_exact(&mut answer).await.expect("the server's mode, nonce and proof");
+        // A proof made for other nonces, as an eavesdropper could replay.
+        client.write_all(&key.prove(b"client\n", &[7_u8; 32], &[9_u8; 32])).await.expect("write");
+    };
+    let ((), accepted) = tokio::join!(client_side, accept(&mut server, Some(&key)));
+    assert!(accepted.expect_err("refused").to_string().contains("does not hold this cluster's key"));
 }
