@@ -32,13 +32,14 @@ GUEST_CARGO = RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN
 GUEST_FLAGS := -Z build-std=std,panic_abort
 endif
 
-.PHONY: help run test plugins toolchain etcd build bench clean-plugins
+.PHONY: help run test plugins toolchain etcd build bench soak clean-plugins
 
 help:
 	@echo "make run        start a dev agent (http://127.0.0.1:4646) with the default plugins"
 	@echo "make test       fmt, clippy and every test, as CI runs them"
 	@echo "make plugins    build the default plugins and test fixtures into $(PLUGIN_DIR)/"
 	@echo "make bench      run the benchmarks and print their tables"
+	@echo "make soak       the fault harness for SOAK_SECONDS (default 600) against three servers"
 	@echo "make toolchain  install the wasm guest toolchain if it is missing"
 	@echo "make etcd       install etcd, the cluster bench's baseline, if it is missing"
 
@@ -54,6 +55,13 @@ test: plugins
 bench: plugins etcd
 	$(CARGO) build --release --locked -p keel  # the server, ACL and cluster benches run this binary
 	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench acl --bench cluster
+
+# The fault harness of t60 for as long as asked: SOAK_SECONDS=3600 make soak.
+SOAK_SECONDS ?= 600
+soak: plugins
+	$(CARGO) build --locked -p keel
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) nextest run --locked -p keel-tests --test t60_fault_harness \
+		--run-ignored only --no-capture -E 'test(a_long_history_under_kills_and_pauses_is_safe_in_a_cluster)'
 
 build: plugins
 	$(CARGO) build --locked -p keel

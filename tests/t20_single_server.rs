@@ -236,3 +236,108 @@ fn a_single_server_describes_itself_truthfully() {
     assert_eq!(me["stats"]["raft"]["state"], "Leader");
     assert_eq!(me["member"]["Name"], "solo.global");
 }
+
+/// Sends `raw` on a fresh connection to the agent and returns what comes
+/// back until the server closes the connection or `timeout` passes.
+fn raw_exchange(agent: &Agent, raw: &[u8], timeout: std::time::Duration) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read as _, Write as _};
+    let address = agent.http.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.write_all(raw)?;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return Ok(received),
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            // A reset after the answer also ends the exchange.
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return Ok(received),
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+#[test]
+fn invalid_bodies_are_refused_and_change_nothing() {
+    let agent = Agent::start_dev("127.0.0.38", &[]);
+    set_scheduler(&agent, "spread");
+    let state_before = (scheduler(&agent), autopilot(&agent));
+
+    let deep = format!("{}{{}}{}", "{\"Unknown\":".repeat(50_000), "}".repeat(50_000));
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "/v1/operator/scheduler/configuration",
+            "[]".into(),
+            "Error parsing scheduler config: json: cannot unmarshal array into Go value of type \
+             structs.SchedulerConfiguration",
+        ),
+        (
+            "/v1/operator/autopilot/configuration",
+            "[]".into(),
+            "Error parsing autopilot config: json: cannot unmarshal array into Go value of type \
+             api.AutopilotConfiguration",
+        ),
+        (
+            "/v1/operator/scheduler/configuration",
+            deep.clone(),
+            "Error parsing scheduler config: json: exceeded max depth of 64",
+        ),
+        (
+            "/v1/operator/autopilot/configuration",
+            deep,
+            "Error parsing autopilot config: json: exceeded max depth of 64",
+        ),
+        (
+            "/v1/operator/autopilot/configuration",
+            r#"{"LastContactThreshold": "5000000h"}"#.into(),
+            "Error parsing autopilot config: time: invalid duration \"5000000h\"",
+        ),
+        (
+            "/v1/operator/autopilot/configuration",
+            r#"{"ServerStabilizationTime": "9223372036854775808ns"}"#.into(),
+            "Error parsing autopilot config: time: invalid duration \"9223372036854775808ns\"",
+        ),
+        (
+            "/v1/operator/scheduler/configuration",
+            r#"{"SchedulerAlgorithm": "spread", "PreemptionConfig": [true, true, true, true]}"#.into(),
+            "Error parsing scheduler config: invalid type: sequence, expected struct PreemptionConfig",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let reply = agent.put(path, &body);
+        assert_eq!(reply.status, 400, "{path}: {}", reply.text());
+        assert!(reply.text().starts_with(message), "{path}: {}", reply.text());
+    }
+    assert_eq!((scheduler(&agent), autopilot(&agent)), state_before, "no refused body changed anything");
+}
+
+#[test]
+fn declared_lengths_over_the_limit_and_slow_heads_get_an_answer() {
+    let agent = Agent::start_dev("127.0.0.39", &[]);
+    let state_before = (scheduler(&agent), autopilot(&agent));
+    let timeout = std::time::Duration::from_secs(30);
+    for (path, declared_bytes) in
+        [("/v1/operator/scheduler/configuration", 2u64 << 20), ("/v1/operator/snapshot", 600u64 << 20)]
+    {
+        // The head declares the body; the body never comes.
+        let head = format!("PUT {path} HTTP/1.1\r\nHost: keel\r\nContent-Length: {declared_bytes}\r\n\r\n");
+        let answer = raw_exchange(&agent, head.as_bytes(), timeout).expect("an answer before the body");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(answer.contains("Request body is larger than the limit"), "{path}: {answer}");
+    }
+
+    // Half a request line: the server closes the connection instead of
+    // waiting for the rest.
+    let cut_off =
+        raw_exchange(&agent, b"GET /v1/agent/health HTTP/1.1\r\nHost: ke", std::time::Duration::from_secs(60));
+    assert!(cut_off.is_ok(), "the connection was not closed: {cut_off:?}");
+
+    let reply = agent.put("/v1/agent/force-leave?node=no-such-node", "");
+    assert_eq!((reply.status, reply.text()), (200, String::new()), "Serf answers success for an unknown node");
+    let members = agent.get("/v1/agent/members").json();
+    assert_eq!(members["Members"].as_array().map(Vec::len), Some(1), "{members}");
+    assert_eq!(members["Members"][0]["Status"], "alive");
+    assert_eq!((scheduler(&agent), autopilot(&agent)), state_before, "nothing changed");
+}

@@ -1,9 +1,14 @@
 //! A three-server cluster through failures: a killed leader is replaced
 //! without losing an acknowledged write, a paused follower causes no
 //! election and catches up, a restarted follower catches up from its data
-//! directory, and without a quorum leader-only requests fail at once.
+//! directory, a leader resumed after a pause does not answer from its old
+//! state, a request sent as the leader dies is held until the next one is
+//! elected, and without a quorum leader-only requests fail once the hold
+//! runs out.
 
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use keel_tests::cluster::api::{self, Scheduling};
 use keel_tests::cluster::{Cluster, LIVENESS};
@@ -11,6 +16,11 @@ use keel_tests::cluster::{Cluster, LIVENESS};
 /// Longer than the election timeout (at most 2 s), so that a follower that
 /// is gone this long would have caused an election if its absence could.
 const PAUSE: Duration = Duration::from_secs(6);
+
+/// How long a leader is paused: several election timeouts, and shorter
+/// than gossip's failure detection (about 5 s), after which autopilot would
+/// remove the paused server.
+const LEADER_PAUSE: Duration = Duration::from_secs(3);
 
 #[test]
 fn a_killed_leader_is_replaced_and_no_acknowledged_write_is_lost() {
@@ -87,7 +97,7 @@ fn a_restarted_follower_catches_up_from_its_data_dir_and_votes_again() {
 }
 
 #[test]
-fn without_a_leader_leader_only_requests_fail_at_once() {
+fn without_a_leader_leader_only_requests_fail_once_the_hold_runs_out() {
     let mut cluster = Cluster::start(&["127.0.0.126", "127.0.0.127", "127.0.0.128"]);
     let survivor = cluster.followers()[0];
     let others: Vec<usize> = cluster.running().into_iter().filter(|server| *server != survivor).collect();
@@ -100,6 +110,7 @@ fn without_a_leader_leader_only_requests_fail_at_once() {
         cluster.wait_member_status_everywhere(*other, "failed");
     }
 
+    // Each is held for the hold time (5 s) in case a leader is elected.
     let agent = cluster.agent(survivor);
     let read = api::call(agent, "GET", "/v1/operator/raft/configuration", &[]);
     let body = br#"{"SchedulerAlgorithm": "spread"}"#;
@@ -113,4 +124,89 @@ fn without_a_leader_leader_only_requests_fail_at_once() {
     let stale = agent.get("/v1/operator/raft/configuration?stale");
     assert_eq!(stale.status, 200);
     assert_eq!(stale.header("x-nomad-knownleader"), Some("false"));
+}
+
+#[test]
+fn a_leader_resumed_after_a_pause_does_not_answer_a_default_read_from_its_old_state() {
+    let mut cluster = Cluster::start(&["127.0.0.181", "127.0.0.182", "127.0.0.183"]);
+    let old_leader = cluster.leader();
+    Scheduling::nth(0).write_acknowledged(cluster.agent(old_leader));
+    cluster.pause(old_leader);
+    let new_leader = cluster.leader();
+    let newer = Scheduling::nth(1);
+    let index = newer.write_acknowledged(cluster.agent(new_leader));
+
+    // The kernel takes the connection and the request while the old leader
+    // is stopped; it reads them the moment it resumes, before it has heard
+    // of the new term.
+    let mut socket = TcpStream::connect((cluster.ip(old_leader), 4646)).expect("connect to the paused leader");
+    socket.set_read_timeout(Some(api::CALL_TIMEOUT)).expect("a read timeout");
+    let request = "GET /v1/operator/scheduler/configuration HTTP/1.1\r\nHost: keel\r\nConnection: close\r\n\r\n";
+    socket.write_all(request.as_bytes()).expect("send the read");
+    cluster.resume(old_leader);
+    let mut reply = String::new();
+    socket.read_to_string(&mut reply).expect("an answer from the resumed leader");
+
+    let (head, body) = reply.split_once("\r\n\r\n").expect("an HTTP answer");
+    if head.starts_with("HTTP/1.1 200") {
+        let config: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+        let modify_index = config["SchedulerConfig"]["ModifyIndex"].as_u64().expect("a ModifyIndex");
+        assert!(modify_index >= index, "a 200 shows the write acknowledged at {index}, not {modify_index}: {body}");
+        assert_eq!(config["SchedulerConfig"]["SchedulerAlgorithm"], newer.algorithm, "{body}");
+    } else {
+        assert!(head.starts_with("HTTP/1.1 500"), "the old leader refuses rather than answer: {reply}");
+    }
+}
+
+#[test]
+fn a_peer_removal_sent_through_a_follower_as_the_leader_dies_is_held_and_succeeds() {
+    let mut cluster = Cluster::start(&["127.0.0.186", "127.0.0.187", "127.0.0.188"]);
+    let leader = cluster.leader();
+    let follower = cluster.followers()[0];
+    // Relaying a write leaves the follower a pooled connection to the leader,
+    // which the leader's death breaks.
+    Scheduling::nth(0).write_acknowledged(cluster.agent(follower));
+    let dead = cluster.raft_address(leader);
+    cluster.kill(leader);
+
+    let reply = api::call(cluster.agent(follower), "DELETE", &format!("/v1/operator/raft/peer?address={dead}"), &[])
+        .expect("an answer within the call timeout");
+    assert_eq!(reply.status, 200, "held across the election, then served: {}", reply.text());
+    cluster.wait_removed_everywhere(leader);
+}
+
+#[test]
+fn a_paused_leader_is_replaced_once_and_its_successor_keeps_leading_when_it_resumes() {
+    let mut cluster = Cluster::start(&["127.0.0.191", "127.0.0.192", "127.0.0.193"]);
+    for round in 0..3 {
+        let paused = cluster.leader();
+        cluster.pause(paused);
+        // Shorter than gossip's failure detection, so that autopilot does
+        // not remove the paused server meanwhile.
+        let mut seen: Vec<usize> = Vec::new();
+        let until = Instant::now() + LEADER_PAUSE;
+        while Instant::now() < until {
+            for server in cluster.running() {
+                if let Some(leader) = cluster.leader_seen_by(server).filter(|leader| *leader != paused)
+                    && seen.last() != Some(&leader)
+                {
+                    seen.push(leader);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(seen.len(), 1, "round {round}: one new leader while {paused} was paused, not {seen:?}");
+        let successor = seen[0];
+        cluster.resume(paused);
+        // The resumed server may name itself until it hears of the new term;
+        // the others must never see their leader deposed.
+        let what = format!("round {round}: {successor} to keep leading after {paused} resumed");
+        cluster.hold_for(LEADER_PAUSE, &what, || {
+            let others = cluster.running().into_iter().filter(|server| *server != paused);
+            others.into_iter().all(|server| cluster.leader_seen_by(server) == Some(successor))
+        });
+        cluster.wait_until(LIVENESS, "every server to follow the successor", || {
+            cluster.running().iter().all(|server| cluster.leader_seen_by(*server) == Some(successor))
+        });
+    }
 }

@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 const RUN: Duration = Duration::from_secs(4);
 const CLIENTS: [usize; 3] = [1, 16, 64];
 /// Leader kills per cluster.
-const KILLS: usize = 10;
+const KILLS: usize = 20;
 /// How often a write to a survivor is tried after a kill, each try on its
 /// own connection, so a try stuck on the dead leader delays no other.
 const WRITE_TRY_INTERVAL: Duration = Duration::from_millis(50);
@@ -77,6 +77,9 @@ struct Measured {
     failovers: Vec<Duration>,
     marked_failed: Vec<Duration>,
     join_to_voter: Option<Duration>,
+    /// Keel only: leader-scoped reads on the leader, default (linearizable)
+    /// and `?stale`, by connections.
+    reads: Vec<(&'static str, usize, Report)>,
 }
 
 impl Measured {
@@ -98,6 +101,7 @@ fn main() {
     let keel = runs("keel").then(|| {
         let mut cluster = keel::Keel::start();
         let mut measured = measure(&mut cluster, &tokio, "keel");
+        measured.reads = measure_reads(&cluster, &tokio);
         eprintln!("keel: a fourth server joins");
         measured.join_to_voter = Some(cluster.join_fourth());
         measured
@@ -140,7 +144,24 @@ fn measure(cluster: &mut impl Cluster, tokio: &tokio::runtime::Runtime, name: &s
         marked_failed.extend(failed);
         cluster.restart(leader);
     }
-    Measured { writes, failovers, marked_failed, join_to_voter: None }
+    Measured { writes, failovers, marked_failed, join_to_voter: None, reads: Vec::new() }
+}
+
+/// The scheduler configuration read on the leader at 1 and 64 connections,
+/// confirmed with a quorum first (the default) and from local state.
+fn measure_reads(cluster: &impl Cluster, tokio: &tokio::runtime::Runtime) -> Vec<(&'static str, usize, Report)> {
+    let mut reads = Vec::new();
+    for (what, path) in
+        [("default", "/v1/operator/scheduler/configuration"), ("?stale", "/v1/operator/scheduler/configuration?stale")]
+    {
+        for connections in [1, 64] {
+            let leader = wait_for_leader(cluster);
+            eprintln!("keel: {what} reads on the leader at {connections} connections");
+            let report = tokio.block_on(load::run(cluster.address(leader), &Request::get(path), connections, RUN));
+            reads.push((what, connections, report));
+        }
+    }
+    reads
 }
 
 /// Tries the write on `address` every `WRITE_TRY_INTERVAL` until one try
@@ -216,10 +237,25 @@ fn print_table(keel: Option<&Measured>, etcd: Option<&Measured>, load_before: &s
             println!(
                 "| durable writes to the {what}, {clients} client{} | {} | {} | {target} | {result} |",
                 if clients == 1 { "" } else { "s" },
-                show_writes(keel_writes),
-                show_writes(etcd_writes),
+                show_load(keel_writes),
+                show_load(etcd_writes),
             );
         }
+    }
+    for (what, connections, report) in keel.map_or(&[][..], |m| &m.reads[..]) {
+        let (target, result) = match (*what, *connections) {
+            ("default", 64) => {
+                let stale = keel.and_then(|m| m.reads.iter().find(|(w, c, _)| *w == "?stale" && *c == 64));
+                let ratio = stale.map(|(_, _, stale)| report.requests_per_s / stale.requests_per_s);
+                ("≥ 80% of ?stale reads/s", ratio.map_or_else(String::new, |r| format!("{:.0}% of ?stale", r * 100.0)))
+            }
+            _ => ("", String::new()),
+        };
+        println!(
+            "| {what} reads of the scheduler configuration on the leader, {connections} connection{} | {} | n/a | {target} | {result} |",
+            if *connections == 1 { "" } else { "s" },
+            show_load(Some(report)),
+        );
     }
     let keel_failovers = keel.map(|m| Spread::of(&m.failovers));
     let etcd_failovers = etcd.map(|m| Spread::of(&m.failovers));
@@ -243,7 +279,7 @@ fn print_table(keel: Option<&Measured>, etcd: Option<&Measured>, load_before: &s
     println!("Notes: {} Load average before the run: {load_before}.", machine_notes());
 }
 
-fn show_writes(report: Option<&Report>) -> String {
+fn show_load(report: Option<&Report>) -> String {
     report.map_or_else(
         || "-".to_owned(),
         |report| {

@@ -38,6 +38,7 @@ pub struct ClusterBuilder {
     stagger: Duration,
     cleanup_dead_servers: bool,
     acl_enabled: bool,
+    encrypt: Option<String>,
 }
 
 impl ClusterBuilder {
@@ -70,15 +71,23 @@ impl ClusterBuilder {
         self
     }
 
+    /// The cluster key every server holds (`server { encrypt = KEY }`).
+    pub fn encrypt(mut self, key: &str) -> Self {
+        self.encrypt = Some(key.to_owned());
+        self
+    }
+
     /// Starts the servers and returns without waiting for them.
     pub fn launch(self) -> Cluster {
         let config = tempfile::tempdir().expect("a temporary config dir");
         let settings = format!(
-            "server {{ autopilot_interval = \"1s\" }}\n\
+            "server {{\n  autopilot_interval = \"1s\"\n{}}}\n\
              autopilot {{\n  cleanup_dead_servers = {}\n  server_stabilization_time = \"3s\"\n  \
              last_contact_threshold = \"2s\"\n}}\n\
              acl {{ enabled = {} }}\n",
-            self.cleanup_dead_servers, self.acl_enabled
+            self.encrypt.map(|key| format!("  encrypt = \"{key}\"\n")).unwrap_or_default(),
+            self.cleanup_dead_servers,
+            self.acl_enabled
         );
         std::fs::write(config.path().join("cluster.hcl"), settings).expect("write the cluster config");
         let mut cluster = Cluster {
@@ -138,6 +147,7 @@ impl Cluster {
             stagger: Duration::ZERO,
             cleanup_dead_servers: true,
             acl_enabled: false,
+            encrypt: None,
         }
     }
 
@@ -241,8 +251,10 @@ impl Cluster {
     }
 
     /// Waits until every running server shows the same Raft configuration:
-    /// exactly the running servers, all voters, one of them the leader.
-    /// Answers the leader.
+    /// exactly the running servers, all voters, one of them the leader, and
+    /// until gossip has told every running server of every other one (a
+    /// server killed before the others heard of it is never shown as
+    /// failed). Answers the leader.
     pub fn wait_formed(&self, timeout: Duration) -> usize {
         let running = self.running();
         let expected: BTreeSet<String> = running.iter().map(|server| self.raft_address(*server)).collect();
@@ -255,7 +267,13 @@ impl Cluster {
                 && leaders.len() == 1
                 && running[1..]
                     .iter()
-                    .all(|server| api::raft_configuration(self.agent(*server)).as_ref() == Some(&first));
+                    .all(|server| api::raft_configuration(self.agent(*server)).as_ref() == Some(&first))
+                && running.iter().all(|member| {
+                    let name = self.member_name(*member);
+                    running
+                        .iter()
+                        .all(|server| api::member_status(self.agent(*server), &name).as_deref() == Some("alive"))
+                });
             agreed.then(|| self.server_at(&leaders[0].address)).flatten()
         })
     }

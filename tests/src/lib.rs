@@ -3,9 +3,13 @@
 //! It finds what `make plugins` and `cargo build` produced (the plugin
 //! components in `target/plugins/` and the `keel` binary), and runs real
 //! `keel` processes: started with a temporary data directory, waited on
-//! with generous timeouts, and killed when the test ends.
+//! with generous timeouts, and killed when the test ends. On top of that
+//! it carries clusters of servers (`cluster`), a load generator (`load`)
+//! and a fault harness that checks a recorded history against a cluster
+//! under kills and pauses (`fault`).
 
 pub mod cluster;
+pub mod fault;
 pub mod inputs;
 pub mod load;
 

@@ -195,7 +195,9 @@ mod ttl {
             Ttl::Text(text) => {
                 crate::duration::parse(&text).map_err(|e| de::Error::custom(format!("ExpirationTTL: {e}")))
             }
-            Ttl::Nanos(nanos) => Ok(Duration::from_nanos(nanos)),
+            Ttl::Nanos(nanos) => {
+                crate::duration::from_nanos(nanos).map_err(|e| de::Error::custom(format!("ExpirationTTL: {e}")))
+            }
             Ttl::Null(()) => Ok(Duration::ZERO),
         }
     }
@@ -250,6 +252,17 @@ mod tests {
         assert_eq!(nanos.expiration_ttl, Duration::from_secs(60));
         let bad = serde_json::from_value::<AclToken>(json!({"ExpirationTTL": "soon"}));
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn ttls_beyond_gos_range_are_refused() {
+        for ttl in [json!("5000000h"), json!("9223372036854775808ns"), json!(9_223_372_036_854_775_808u64)] {
+            let error = serde_json::from_value::<AclToken>(json!({"ExpirationTTL": ttl})).expect_err("too long");
+            assert!(error.to_string().starts_with("ExpirationTTL: "), "{ttl}: {error}");
+        }
+        let longest: AclToken =
+            serde_json::from_value(json!({"ExpirationTTL": "9223372036854775807ns"})).expect("fits");
+        assert_eq!(longest.expiration_ttl, Duration::from_nanos(i64::MAX as u64));
     }
 
     #[test]

@@ -4,6 +4,10 @@
 //! Use the module with `#[serde(with = "keel_api::duration")]` on a
 //! [`Duration`] field: it writes Go's `time.Duration.String()` and reads
 //! either a duration string or a number of nanoseconds.
+//!
+//! Go's `time.Duration` is an `int64` of nanoseconds, so anything longer than
+//! [`MAX_NANOS`] (about 292 years) is refused here: a Go client could
+//! neither send it nor read it back.
 
 use std::fmt;
 use std::time::Duration;
@@ -34,6 +38,9 @@ const UNITS: [(&str, u128); 9] = [
     ("h", 3_600_000_000_000),
     ("d", 0), // Go has no days; listed so the error names the unit.
 ];
+
+/// The longest duration Go can represent, in nanoseconds (`math.MaxInt64`).
+pub const MAX_NANOS: u64 = i64::MAX as u64;
 
 /// Parses a Go duration such as `"10s"`, `"1h2m3.5s"` or `"0"`. Negative
 /// durations are refused: nothing Keel configures can be negative.
@@ -67,7 +74,12 @@ pub fn parse(text: &str) -> Result<Duration, ParseDurationError> {
             _ => return Err(ParseDurationError(format!("time: unknown unit {unit:?} in duration {text:?}"))),
         };
         let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| invalid())? };
-        let mut part = whole.checked_mul(scale).ok_or_else(invalid)?;
+        // Any number of units past Go's range is past it; refusing it here
+        // also keeps the products below far from overflowing.
+        if whole > u128::from(MAX_NANOS) {
+            return Err(invalid());
+        }
+        let mut part = whole * scale;
         let mut place = scale;
         for digit in fraction.bytes() {
             place /= 10;
@@ -76,8 +88,17 @@ pub fn parse(text: &str) -> Result<Duration, ParseDurationError> {
         total_ns = total_ns.checked_add(part).ok_or_else(invalid)?;
         rest = next;
     }
-    let total_ns = u64::try_from(total_ns).map_err(|_| invalid())?;
+    // Go reports an overflow as an invalid duration, with the same text.
+    let total_ns = u64::try_from(total_ns).ok().filter(|ns| *ns <= MAX_NANOS).ok_or_else(invalid)?;
     Ok(Duration::from_nanos(total_ns))
+}
+
+/// A number of nanoseconds as a duration, refused beyond Go's range.
+pub fn from_nanos(ns: u64) -> Result<Duration, ParseDurationError> {
+    match ns <= MAX_NANOS {
+        true => Ok(Duration::from_nanos(ns)),
+        false => Err(ParseDurationError(format!("duration of {ns} nanoseconds is out of range"))),
+    }
 }
 
 /// Formats a duration as Go's `time.Duration.String()` does.
@@ -136,7 +157,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
         }
 
         fn visit_u64<E: de::Error>(self, ns: u64) -> Result<Duration, E> {
-            Ok(Duration::from_nanos(ns))
+            from_nanos(ns).map_err(E::custom)
         }
 
         fn visit_i64<E: de::Error>(self, ns: i64) -> Result<Duration, E> {
@@ -190,6 +211,25 @@ mod tests {
     }
 
     #[test]
+    fn refuses_what_go_cannot_represent() {
+        assert_eq!(parse("9223372036854775807ns"), Ok(Duration::from_nanos(MAX_NANOS)));
+        assert_eq!(parse("2562047h47m16.854775807s"), Ok(Duration::from_nanos(MAX_NANOS)));
+        for too_long in [
+            "9223372036854775808ns",
+            "5000000h",
+            "2562048h",
+            "2562047h47m16.854775808s",
+            "99999999999999999999999999999999999999h",
+            "18446744073709551616ns",
+        ] {
+            let error = parse(too_long).expect_err(too_long);
+            assert_eq!(error.to_string(), format!("time: invalid duration {too_long:?}"));
+        }
+        assert_eq!(from_nanos(MAX_NANOS), Ok(Duration::from_nanos(MAX_NANOS)));
+        assert!(from_nanos(MAX_NANOS + 1).is_err());
+    }
+
+    #[test]
     fn json_takes_strings_and_nanoseconds() {
         #[derive(serde::Deserialize, serde::Serialize)]
         struct Holder(#[serde(with = "super")] Duration);
@@ -200,5 +240,8 @@ mod tests {
         assert_eq!(serde_json::to_string(&from_text).expect("serialize"), "\"250ms\"");
         assert!(serde_json::from_str::<Holder>("\"soon\"").is_err());
         assert!(serde_json::from_str::<Holder>("true").is_err());
+        assert!(serde_json::from_str::<Holder>("9223372036854775807").is_ok());
+        assert!(serde_json::from_str::<Holder>("9223372036854775808").is_err(), "beyond Go's int64");
+        assert!(serde_json::from_str::<Holder>("\"5000000h\"").is_err());
     }
 }

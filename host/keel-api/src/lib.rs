@@ -2,14 +2,19 @@
 //!
 //! This crate owns the JSON shapes (field names, defaults, how durations and
 //! times are written) of the operator, agent, status and ACL endpoints, and the
-//! small parsers Nomad applies to query strings: Go's `ParseBool` and Go's
-//! duration syntax. It does no I/O and depends on serde only; the state
-//! machine, the HTTP router and the CLI all speak these types, so a shape is
-//! defined in exactly one place.
+//! small parsers Nomad applies to query strings and bodies: Go's `ParseBool`,
+//! Go's duration syntax, and JSON bodies read as Go reads them ([`json`]:
+//! structs only from objects, nesting bounded). It does no I/O and depends on
+//! serde only; the state machine, the HTTP router and the CLI all speak these
+//! types, so a shape is defined in exactly one place. For the same reason it
+//! holds the size limits ([`limits`]) that the HTTP router, the snapshot
+//! archive and the RPC port must agree on.
 
 pub mod acl;
 pub mod agent;
 pub mod duration;
+pub mod json;
+pub mod limits;
 pub mod operator;
 pub mod time;
 

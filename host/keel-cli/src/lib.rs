@@ -23,6 +23,7 @@ pub mod server;
 pub mod status;
 
 mod autopilot;
+mod gossip_key;
 mod operator_license;
 mod progress;
 mod raft;

@@ -1,10 +1,11 @@
 //! `keel operator ...`: Raft peers, autopilot, the scheduler configuration,
-//! snapshots and the license, as Nomad's `nomad operator` has them.
+//! snapshots, the license and the cluster key, as Nomad's `nomad operator`
+//! has them.
 
 use clap::Subcommand;
 
 use super::http::ClientArgs;
-use super::{autopilot, operator_license, raft, scheduler, snapshot};
+use super::{autopilot, gossip_key, operator_license, raft, scheduler, snapshot};
 
 #[derive(Debug, clap::Args)]
 pub struct OperatorArgs {
@@ -31,6 +32,11 @@ enum OperatorCommand {
     /// Shows and installs the cluster's license.
     #[command(subcommand)]
     License(operator_license::LicenseCommand),
+    /// The cluster key that encrypts gossip and authenticates RPC.
+    #[command(subcommand)]
+    Gossip(gossip_key::GossipCommand),
+    /// Prints a new cluster key (the same as `gossip keyring generate`).
+    Keygen,
 }
 
 pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
@@ -41,5 +47,10 @@ pub fn run(args: OperatorArgs) -> anyhow::Result<()> {
         OperatorCommand::Scheduler(command) => scheduler::run(client, command),
         OperatorCommand::Snapshot(command) => snapshot::run(client, command),
         OperatorCommand::License(command) => operator_license::run(client, command),
+        OperatorCommand::Gossip(gossip_key::GossipCommand::Keyring(gossip_key::KeyringCommand::Generate))
+        | OperatorCommand::Keygen => {
+            println!("{}", gossip_key::generate());
+            Ok(())
+        }
     }
 }

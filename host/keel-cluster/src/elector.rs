@@ -164,8 +164,8 @@ async fn majority_agrees(
     for address in addresses {
         let client = Arc::clone(client);
         asks.spawn(async move {
-            let answer = client.call(&address, &RpcRequest::PreVote, timing.pre_vote_timeout()).await;
-            matches!(answer, Ok(RpcResponse::PreVote(true)))
+            let answer = client.call(&address, &RpcRequest::PreVote, &[], timing.pre_vote_timeout()).await;
+            matches!(answer, Ok((RpcResponse::PreVote(true), _)))
         });
     }
     let needed = voters.len() / 2 + 1;

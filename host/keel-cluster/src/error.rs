@@ -28,9 +28,14 @@ pub enum ClusterError {
     /// A write was not committed in time.
     #[error("{0}")]
     Timeout(String),
-    /// A request to another server over the RPC port failed.
+    /// A request to another server over the RPC port failed, and the other
+    /// server may have received it.
     #[error("rpc: {0}")]
     Rpc(String),
+    /// Another server could not be reached over the RPC port; it did not
+    /// receive the request.
+    #[error("rpc: {0}")]
+    Unreachable(String),
     /// Opening the storage failed.
     #[error(transparent)]
     Storage(#[from] keel_state::StoreError),

@@ -24,6 +24,8 @@ use foca::{BroadcastHandler, Config, Foca, Identity, Invalidates, OwnedNotificat
 use rand_swim::SeedableRng;
 use rand_swim::rngs::SmallRng;
 use serde::{Deserialize, Serialize};
+
+use crate::ClusterKey;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -53,6 +55,9 @@ pub struct GossipConfig {
     pub name: String,
     /// Nomad's member tags (role, region, dc, port, id, expect, ...).
     pub tags: BTreeMap<String, String>,
+    /// Seals every packet (`server.encrypt`); a packet that does not open
+    /// with it is dropped. `None` sends and accepts packets in the clear.
+    pub key: Option<ClusterKey>,
 }
 
 /// A member's status, in Serf's words.
@@ -207,7 +212,7 @@ impl Gossip {
         let me = MemberId { addr: config.bind, incarnation, name: config.name, tags: config.tags };
         let (requests, inbox) = mpsc::channel(64);
         let (publish, members) = watch::channel(Arc::new(Vec::new()));
-        let node = Node::new(me, socket, publish);
+        let node = Node::new(me, socket, publish, config.key);
         node.publish();
         let task = tokio::spawn(node.run(inbox));
         Ok(Self { me: config.bind, requests, members, task: Mutex::new(Some(task)) })
@@ -326,10 +331,11 @@ struct Node {
     fresh: Arc<Mutex<Vec<Notice>>>,
     leaving: bool,
     publish: watch::Sender<Arc<Vec<Member>>>,
+    key: Option<ClusterKey>,
 }
 
 impl Node {
-    fn new(me: MemberId, socket: UdpSocket, publish: watch::Sender<Arc<Vec<Member>>>) -> Self {
+    fn new(me: MemberId, socket: UdpSocket, publish: watch::Sender<Arc<Vec<Member>>>, key: Option<ClusterKey>) -> Self {
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         // memberlist's LAN settings (1 s probes, suspicion of 4 probe
         // periods times log10 of the cluster size, at least one): sized for
@@ -348,6 +354,7 @@ impl Node {
             fresh,
             leaving: false,
             publish,
+            key,
         }
     }
 
@@ -357,11 +364,7 @@ impl Node {
             let next_timer = self.timers.peek().map(|Reverse((at, _))| *at);
             tokio::select! {
                 received = self.socket.recv_from(&mut buffer) => match received {
-                    Ok((length, from)) => {
-                        if let Err(error) = self.foca.handle_data(&buffer[..length], &mut self.runtime) {
-                            tracing::debug!(%from, %error, "gossip packet dropped");
-                        }
-                    }
+                    Ok((length, from)) => self.receive(&buffer[..length], from),
                     Err(error) => tracing::debug!(%error, "gossip receive"),
                 },
                 request = inbox.recv() => match request {
@@ -371,6 +374,27 @@ impl Node {
                 () = sleep_until(next_timer) => self.fire_due_timers(),
             }
             self.drain().await;
+        }
+    }
+
+    /// Hands a packet to foca, once it has opened with the cluster key.
+    fn receive(&mut self, packet: &[u8], from: SocketAddr) {
+        let opened;
+        let data = match &self.key {
+            None => packet,
+            Some(key) => match key.open(packet) {
+                Some(plain) => {
+                    opened = plain;
+                    &opened[..]
+                }
+                None => {
+                    tracing::debug!(%from, "gossip packet dropped: not sealed with this cluster's key");
+                    return;
+                }
+            },
+        };
+        if let Err(error) = self.foca.handle_data(data, &mut self.runtime) {
+            tracing::debug!(%from, %error, "gossip packet dropped");
         }
     }
 
@@ -453,6 +477,10 @@ impl Node {
     /// notifications and the notices received into the member table.
     async fn drain(&mut self) {
         while let Some((to, data)) = self.runtime.to_send() {
+            let data = match &self.key {
+                Some(key) => key.seal(&data),
+                None => data.to_vec(),
+            };
             if let Err(error) = self.socket.send_to(&data, to.addr).await {
                 tracing::debug!(to = %to.addr, %error, "gossip send");
             }

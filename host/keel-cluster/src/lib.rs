@@ -5,9 +5,11 @@
 //! first-leader defaults), the way commands are submitted and answered, the
 //! Raft membership operations (list, add, promote, demote, remove), gossip
 //! membership, how a cluster forms and grows from gossip, and the RPC port:
-//! length-prefixed JSON frames over TCP carrying Raft's messages and API
-//! requests forwarded to the leader. It depends on `keel-state` for the
-//! storage and the commands and on openraft, foca and tokio; it must not
+//! a versioned binary protocol (length-prefixed postcard frames, bodies in
+//! chunks) over TCP carrying Raft's messages and API requests forwarded to
+//! the leader, within the size limits of `keel_api::limits`. It depends on
+//! `keel-state` for the storage and the commands and on openraft, foca,
+//! postcard and tokio; it must not
 //! know about HTTP or the wire format of the API, which the `keel` binary
 //! maps onto these calls (a forwarded request is opaque bytes here).
 //!
@@ -17,7 +19,8 @@
 //! elector.rs     when to campaign: elections after a pre-vote
 //! read_index.rs  confirming leadership before a default read, rounds shared
 //! gossip.rs      SWIM membership (foca) on the Serf port, Serf's statuses
-//! rpc.rs         the RPC port's messages and framing
+//! rpc.rs         the RPC port's messages, header and framing (rpc/entries.rs:
+//!                Raft entries on the wire)
 //! network.rs     Raft's client side of the RPC port
 //! client.rs      the other client calls: forward, "do you hold Raft state?"
 //! rpc_server.rs  the RPC port's listener
@@ -29,6 +32,7 @@ mod elector;
 mod error;
 pub mod formation;
 pub mod gossip;
+mod key;
 mod network;
 mod read_index;
 mod rpc;
@@ -36,6 +40,7 @@ mod rpc_server;
 mod server;
 
 pub use error::ClusterError;
+pub use key::ClusterKey;
 pub use rpc::{Forwarded, ForwardedReply};
 pub use rpc_server::Forwarder;
 pub use server::{Applied, Bootstrap, Peer, RaftStatus, RaftTuning, Replication, Server, ServerConfig};

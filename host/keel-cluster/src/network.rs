@@ -4,6 +4,8 @@
 //! sends its requests on it one after another (openraft drives a client
 //! sequentially). A connection that fails or times out is dropped, and the
 //! next call dials again; openraft backs off and retries unreachable peers.
+//! An AppendEntries request too large for one frame is not sent: openraft
+//! is told the payload is too large and retries with fewer entries.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -12,7 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use keel_state::{ServerNode, TypeConfig};
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+};
 use openraft::network::{RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
@@ -20,7 +24,8 @@ use openraft::raft::{
 };
 use tokio::net::TcpStream;
 
-use crate::rpc::{RpcRequest, RpcResponse, read_frame, write_frame};
+use crate::key::ClusterKey;
+use crate::rpc::{FrameTooLarge, MAX_FRAME_BYTES, RpcRequest, RpcResponse, encode, hello, read_frame, write_message};
 
 type RpcResult<T, E = RaftError<u64>> = Result<T, RPCError<u64, ServerNode, E>>;
 
@@ -34,11 +39,12 @@ pub(crate) struct Network {
     /// This server's node id, named in timeout errors.
     me: u64,
     contacts: Contacts,
+    key: Option<ClusterKey>,
 }
 
 impl Network {
-    pub(crate) fn new(me: u64, contacts: Contacts) -> Self {
-        Self { me, contacts }
+    pub(crate) fn new(me: u64, contacts: Contacts, key: Option<ClusterKey>) -> Self {
+        Self { me, contacts, key }
     }
 }
 
@@ -50,13 +56,21 @@ pub(crate) struct PeerClient {
     node: ServerNode,
     connection: Option<TcpStream>,
     contacts: Contacts,
+    key: Option<ClusterKey>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = PeerClient;
 
     async fn new_client(&mut self, target: u64, node: &ServerNode) -> PeerClient {
-        PeerClient { me: self.me, target, node: node.clone(), connection: None, contacts: Arc::clone(&self.contacts) }
+        PeerClient {
+            me: self.me,
+            target,
+            node: node.clone(),
+            connection: None,
+            contacts: Arc::clone(&self.contacts),
+            key: self.key.clone(),
+        }
     }
 }
 
@@ -73,14 +87,21 @@ impl PeerClient {
     /// deadline. Any failure drops the connection, since a half-read frame
     /// leaves it unusable.
     async fn call(&mut self, request: &RpcRequest, option: &RPCOption) -> Result<RpcResponse, CallError> {
+        let frame = encode(request).map_err(CallError::Io)?;
+        self.call_encoded(frame, option).await
+    }
+
+    /// [`Self::call`] for a request already encoded as a frame.
+    async fn call_encoded(&mut self, frame: Vec<u8>, option: &RPCOption) -> Result<RpcResponse, CallError> {
         let exchange = async {
             if self.connection.is_none() {
-                let stream = TcpStream::connect(&self.node.address).await?;
+                let mut stream = TcpStream::connect(&self.node.address).await?;
                 stream.set_nodelay(true)?;
+                hello(&mut stream, self.key.as_ref()).await?;
                 self.connection = Some(stream);
             }
             let connection = self.connection.as_mut().expect("a connection was made just above");
-            write_frame(connection, request).await?;
+            write_message(connection, frame, &[]).await?;
             read_frame::<_, RpcResponse>(connection).await
         };
         match tokio::time::timeout(option.hard_ttl(), exchange).await {
@@ -128,6 +149,22 @@ impl PeerClient {
     }
 }
 
+/// The error for an AppendEntries request that could not be encoded,
+/// typically because it does not fit one frame.
+/// With several entries openraft retries at once with the hinted number
+/// (half as many), and keeps halving until the request fits; a single
+/// entry over the limit cannot be split, which the entry limit on writes
+/// rules out.
+fn too_large<E: Error>(entries: usize, error: &io::Error) -> RPCError<u64, ServerNode, E> {
+    if entries > 1 && FrameTooLarge::is(error) {
+        let hint = u64::try_from(entries / 2).unwrap_or(u64::MAX);
+        tracing::debug!(entries, hint, limit_bytes = MAX_FRAME_BYTES, "append-entries request too large for one frame");
+        RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(hint))
+    } else {
+        RPCError::Network(NetworkError::new(error))
+    }
+}
+
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
@@ -135,7 +172,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<u64>> {
         let action = RPCTypes::AppendEntries;
-        match self.call(&RpcRequest::AppendEntries(rpc), &option).await {
+        let entries = rpc.entries.len();
+        let frame = match encode(&RpcRequest::AppendEntries(rpc)) {
+            Ok(frame) => frame,
+            Err(error) => return Err(too_large(entries, &error)),
+        };
+        match self.call_encoded(frame, &option).await {
             Ok(RpcResponse::AppendEntries(answer)) => answer.map_err(|error| self.remote(error)),
             Ok(_) => Err(self.transport_error(CallError::Mismatch, action, &option)),
             Err(error) => Err(self.transport_error(error, action, &option)),

@@ -2,9 +2,11 @@
 //!
 //! Each accepted connection is served on its own task, one request at a
 //! time: Raft's messages go to the local Raft node, forwarded API requests
-//! to the [`Forwarder`] the binary installed. Everything is
-//! bounded: the number of connections, the size of a frame, and how long a
-//! connection may sit idle or take to deliver a frame.
+//! to the [`Forwarder`] the binary installed. A connection starts with the
+//! protocol header; a peer of another version is refused. Everything is
+//! bounded: the number of connections, the size of a frame and of a
+//! forwarded body, and how long a connection may sit idle or take to
+//! deliver a message.
 
 use std::future::Future;
 use std::io;
@@ -19,8 +21,11 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
+use crate::ClusterKey;
 use crate::elector::{self, LeaderContact, Timing};
-use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse, read_body, write_frame};
+use crate::rpc::{
+    Forwarded, ForwardedReply, RpcRequest, RpcResponse, accept, encode, read_body, read_frame_after, write_message,
+};
 
 /// Serves API requests forwarded by other servers: the binary runs them
 /// through its HTTP router.
@@ -36,6 +41,7 @@ pub(crate) struct Handlers {
     pub(crate) forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
     pub(crate) contact: LeaderContact,
     pub(crate) timing: Timing,
+    pub(crate) key: Option<ClusterKey>,
 }
 
 /// How many peer connections are served at once; further ones are closed
@@ -84,9 +90,20 @@ pub(crate) async fn serve(listener: TcpListener, handlers: Handlers) {
 }
 
 /// Serves requests on one connection until the peer closes it, goes idle
-/// for too long, or sends something that is not a request.
+/// for too long, or sends something that is not a request. A peer that
+/// does not open with this server's protocol header is refused and logged.
 async fn serve_connection(mut stream: TcpStream, handlers: Handlers) -> io::Result<()> {
     stream.set_nodelay(true)?;
+    match tokio::time::timeout(IO_TIMEOUT, accept(&mut stream, handlers.key.as_ref())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) if error.kind() == io::ErrorKind::InvalidData => {
+            let peer = stream.peer_addr().map_or_else(|_| "an unknown address".to_owned(), |peer| peer.to_string());
+            tracing::warn!(%peer, %error, "closing an rpc connection");
+            return Ok(());
+        }
+        Ok(Err(error)) => return Err(error),
+        Err(_) => return Err(timed_out("wait for the protocol header")),
+    }
     loop {
         let mut length = [0_u8; 4];
         match tokio::time::timeout(IDLE_TIMEOUT, stream.read_exact(&mut length)).await {
@@ -95,24 +112,33 @@ async fn serve_connection(mut stream: TcpStream, handlers: Handlers) -> io::Resu
             Ok(Err(error)) => return Err(error),
             Err(_) => return Err(timed_out("wait for a request")),
         }
-        let request: RpcRequest = tokio::time::timeout(IO_TIMEOUT, read_body(&mut stream, u32::from_be_bytes(length)))
-            .await
-            .map_err(|_| timed_out("read a request"))??;
-        let response = tokio::time::timeout(ANSWER_TIMEOUT, answer(&handlers, request))
+        let read = async {
+            let request: RpcRequest = read_frame_after(&mut stream, u32::from_be_bytes(length)).await?;
+            let body = match &request {
+                RpcRequest::Forward(head) => read_body(&mut stream, head.body_bytes).await?,
+                _ => Vec::new(),
+            };
+            Ok::<_, io::Error>((request, body))
+        };
+        let (request, body) =
+            tokio::time::timeout(IO_TIMEOUT, read).await.map_err(|_| timed_out("read a request"))??;
+        let (response, body) = tokio::time::timeout(ANSWER_TIMEOUT, answer(&handlers, request, body))
             .await
             .map_err(|_| timed_out("answer a request"))?;
-        tokio::time::timeout(IO_TIMEOUT, write_frame(&mut stream, &response))
+        let head = encode(&response)?;
+        tokio::time::timeout(IO_TIMEOUT, write_message(&mut stream, head, &body))
             .await
             .map_err(|_| timed_out("write a response"))??;
     }
 }
 
-/// Hands a request to the local Raft node or the forwarder. Raft's own
-/// errors (such as having shut down) travel back to the caller as the
-/// answer.
-async fn answer(handlers: &Handlers, request: RpcRequest) -> RpcResponse {
+/// Hands a request to the local Raft node or the forwarder, and returns
+/// the answer with the body that follows it (only a forwarded request's
+/// answer has one). Raft's own errors (such as having shut down) travel
+/// back to the caller as the answer.
+async fn answer(handlers: &Handlers, request: RpcRequest, body: Vec<u8>) -> (RpcResponse, Vec<u8>) {
     let raft = &handlers.raft;
-    match request {
+    let response = match request {
         RpcRequest::AppendEntries(rpc) => {
             let answer = raft.append_entries(rpc).await;
             // Anything but "your term is over" means a current leader spoke.
@@ -125,11 +151,17 @@ async fn answer(handlers: &Handlers, request: RpcRequest) -> RpcResponse {
         RpcRequest::InstallSnapshot(rpc) => RpcResponse::InstallSnapshot(raft.install_snapshot(rpc).await),
         RpcRequest::Initialized => RpcResponse::Initialized(raft.is_initialized().await.unwrap_or(true)),
         RpcRequest::PreVote => RpcResponse::PreVote(elector::pre_vote(raft, &handlers.contact, handlers.timing)),
-        RpcRequest::Forward(request) => RpcResponse::Forward(match handlers.forwarder.get() {
-            Some(forwarder) => forwarder.serve(request).await,
-            None => not_ready(),
-        }),
-    }
+        RpcRequest::Forward(head) => {
+            let request = Forwarded::join(head, body);
+            let reply = match handlers.forwarder.get() {
+                Some(forwarder) => forwarder.serve(request).await,
+                None => not_ready(),
+            };
+            let (head, body) = reply.split();
+            return (RpcResponse::Forward(head), body);
+        }
+    };
+    (response, Vec::new())
 }
 
 /// The answer to a forwarded request that arrives before this server's API

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RPC_CHUNK_MAX_BYTES};
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use keel_state::{Command, DataDir, Outcome, ServerNode, StateView, Store, TypeConfig};
 use openraft::error::{ClientWriteError, RaftError};
@@ -19,7 +20,7 @@ use crate::network::{Contacts, Network};
 use crate::read_index::ReadIndex;
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
 use crate::rpc_server::{self, Forwarder, Handlers};
-use crate::{ClusterError, node_id_of};
+use crate::{ClusterError, ClusterKey, node_id_of};
 
 /// How long a write may wait to be committed and applied. A leader that
 /// has lost its quorum cannot commit; the client gets an error instead of
@@ -54,6 +55,9 @@ pub struct ServerConfig {
     pub autopilot_defaults: AutopilotConfiguration,
     /// Written by the first leader when the state has no scheduler config.
     pub scheduler_defaults: SchedulerConfiguration,
+    /// The cluster key every RPC connection must prove (`server.encrypt`);
+    /// `None` accepts any peer.
+    pub key: Option<ClusterKey>,
 }
 
 /// The Raft settings an operator may change, as Nomad's server block
@@ -156,7 +160,7 @@ impl Server {
         let view = state_machine.view();
         let raft_config = Arc::new(raft_config(config.raft)?);
         let contacts = Contacts::default();
-        let network = Network::new(node_id, Arc::clone(&contacts));
+        let network = Network::new(node_id, Arc::clone(&contacts), config.key.clone());
         let raft = Raft::new(node_id, raft_config, network, log_store, state_machine)
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
@@ -168,10 +172,15 @@ impl Server {
             tick: Duration::from_millis(raft.config().heartbeat_interval / 2),
         };
         let leader_contact = LeaderContact::default();
-        let client = Arc::new(RpcClient::default());
+        let client = Arc::new(RpcClient::new(config.key.clone()));
         let forwarder = Arc::new(OnceLock::new());
-        let handlers =
-            Handlers { raft: raft.clone(), forwarder: Arc::clone(&forwarder), contact: leader_contact.clone(), timing };
+        let handlers = Handlers {
+            raft: raft.clone(),
+            forwarder: Arc::clone(&forwarder),
+            contact: leader_contact.clone(),
+            timing,
+            key: config.key.clone(),
+        };
         let rpc_listener = tokio::spawn(rpc_server::serve(listener, handlers));
         if let Err(error) = bootstrap_if_needed(&raft, &config, &me, node_id).await {
             // Nothing else will stop the accept loop of a server that never
@@ -209,17 +218,33 @@ impl Server {
 
     /// Sends an API request to the leader and brings back its answer, or
     /// fails after `timeout` (a leader that stopped answering must not hold
-    /// the client forever).
+    /// the client forever) or as soon as another server is known to lead (a
+    /// paused leader's answer would come too late to matter).
     pub async fn forward(&self, request: Forwarded, timeout: Duration) -> Result<ForwardedReply, ClusterError> {
         let leader = self.leader().ok_or(ClusterError::NoLeader)?;
         if leader.id == self.me.id {
             return Err(ClusterError::NotLeader(None));
         }
-        let request = RpcRequest::Forward(request);
-        match self.client.call(&leader.address, &request, timeout).await {
-            Ok(RpcResponse::Forward(reply)) => Ok(reply),
+        let (head, body) = request.split();
+        let request = RpcRequest::Forward(head);
+        let call = self.client.call(&leader.address, &request, &body, timeout);
+        let answer = tokio::select! {
+            answer = call => answer,
+            () = self.leadership_moves_from(&leader.id) => {
+                return Err(ClusterError::Rpc(format!(
+                    "{}: another server was elected leader while the request was relayed; it may or may not \
+                     have been applied",
+                    leader.address
+                )));
+            }
+        };
+        match answer {
+            Ok((RpcResponse::Forward(reply), body)) => Ok(ForwardedReply::join(reply, body)),
             Ok(_) => Err(ClusterError::Rpc(format!("{} answered another request", leader.address))),
-            Err(error) => Err(ClusterError::Rpc(format!("{}: {error}", leader.address))),
+            Err(failed) if !failed.maybe_delivered => {
+                Err(ClusterError::Unreachable(format!("{}: {}", leader.address, failed.error)))
+            }
+            Err(failed) => Err(ClusterError::Rpc(format!("{}: {}", leader.address, failed.error))),
         }
     }
 
@@ -231,10 +256,10 @@ impl Server {
 
     /// Asks the server at `rpc_address` whether it holds Raft state.
     pub async fn peer_is_initialized(&self, rpc_address: &str) -> Result<bool, ClusterError> {
-        match self.client.call(rpc_address, &RpcRequest::Initialized, PROBE_TIMEOUT).await {
-            Ok(RpcResponse::Initialized(initialized)) => Ok(initialized),
+        match self.client.call(rpc_address, &RpcRequest::Initialized, &[], PROBE_TIMEOUT).await {
+            Ok((RpcResponse::Initialized(initialized), _)) => Ok(initialized),
             Ok(_) => Err(ClusterError::Rpc(format!("{rpc_address} answered another request"))),
-            Err(error) => Err(ClusterError::Rpc(format!("{rpc_address}: {error}"))),
+            Err(failed) => Err(ClusterError::Rpc(format!("{rpc_address}: {}", failed.error))),
         }
     }
 
@@ -369,8 +394,17 @@ impl Server {
         self.leader_contact.silence().map_or(0, |silence| u64::try_from(silence.as_millis()).unwrap_or(u64::MAX))
     }
 
-    /// Submits `command` and waits until it is applied.
+    /// Submits `command` and waits until it is applied. A command whose
+    /// JSON, which is what the log stores and the wire carries, exceeds
+    /// [`RAFT_ENTRY_MAX_BYTES`] is refused before it reaches the log, where
+    /// it could never be replicated.
     pub async fn write(&self, command: Command) -> Result<Applied, ClusterError> {
+        let entry_bytes = json_bytes(&command);
+        if entry_bytes > RAFT_ENTRY_MAX_BYTES {
+            return Err(ClusterError::Refused(format!(
+                "raft entry of {entry_bytes} bytes exceeds the limit of {RAFT_ENTRY_MAX_BYTES} bytes"
+            )));
+        }
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(command)).await {
             Ok(Ok(response)) => Ok(Applied { outcome: response.data, index: response.log_id.index }),
             Ok(Err(error)) => Err(write_error(error)),
@@ -441,6 +475,16 @@ impl Server {
             commit_index: applied_index,
             num_peers: metrics.membership_config.membership().nodes().count().saturating_sub(1),
             configuration_index: metrics.membership_config.log_id().map_or(0, |log_id| log_id.index),
+        }
+    }
+
+    /// Returns once a server other than `leader` (a raft ID) is known to lead.
+    async fn leadership_moves_from(&self, leader: &str) {
+        let mut metrics = self.raft.metrics();
+        while self.leader().is_none_or(|known| known.id == leader) {
+            // `leader()` also depends on time (a silent leader stops
+            // counting): look again shortly even without a change.
+            let _ = tokio::time::timeout(Duration::from_millis(50), metrics.changed()).await;
         }
     }
 
@@ -537,10 +581,29 @@ fn raft_config(tuning: RaftTuning) -> Result<Config, ClusterError> {
         election_timeout_max: 600 * multiplier,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(tuning.snapshot_threshold.max(1)),
         max_in_snapshot_log_to_keep: tuning.trailing_logs,
+        // One snapshot chunk per InstallSnapshot frame, well inside the frame limit.
+        snapshot_max_chunk_size: RPC_CHUNK_MAX_BYTES as u64,
         ..Config::default()
     }
     .validate()
     .map_err(|e| ClusterError::Start(format!("raft configuration: {e}")))
+}
+
+/// The length of `command`'s JSON, counted without holding the bytes.
+fn json_bytes(command: &Command) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, command).map_or(usize::MAX, |()| count.0)
 }
 
 fn only_voter_is(metrics: &RaftMetrics<u64, ServerNode>, node_id: u64) -> bool {

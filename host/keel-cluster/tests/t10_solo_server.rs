@@ -16,6 +16,7 @@ fn config(data_dir: &DataDir) -> ServerConfig {
         raft: RaftTuning::default(),
         autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
         scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
+        key: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn config(data_dir: &DataDir, address: &str, raft: RaftTuning) -> ServerConfig {
         raft,
         autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
         scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
+        key: None,
     }
 }
 

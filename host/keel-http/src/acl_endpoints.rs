@@ -14,7 +14,7 @@ use keel_api::acl::{AclPolicy, AclToken, BootstrapRequest};
 
 use crate::reply::{self, Json};
 use crate::request::{self, Params, Token};
-use crate::{ApiError, Backend, Limits, acl};
+use crate::{ApiError, Backend, Limits};
 
 /// The last path segment, or a 400 when it does not decode.
 fn segment(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -27,15 +27,12 @@ pub(crate) async fn bootstrap<B: Backend>(
     State(backend): State<Arc<B>>,
     State(limits): State<Limits>,
     params: Params,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
-    backend.authorize(token.as_deref(), acl::ACL_BOOTSTRAP)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let request: BootstrapRequest = match body.is_empty() {
         true => BootstrapRequest::default(),
-        false => serde_json::from_slice(&body)
-            .map_err(|error| ApiError::bad_request(format!("failed to decode request body: {error}")))?,
+        false => request::decode_object(&body, "failed to decode request body")?,
     };
     let (token, index) = backend.acl_bootstrap(request).await?;
     Ok((reply::index(index), Json::new(token, params.format())).into_response())
@@ -49,8 +46,7 @@ pub(crate) async fn policies<B: Backend>(
     token: Token,
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::ACL_POLICIES_LIST)?;
-    Ok(reply::read(backend.acl_policies(token.as_deref(), consistency)?, params.format()))
+    Ok(reply::read(backend.acl_policies(token.as_deref(), consistency).await?, params.format()))
 }
 
 /// `GET /v1/acl/policy/:name`.
@@ -62,8 +58,7 @@ pub(crate) async fn policy<B: Backend>(
 ) -> Result<Response, ApiError> {
     let name = segment(name)?;
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::ACL_POLICY_READ)?;
-    Ok(reply::read(backend.acl_policy(token.as_deref(), &name, consistency)?, params.format()))
+    Ok(reply::read(backend.acl_policy(token.as_deref(), &name, consistency).await?, params.format()))
 }
 
 /// `POST|PUT /v1/acl/policy/:name`: creates or replaces the policy; its
@@ -72,12 +67,10 @@ pub(crate) async fn set_policy<B: Backend>(
     State(backend): State<Arc<B>>,
     State(limits): State<Limits>,
     name: Result<Path<String>, PathRejection>,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
     let name = segment(name)?;
-    backend.authorize(token.as_deref(), acl::ACL_POLICY_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let policy: AclPolicy = request::decode_json(&body, "ACL policy")?;
     if policy.name != name {
         return Err(ApiError::bad_request("ACL policy name does not match request path"));
@@ -90,10 +83,8 @@ pub(crate) async fn set_policy<B: Backend>(
 pub(crate) async fn delete_policy<B: Backend>(
     State(backend): State<Arc<B>>,
     name: Result<Path<String>, PathRejection>,
-    token: Token,
 ) -> Result<Response, ApiError> {
     let name = segment(name)?;
-    backend.authorize(token.as_deref(), acl::ACL_POLICY_WRITE)?;
     let index = backend.delete_acl_policy(name).await?;
     Ok((StatusCode::OK, reply::index(index)).into_response())
 }
@@ -104,14 +95,9 @@ pub(crate) async fn missing_policy_name() -> ApiError {
 }
 
 /// `GET /v1/acl/tokens`: every token, without secrets.
-pub(crate) async fn tokens<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
+pub(crate) async fn tokens<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::ACL_TOKENS_LIST)?;
-    Ok(reply::read(backend.acl_tokens(consistency)?, params.format()))
+    Ok(reply::read(backend.acl_tokens(consistency).await?, params.format()))
 }
 
 /// `POST|PUT /v1/acl/token`: creates a token; the reply carries its secret.
@@ -119,10 +105,8 @@ pub(crate) async fn create_token<B: Backend>(
     State(backend): State<Arc<B>>,
     State(limits): State<Limits>,
     params: Params,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
-    backend.authorize(token.as_deref(), acl::ACL_TOKEN_WRITE)?;
     let new = decode_token(body, limits).await?;
     if !new.accessor_id.is_empty() {
         return Err(ApiError::bad_request("ACL token accessor does not match request path"));
@@ -137,11 +121,9 @@ pub(crate) async fn update_token<B: Backend>(
     State(limits): State<Limits>,
     accessor: Result<Path<String>, PathRejection>,
     params: Params,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
     let accessor = segment(accessor)?;
-    backend.authorize(token.as_deref(), acl::ACL_TOKEN_WRITE)?;
     let update = decode_token(body, limits).await?;
     if update.accessor_id != accessor {
         return Err(ApiError::bad_request("ACL token accessor does not match request path"));
@@ -150,7 +132,7 @@ pub(crate) async fn update_token<B: Backend>(
 }
 
 async fn decode_token(body: Body, limits: Limits) -> Result<AclToken, ApiError> {
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     request::decode_json(&body, "ACL token")
 }
 
@@ -169,18 +151,15 @@ pub(crate) async fn token<B: Backend>(
 ) -> Result<Response, ApiError> {
     let accessor = segment(accessor)?;
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::ACL_TOKEN_READ)?;
-    Ok(reply::read(backend.acl_token(token.as_deref(), &accessor, consistency)?, params.format()))
+    Ok(reply::read(backend.acl_token(token.as_deref(), &accessor, consistency).await?, params.format()))
 }
 
 /// `DELETE /v1/acl/token/:accessor`. 200 with an empty body.
 pub(crate) async fn delete_token<B: Backend>(
     State(backend): State<Arc<B>>,
     accessor: Result<Path<String>, PathRejection>,
-    token: Token,
 ) -> Result<Response, ApiError> {
     let accessor = segment(accessor)?;
-    backend.authorize(token.as_deref(), acl::ACL_TOKEN_WRITE)?;
     let index = backend.delete_acl_token(accessor).await?;
     Ok((StatusCode::OK, reply::index(index)).into_response())
 }
@@ -192,8 +171,7 @@ pub(crate) async fn token_self<B: Backend>(
     token: Token,
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::ACL_TOKEN_SELF)?;
-    Ok(reply::read(backend.acl_token_self(token.as_deref(), consistency)?, params.format()))
+    Ok(reply::read(backend.acl_token_self(token.as_deref(), consistency).await?, params.format()))
 }
 
 /// `/v1/acl/token/` without an accessor, whatever the method.

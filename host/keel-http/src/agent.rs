@@ -9,16 +9,11 @@ use axum::response::{IntoResponse, Response};
 use keel_api::agent::{AgentHealth, HealthOfPart};
 
 use crate::reply::Json;
-use crate::request::{Params, Token};
-use crate::{ApiError, Backend, acl};
+use crate::request::Params;
+use crate::{ApiError, Backend};
 
 /// `GET /v1/agent/members`: the gossip pool as this agent sees it.
-pub(crate) async fn members<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
-    backend.authorize(token.as_deref(), acl::AGENT_MEMBERS)?;
+pub(crate) async fn members<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     Ok(Json::new(backend.members()?, params.format()).into_response())
 }
 
@@ -27,19 +22,12 @@ pub(crate) async fn members<B: Backend>(
 pub(crate) async fn agent_self<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
-    token: Token,
 ) -> Result<Response, ApiError> {
-    backend.authorize(token.as_deref(), acl::AGENT_SELF)?;
     Ok(Json::new(backend.agent_self()?, params.format()).into_response())
 }
 
 /// `GET /v1/agent/servers`: a client's known servers, sorted.
-pub(crate) async fn servers<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
-    backend.authorize(token.as_deref(), acl::AGENT_SERVERS_READ)?;
+pub(crate) async fn servers<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let mut servers = backend.servers()?;
     servers.sort();
     Ok(Json::new(servers, params.format()).into_response())
@@ -50,30 +38,15 @@ pub(crate) async fn servers<B: Backend>(
 pub(crate) async fn set_servers<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
-    token: Token,
 ) -> Result<StatusCode, ApiError> {
-    let addresses = params.all("address");
-    if addresses.is_empty() {
-        return Err(ApiError::bad_request("missing server address"));
-    }
-    backend.authorize(token.as_deref(), acl::AGENT_SERVERS_WRITE)?;
-    backend.set_servers(addresses)?;
+    backend.set_servers(server_addresses(&params)?)?;
     Ok(StatusCode::OK)
 }
 
 /// `PUT|POST /v1/agent/join?address=...[&address=...]`: a 200 whatever the
 /// outcome; what failed is in the reply's `error`.
-pub(crate) async fn join<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
-    let addresses = params.all("address");
-    if addresses.is_empty() {
-        return Err(ApiError::bad_request("missing address to join"));
-    }
-    backend.authorize(token.as_deref(), acl::AGENT_JOIN)?;
-    let joined = backend.join(addresses).await?;
+pub(crate) async fn join<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
+    let joined = backend.join(join_addresses(&params)?).await?;
     Ok(Json::new(joined, params.format()).into_response())
 }
 
@@ -82,29 +55,18 @@ pub(crate) async fn join<B: Backend>(
 pub(crate) async fn force_leave<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
-    token: Token,
 ) -> Result<StatusCode, ApiError> {
-    let node = params.non_empty("node").ok_or_else(|| ApiError::bad_request("missing node to force leave"))?;
-    let prune = params.flag("prune")?;
-    backend.authorize(token.as_deref(), acl::AGENT_FORCE_LEAVE)?;
-    backend.force_leave(node.to_owned(), prune).await?;
+    let (node, prune) = force_leave_options(&params)?;
+    backend.force_leave(node, prune).await?;
     Ok(StatusCode::OK)
 }
 
 /// `GET /v1/agent/health[?type=client|server]`: a server is healthy when it
 /// knows a leader, a client when it knows a server. A part this agent does
 /// not run is left out. Unhealthy is a 500 with the same body.
-pub(crate) async fn health<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
-    let types = params.all_values("type");
-    if types.iter().any(|t| !matches!(*t, "client" | "server")) {
-        return Err(ApiError::bad_request("unknown health type"));
-    }
+pub(crate) async fn health<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
+    let types = health_types(&params)?;
     let wants = |part: &str| types.is_empty() || types.contains(&part);
-    backend.authorize(token.as_deref(), acl::AGENT_HEALTH)?;
 
     let identity = backend.identity();
     let part = |ok: bool, problem: &str| HealthOfPart { ok, message: if ok { "ok" } else { problem }.to_owned() };
@@ -114,6 +76,39 @@ pub(crate) async fn health<B: Backend>(
     };
     let status = if health.healthy() { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR };
     Ok((status, Json::new(health, params.format())).into_response())
+}
+
+/// `?address=` of a server list update, at least one.
+pub(crate) fn server_addresses(params: &Params) -> Result<Vec<String>, ApiError> {
+    let addresses = params.all("address");
+    if addresses.is_empty() {
+        return Err(ApiError::bad_request("missing server address"));
+    }
+    Ok(addresses)
+}
+
+/// `?address=` of a join, at least one.
+pub(crate) fn join_addresses(params: &Params) -> Result<Vec<String>, ApiError> {
+    let addresses = params.all("address");
+    if addresses.is_empty() {
+        return Err(ApiError::bad_request("missing address to join"));
+    }
+    Ok(addresses)
+}
+
+/// `?node=` (required) and `?prune` of a force-leave.
+pub(crate) fn force_leave_options(params: &Params) -> Result<(String, bool), ApiError> {
+    let node = params.non_empty("node").ok_or_else(|| ApiError::bad_request("missing node to force leave"))?;
+    Ok((node.to_owned(), params.flag("prune")?))
+}
+
+/// The parts `?type=` asks about, each `client` or `server`.
+pub(crate) fn health_types(params: &Params) -> Result<Vec<&str>, ApiError> {
+    let types = params.all_values("type");
+    if types.iter().any(|t| !matches!(*t, "client" | "server")) {
+        return Err(ApiError::bad_request("unknown health type"));
+    }
+    Ok(types)
 }
 
 #[cfg(test)]

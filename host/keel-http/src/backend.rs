@@ -1,4 +1,11 @@
-//! What the HTTP API asks of the running agent.
+//! What the HTTP API asks of the running agent: one trait per endpoint
+//! family, and [`Backend`], which is all of them, so the router is generic
+//! over one type.
+//!
+//! Authorization is a trait of its own ([`Authorize`]) rather than part of
+//! [`AgentApi`]: the authorization layer needs only it, and an ACL
+//! implementation can be written and tested without the agent's other
+//! duties.
 
 use std::future::Future;
 
@@ -75,6 +82,18 @@ pub enum Leadership {
     Unknown,
 }
 
+/// Why a request could not be relayed to the leader.
+#[derive(Debug)]
+pub struct RelayError {
+    /// What the client is told when the request is not tried again.
+    pub error: ApiError,
+    /// Whether the leader may have received the request (the connection
+    /// broke or timed out after it was sent). Such a write is not sent
+    /// again, since it may have been applied; one the leader certainly did
+    /// not receive (no leader known, connection refused) may be.
+    pub maybe_delivered: bool,
+}
+
 /// Which Raft peer a removal names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerSelector {
@@ -92,34 +111,58 @@ pub struct Identity {
     pub client: bool,
 }
 
-/// The running agent, as the HTTP API sees it. The `keel` binary implements
-/// it over the Raft node, the state, gossip and the plugins; the router only
-/// parses requests, checks rights through [`Backend::authorize`] and writes
-/// replies.
+/// The running agent, as the HTTP API sees it: every endpoint family. The
+/// `keel` binary implements each trait over the Raft node, the state, gossip
+/// and the plugins; the router only parses requests, has rights checked
+/// through [`Authorize`] before a handler runs, and writes replies.
 ///
 /// # To ensure correctness
 /// - Errors are [`ApiError`]s carrying Nomad's status and a message fit for
 ///   clients; internal detail is logged by the implementation, not returned.
-/// - A write answers only after its command is applied (and so durable), with
-///   the index it was applied at.
-/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
-///   than answer from a server that may be behind.
-pub trait Backend: Send + Sync + 'static {
+///   This holds for every method of every family below.
+pub trait Backend:
+    Authorize + AgentApi + OperatorRaftApi + AutopilotApi + SchedulerApi + LicenseApi + SnapshotApi + AclApi
+{
+}
+
+impl<T> Backend for T where
+    T: Authorize + AgentApi + OperatorRaftApi + AutopilotApi + SchedulerApi + LicenseApi + SnapshotApi + AclApi
+{
+}
+
+/// The right a request's token holds, checked before any handler runs.
+///
+/// # To ensure correctness
+/// - A denial is a 403 ("Permission denied", or "ACL token not found" for a
+///   token the ACL store does not know); [`Capability::None`] is granted to
+///   anyone.
+pub trait Authorize: Send + Sync + 'static {
+    /// Decides whether `token` (the secret from `X-Nomad-Token` or
+    /// `Authorization: Bearer`, `None` for anonymous) has `need`.
+    fn authorize(&self, token: Option<&str>, need: Capability) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// The agent itself: who it is, where the leader is, gossip members and a
+/// client's servers, health and status.
+///
+/// # To ensure correctness
+/// - Every answer comes from this agent's own knowledge; nothing here is
+///   forwarded to the leader.
+/// - [`AgentApi::forward`] brings back the leader's answer unchanged.
+pub trait AgentApi: Send + Sync + 'static {
     fn identity(&self) -> &Identity;
 
     /// Whether leader-only requests are served here, forwarded, or refused.
     fn leadership(&self) -> Leadership;
 
     /// Relays a request, as it arrived, to the leader and brings back the
-    /// leader's answer unchanged.
+    /// leader's answer unchanged, or fails after `timeout`. A failure says
+    /// whether the leader may have received the request.
     fn forward(
         &self,
         request: axum::http::Request<Vec<u8>>,
-    ) -> impl Future<Output = Result<axum::http::Response<Vec<u8>>, ApiError>> + Send;
-
-    /// Decides whether `token` (the secret from `X-Nomad-Token` or
-    /// `Authorization: Bearer`, `None` for anonymous) has `need`.
-    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError>;
+        timeout: std::time::Duration,
+    ) -> impl Future<Output = Result<axum::http::Response<Vec<u8>>, RelayError>> + Send;
 
     /// The current leader's RPC address, if one is known.
     fn leader(&self) -> Option<String>;
@@ -127,38 +170,6 @@ pub trait Backend: Send + Sync + 'static {
     fn peers(&self) -> Result<Vec<String>, ApiError>;
     /// How many servers a client agent knows.
     fn known_servers(&self) -> usize;
-
-    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError>;
-    fn remove_raft_peer(&self, peer: PeerSelector) -> impl Future<Output = Result<(), ApiError>> + Send;
-
-    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError>;
-    fn set_autopilot_configuration(
-        &self,
-        config: AutopilotConfiguration,
-        cas: Option<u64>,
-    ) -> impl Future<Output = Result<Written, ApiError>> + Send;
-    /// The autopilot plugin's report on the cluster.
-    fn autopilot_health(&self) -> impl Future<Output = Result<OperatorHealthReply, ApiError>> + Send;
-
-    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError>;
-    fn set_scheduler_configuration(
-        &self,
-        config: SchedulerConfiguration,
-        cas: Option<u64>,
-    ) -> impl Future<Output = Result<Written, ApiError>> + Send;
-
-    /// The installed license as the license plugin reads it now, `None` when
-    /// none is installed.
-    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError>;
-    /// Validates `blob` (the request body without surrounding whitespace)
-    /// with the license plugin and stores it; a refused license is a 400
-    /// that says why.
-    fn set_license(&self, blob: String, force: bool) -> impl Future<Output = Result<u64, ApiError>> + Send;
-
-    /// A snapshot archive (DESIGN.md §6) of the current state.
-    fn save_snapshot(&self, consistency: Consistency) -> impl Future<Output = Result<Read<Vec<u8>>, ApiError>> + Send;
-    /// Verifies an archive completely, then replaces the state with it.
-    fn restore_snapshot(&self, archive: Vec<u8>) -> impl Future<Output = Result<u64, ApiError>> + Send;
 
     fn members(&self) -> Result<MembersResponse, ApiError>;
     /// `GET /v1/agent/self`: `{config, member, stats}` with secrets redacted.
@@ -169,11 +180,107 @@ pub trait Backend: Send + Sync + 'static {
     /// Joins the gossip pool through `addresses`; 501 on a client-only agent.
     fn join(&self, addresses: Vec<String>) -> impl Future<Output = Result<JoinResponse, ApiError>> + Send;
     fn force_leave(&self, node: String, prune: bool) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
 
-    // ACL endpoints. With ACLs disabled each answers 400 "ACL support
-    // disabled". Secrets appear only in the replies that create a token,
-    // read one by accessor or read the caller's own token.
+/// `/v1/operator/raft/...`.
+///
+/// # To ensure correctness
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A removal answers only after the new configuration is committed.
+pub trait OperatorRaftApi: Send + Sync + 'static {
+    fn raft_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<RaftConfiguration>, ApiError>> + Send;
+    fn remove_raft_peer(&self, peer: PeerSelector) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
 
+/// `/v1/operator/autopilot/...`.
+///
+/// # To ensure correctness
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A write answers only after its command is applied (and so durable), with
+///   the index it was applied at.
+pub trait AutopilotApi: Send + Sync + 'static {
+    fn autopilot_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<AutopilotConfiguration>, ApiError>> + Send;
+    fn set_autopilot_configuration(
+        &self,
+        config: AutopilotConfiguration,
+        cas: Option<u64>,
+    ) -> impl Future<Output = Result<Written, ApiError>> + Send;
+    /// The autopilot plugin's report on the cluster.
+    fn autopilot_health(&self) -> impl Future<Output = Result<OperatorHealthReply, ApiError>> + Send;
+}
+
+/// `/v1/operator/scheduler/configuration`.
+///
+/// # To ensure correctness
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A write answers only after its command is applied (and so durable), with
+///   the index it was applied at.
+pub trait SchedulerApi: Send + Sync + 'static {
+    fn scheduler_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<SchedulerConfiguration>, ApiError>> + Send;
+    fn set_scheduler_configuration(
+        &self,
+        config: SchedulerConfiguration,
+        cas: Option<u64>,
+    ) -> impl Future<Output = Result<Written, ApiError>> + Send;
+}
+
+/// `/v1/operator/license`.
+///
+/// # To ensure correctness
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A write answers only after its command is applied (and so durable), with
+///   the index it was applied at.
+pub trait LicenseApi: Send + Sync + 'static {
+    /// The installed license as the license plugin reads it now, `None` when
+    /// none is installed.
+    fn license(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Option<LicenseReply>>, ApiError>> + Send;
+    /// Validates `blob` (the request body without surrounding whitespace)
+    /// with the license plugin and stores it; a refused license is a 400
+    /// that says why.
+    fn set_license(&self, blob: String, force: bool) -> impl Future<Output = Result<u64, ApiError>> + Send;
+}
+
+/// `/v1/operator/snapshot`.
+///
+/// # To ensure correctness
+/// - Saves with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A restore answers only after the restored state is applied, with the
+///   index it was applied at.
+pub trait SnapshotApi: Send + Sync + 'static {
+    /// A snapshot archive (DESIGN.md §6) of the current state.
+    fn save_snapshot(&self, consistency: Consistency) -> impl Future<Output = Result<Read<Vec<u8>>, ApiError>> + Send;
+    /// Verifies an archive completely, then replaces the state with it.
+    fn restore_snapshot(&self, archive: Vec<u8>) -> impl Future<Output = Result<u64, ApiError>> + Send;
+}
+
+/// The ACL endpoints. With ACLs disabled each answers 400 "ACL support
+/// disabled".
+///
+/// # To ensure correctness
+/// - Secrets appear only in the replies that create a token, read one by
+///   accessor or read the caller's own token.
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A write answers only after its command is applied (and so durable), with
+///   the index it was applied at.
+pub trait AclApi: Send + Sync + 'static {
     /// Creates the first management token, once; a second call is a 400
     /// naming the reset index, unless the data dir's reset file holds it.
     fn acl_bootstrap(
@@ -185,7 +292,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         token: Option<&str>,
         consistency: Consistency,
-    ) -> Result<Read<Vec<AclPolicyListStub>>, ApiError>;
+    ) -> impl Future<Output = Result<Read<Vec<AclPolicyListStub>>, ApiError>> + Send;
     /// One policy: for a management token, a token that holds it, or anyone
     /// when it is the anonymous policy; 404 "ACL policy not found".
     fn acl_policy(
@@ -193,12 +300,15 @@ pub trait Backend: Send + Sync + 'static {
         token: Option<&str>,
         name: &str,
         consistency: Consistency,
-    ) -> Result<Read<AclPolicy>, ApiError>;
+    ) -> impl Future<Output = Result<Read<AclPolicy>, ApiError>> + Send;
     /// Creates or replaces a policy whose rules the ACL plugin accepts.
     fn upsert_acl_policy(&self, policy: AclPolicy) -> impl Future<Output = Result<u64, ApiError>> + Send;
     fn delete_acl_policy(&self, name: String) -> impl Future<Output = Result<u64, ApiError>> + Send;
     /// Every token, without secrets.
-    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError>;
+    fn acl_tokens(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<AclTokenListStub>>, ApiError>> + Send;
     /// One token by accessor: any for a management token, only itself for
     /// another; 404 "ACL token not found".
     fn acl_token(
@@ -206,9 +316,13 @@ pub trait Backend: Send + Sync + 'static {
         token: Option<&str>,
         accessor: &str,
         consistency: Consistency,
-    ) -> Result<Read<AclToken>, ApiError>;
+    ) -> impl Future<Output = Result<Read<AclToken>, ApiError>> + Send;
     /// The token whose secret is `token`; 404 "ACL token not found".
-    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError>;
+    fn acl_token_self(
+        &self,
+        token: Option<&str>,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<AclToken>, ApiError>> + Send;
     /// Creates a token (empty accessor) or updates one; answers the stored token.
     fn upsert_acl_token(&self, token: AclToken) -> impl Future<Output = Result<(AclToken, u64), ApiError>> + Send;
     fn delete_acl_token(&self, accessor: String) -> impl Future<Output = Result<u64, ApiError>> + Send;

@@ -1,59 +1,107 @@
 //! Requests only the leader can answer, sent on to it.
 //!
-//! A layer in front of every route: when a request's route is answered by
-//! the leader ([`Scope::Leader`]) — any write, and a read without `?stale` —
-//! and this agent does not lead, the request goes to the leader through
-//! [`Backend::forward`] and the leader's answer comes back unchanged. With
-//! no leader known, it fails at once with Nomad's "No cluster leader".
-//! A forwarded request is marked, and a marked request is never forwarded
-//! again: if leadership moved on the way, the receiver answers it itself,
-//! with the error a non-leader gives.
+//! A layer inside every route: when a request's endpoint is answered by the
+//! leader ([`Scope::Leader`] in the route table) — any write, and a read
+//! without `?stale` — and this agent does not lead, the request goes to the
+//! leader through [`Backend::forward`] and the leader's answer comes back
+//! unchanged. A forwarded request is marked, and a marked request is never
+//! forwarded again: if leadership moved on the way, the receiver answers it
+//! itself, with the error a non-leader gives.
+//!
+//! Across an election a request is held ([`Limits::leader_hold_ms`], 5 s as
+//! Nomad's `rpc_hold_timeout`): while no leader is known, or the leader
+//! cannot be reached, it is tried again every [`RETRY_EVERY`], here once
+//! this agent leads or at the new leader once one is known. A read is
+//! always tried again; a write only when the leader certainly did not
+//! receive it ([`crate::RelayError::maybe_delivered`]), so no write is
+//! applied twice. When the hold runs out, the request fails with the last
+//! reason: Nomad's "No cluster leader" or the RPC error.
+//!
+//! [`Limits::leader_hold_ms`]: crate::Limits::leader_hold_ms
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::acl::{Scope, route_for};
 use crate::backend::Leadership;
 use crate::request::{Params, read_body};
+use crate::routes::{BodyLimit, LayerState, Scope, find};
 use crate::{ApiError, Backend, RouterState};
 
 /// The header that marks a request relayed by another server.
 pub const FORWARDED_HEADER: &str = "x-keel-forwarded";
 
+/// How long a held request waits between tries.
+const RETRY_EVERY: Duration = Duration::from_millis(100);
+
+/// How long a relayed snapshot may take: it moves up to the upload limit of
+/// `keel_api::limits` (tens of MiB), which a slow link may need minutes for.
+const SNAPSHOT_RELAY_TIMEOUT: Duration = Duration::from_secs(300);
+
 pub(crate) async fn to_leader<B: Backend>(
-    State(state): State<RouterState<B>>,
+    State((state, table)): State<LayerState<B>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().as_str();
-    let Some(route) = route_for(method, request.uri().path()) else {
+    let matched = request.extensions().get::<MatchedPath>().map(|path| path.as_str());
+    let Some(endpoint) = matched.and_then(|path| find(&table, path, request.method())) else {
         return next.run(request).await;
     };
-    let stale_read = method == "GET" && Params::from_uri(request.uri()).is_some_and(|p| p.flag("stale") == Ok(true));
-    if route.scope == Scope::Agent || stale_read || request.headers().contains_key(FORWARDED_HEADER) {
+    let stale_read =
+        request.method() == Method::GET && Params::from_uri(request.uri()).is_some_and(|p| p.flag("stale") == Ok(true));
+    if endpoint.scope == Scope::Agent || stale_read || request.headers().contains_key(FORWARDED_HEADER) {
         return next.run(request).await;
     }
     match state.backend.leadership() {
         Leadership::Here => next.run(request).await,
-        Leadership::Unknown => ApiError::no_leader().into_response(),
-        Leadership::Elsewhere => forward(&state, route.path == "/v1/operator/snapshot", request).await,
+        Leadership::Elsewhere | Leadership::Unknown => hold(&state, endpoint.body_limit, request, next).await,
     }
 }
 
-async fn forward<B: Backend>(state: &RouterState<B>, snapshot: bool, request: Request) -> Response {
-    let limit = if snapshot { state.limits.snapshot_max_bytes } else { state.limits.body_max_bytes };
-    let (mut parts, body) = request.into_parts();
-    let body = match read_body(body, limit).await {
+/// Serves a leader-only request that found no leader here: relays it, or
+/// holds it across an election as the module says.
+async fn hold<B: Backend>(state: &RouterState<B>, body_limit: BodyLimit, request: Request, next: Next) -> Response {
+    let (limit, relay_timeout) = match body_limit {
+        BodyLimit::Json => (state.limits.body_max_bytes, None),
+        BodyLimit::Snapshot => (state.limits.snapshot_max_bytes, Some(SNAPSHOT_RELAY_TIMEOUT)),
+    };
+    let (parts, body) = request.into_parts();
+    // The same checks a handler makes, before anything is buffered to relay.
+    let body = match read_body(body, limit, state.limits.body_idle_timeout_ms).await {
         Ok(body) => body,
         Err(error) => return error.into_response(),
     };
-    parts.headers.insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
-    let request = Request::from_parts(parts, body.to_vec());
-    match state.backend.forward(request).await {
-        Ok(reply) => reply.map(Body::from).into_response(),
-        Err(error) => error.into_response(),
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.leader_hold_ms);
+    let may_repeat = parts.method == Method::GET;
+    loop {
+        let reason = match state.backend.leadership() {
+            Leadership::Here => return next.run(Request::from_parts(parts, Body::from(body))).await,
+            Leadership::Unknown => ApiError::no_leader(),
+            Leadership::Elsewhere => {
+                let timeout =
+                    relay_timeout.unwrap_or_else(|| deadline.saturating_duration_since(tokio::time::Instant::now()));
+                match state.backend.forward(relayed(&parts, &body), timeout).await {
+                    Ok(reply) => return reply.map(Body::from).into_response(),
+                    Err(failed) if failed.maybe_delivered && !may_repeat => return failed.error.into_response(),
+                    Err(failed) => failed.error,
+                }
+            }
+        };
+        if tokio::time::Instant::now() + RETRY_EVERY >= deadline {
+            return reason.into_response();
+        }
+        tokio::time::sleep(RETRY_EVERY).await;
     }
+}
+
+/// The request as it goes to the leader: as it arrived, marked as relayed.
+fn relayed(parts: &Parts, body: &Bytes) -> axum::http::Request<Vec<u8>> {
+    let mut parts = parts.clone();
+    parts.headers.insert(FORWARDED_HEADER, HeaderValue::from_static("1"));
+    axum::http::Request::from_parts(parts, body.to_vec())
 }

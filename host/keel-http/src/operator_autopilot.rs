@@ -10,18 +10,16 @@ use axum::response::{IntoResponse, Response};
 use keel_api::operator::AutopilotConfiguration;
 
 use crate::reply::{self, Json};
-use crate::request::{self, Params, Token};
-use crate::{ApiError, Backend, Limits, acl};
+use crate::request::{self, Params};
+use crate::{ApiError, Backend, Limits};
 
 /// `GET /v1/operator/autopilot/configuration[?stale]`.
 pub(crate) async fn configuration<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
-    token: Token,
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::AUTOPILOT_CONFIGURATION_READ)?;
-    let read = backend.autopilot_configuration(consistency)?;
+    let read = backend.autopilot_configuration(consistency).await?;
     Ok((reply::meta(&read.meta), Json::new(read.value, params.format())).into_response())
 }
 
@@ -32,12 +30,10 @@ pub(crate) async fn set_configuration<B: Backend>(
     State(backend): State<Arc<B>>,
     State(limits): State<Limits>,
     params: Params,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
     let cas = params.cas()?;
-    backend.authorize(token.as_deref(), acl::AUTOPILOT_CONFIGURATION_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let config: AutopilotConfiguration = request::decode_json(&body, "autopilot config")?;
     let written = backend.set_autopilot_configuration(config, cas).await?;
     let updated = cas.is_none() || written.updated;
@@ -47,13 +43,8 @@ pub(crate) async fn set_configuration<B: Backend>(
 /// `GET /v1/operator/autopilot/health`: 200 when the cluster is healthy,
 /// else 429 with the same body. Always answered by the leader, so `?stale`
 /// is checked but changes nothing.
-pub(crate) async fn health<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
+pub(crate) async fn health<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     params.read_options()?;
-    backend.authorize(token.as_deref(), acl::AUTOPILOT_HEALTH_READ)?;
     let report = backend.autopilot_health().await?;
     let status = if report.healthy { StatusCode::OK } else { StatusCode::TOO_MANY_REQUESTS };
     Ok((status, Json::new(report, params.format())).into_response())

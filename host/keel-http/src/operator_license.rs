@@ -10,20 +10,15 @@ use axum::response::{IntoResponse, Response};
 use keel_api::operator::LicenseUpdateResponse;
 
 use crate::reply::{self, Json};
-use crate::request::{self, Params, Token};
-use crate::{ApiError, Backend, Limits, acl};
+use crate::request::{self, Params};
+use crate::{ApiError, Backend, Limits};
 
 /// `GET /v1/operator/license[?stale]`: the license, or 204 with no body when
 /// none is installed (what Nomad CE answers). The meta fields of the body
 /// are filled from the read, like the headers.
-pub(crate) async fn license<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
+pub(crate) async fn license<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::LICENSE_READ)?;
-    let read = backend.license(consistency)?;
+    let read = backend.license(consistency).await?;
     let Some(mut license) = read.value else {
         return Ok((StatusCode::NO_CONTENT, reply::meta(&read.meta)).into_response());
     };
@@ -40,12 +35,10 @@ pub(crate) async fn set_license<B: Backend>(
     State(backend): State<Arc<B>>,
     State(limits): State<Limits>,
     params: Params,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
     let force = params.flag("force")?;
-    backend.authorize(token.as_deref(), acl::LICENSE_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("License is not valid UTF-8 text"))?;
     let blob = text.trim();
     if blob.is_empty() {

@@ -7,18 +7,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::reply::{self, Json};
-use crate::request::{Params, Token};
-use crate::{ApiError, Backend, PeerSelector, acl};
+use crate::request::Params;
+use crate::{ApiError, Backend, PeerSelector};
 
 /// `GET /v1/operator/raft/configuration[?stale]`.
 pub(crate) async fn configuration<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
-    token: Token,
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::RAFT_CONFIGURATION_READ)?;
-    let read = backend.raft_configuration(consistency)?;
+    let read = backend.raft_configuration(consistency).await?;
     Ok((reply::meta(&read.meta), Json::new(read.value, params.format())).into_response())
 }
 
@@ -27,21 +25,21 @@ pub(crate) async fn configuration<B: Backend>(
 pub(crate) async fn remove_peer<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
-    token: Token,
 ) -> Result<StatusCode, ApiError> {
-    let peer = match (params.non_empty("id"), params.non_empty("address")) {
-        (Some(id), None) => PeerSelector::Id(id.to_owned()),
-        (None, Some(address)) => PeerSelector::Address(address.to_owned()),
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
-            ));
-        }
-        (Some(_), Some(_)) => return Err(ApiError::bad_request("Must specify only one of ?id or ?address")),
-    };
-    backend.authorize(token.as_deref(), acl::RAFT_PEER_REMOVE)?;
-    backend.remove_raft_peer(peer).await?;
+    backend.remove_raft_peer(peer_selector(&params)?).await?;
     Ok(StatusCode::OK)
+}
+
+/// The peer a removal names: `?id` or `?address`, exactly one.
+pub(crate) fn peer_selector(params: &Params) -> Result<PeerSelector, ApiError> {
+    match (params.non_empty("id"), params.non_empty("address")) {
+        (Some(id), None) => Ok(PeerSelector::Id(id.to_owned())),
+        (None, Some(address)) => Ok(PeerSelector::Address(address.to_owned())),
+        (None, None) => Err(ApiError::bad_request(
+            "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
+        )),
+        (Some(_), Some(_)) => Err(ApiError::bad_request("Must specify only one of ?id or ?address")),
+    }
 }
 
 #[cfg(test)]

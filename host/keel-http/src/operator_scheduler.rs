@@ -8,19 +8,17 @@ use axum::response::{IntoResponse, Response};
 use keel_api::operator::{SchedulerConfiguration, SchedulerConfigurationResponse, SchedulerSetConfigurationResponse};
 
 use crate::reply::{self, Json};
-use crate::request::{self, Params, Token};
-use crate::{ApiError, Backend, Limits, acl};
+use crate::request::{self, Params};
+use crate::{ApiError, Backend, Limits};
 
 /// `GET /v1/operator/scheduler/configuration[?stale]`: the configuration with
 /// the query meta both in the body and in the headers, as Nomad sends it.
 pub(crate) async fn configuration<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
-    token: Token,
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::SCHEDULER_CONFIGURATION_READ)?;
-    let read = backend.scheduler_configuration(consistency)?;
+    let read = backend.scheduler_configuration(consistency).await?;
     let body = SchedulerConfigurationResponse {
         scheduler_config: read.value,
         index: read.meta.index,
@@ -37,12 +35,10 @@ pub(crate) async fn set_configuration<B: Backend>(
     State(backend): State<Arc<B>>,
     State(limits): State<Limits>,
     params: Params,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
     let cas = params.cas()?;
-    backend.authorize(token.as_deref(), acl::SCHEDULER_CONFIGURATION_WRITE)?;
-    let body = request::read_body(body, limits.body_max_bytes).await?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let config: SchedulerConfiguration = request::decode_json(&body, "scheduler config")?;
     config.validate().map_err(ApiError::bad_request)?;
     let written = backend.set_scheduler_configuration(config, cas).await?;

@@ -13,21 +13,16 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 use crate::reply;
-use crate::request::{self, Params, Token};
-use crate::{ApiError, Backend, Limits, acl};
+use crate::request::{self, Params};
+use crate::{ApiError, Backend, Limits};
 
 const DIGEST: HeaderName = HeaderName::from_static("digest");
 
 /// `GET /v1/operator/snapshot[?stale]`: the archive as `application/x-gzip`,
 /// with `Digest: sha-256=<base64>` over exactly the bytes sent, which
 /// clients check.
-pub(crate) async fn save<B: Backend>(
-    State(backend): State<Arc<B>>,
-    params: Params,
-    token: Token,
-) -> Result<Response, ApiError> {
+pub(crate) async fn save<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    backend.authorize(token.as_deref(), acl::SNAPSHOT_SAVE)?;
     let read = backend.save_snapshot(consistency).await?;
     let digest = digest(&read.value);
     let headers = [(CONTENT_TYPE, HeaderValue::from_static("application/x-gzip")), (DIGEST, digest)];
@@ -41,11 +36,9 @@ pub(crate) async fn restore<B: Backend>(
     State(limits): State<Limits>,
     // Extracted for its `?region` and `?dc` check; a restore takes no option.
     _params: Params,
-    token: Token,
     body: Body,
 ) -> Result<Response, ApiError> {
-    backend.authorize(token.as_deref(), acl::SNAPSHOT_RESTORE)?;
-    let archive = request::read_body(body, limits.snapshot_max_bytes).await?;
+    let archive = request::read_body(body, limits.snapshot_max_bytes, limits.body_idle_timeout_ms).await?;
     if archive.is_empty() {
         return Err(ApiError::bad_request("Request body is empty"));
     }

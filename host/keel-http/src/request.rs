@@ -1,15 +1,17 @@
 //! Extractors: the ACL token, the query string, and request bodies read under
-//! a limit. Parsing follows Nomad (command/agent/http.go) so that clients see
+//! a size limit and an idle timeout and decoded only from JSON objects. Parsing follows Nomad (command/agent/http.go) so that clients see
 //! the same 400s for the same mistakes.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequestParts, Query};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
+use keel_api::json::JsonError;
 use serde::de::DeserializeOwned;
 
 use crate::reply::Format;
@@ -174,17 +176,40 @@ fn parse_uint(value: &str) -> Result<u64, String> {
     value.parse().map_err(|_| format!("strconv.ParseUint: parsing {value:?}: value out of range"))
 }
 
-/// Reads the whole body, refusing it with a 413 as soon as it passes
-/// `max_bytes`.
-pub(crate) async fn read_body(body: Body, max_bytes: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, max_bytes).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => {
-            Err(ApiError::payload_too_large(format!("Request body is larger than the limit of {max_bytes} bytes")))
-        }
-        Err(error) => {
-            tracing::debug!(%error, "reading a request body");
-            Err(ApiError::new(StatusCode::BAD_REQUEST, "Failed to read the request body"))
+/// Reads the whole body under `max_bytes`, refusing it with a 413. A
+/// declared `Content-Length` over the limit is refused before any of the body
+/// is read, so a client that declares much and sends nothing still gets its
+/// answer; a chunked body is refused as soon as it passes the limit. A body
+/// that makes no progress for `idle_timeout_ms` is a 408: a slow client must
+/// not hold a handler (and its buffer) forever.
+pub(crate) async fn read_body(body: Body, max_bytes: usize, idle_timeout_ms: u64) -> Result<Bytes, ApiError> {
+    let too_large =
+        || ApiError::payload_too_large(format!("Request body is larger than the limit of {max_bytes} bytes"));
+    let declared_bytes = usize::try_from(body.size_hint().lower()).unwrap_or(usize::MAX);
+    if declared_bytes > max_bytes {
+        return Err(too_large());
+    }
+    let idle = Duration::from_millis(idle_timeout_ms);
+    let mut body = body;
+    let mut collected = Vec::new();
+    loop {
+        let frame = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => {
+                let message = format!("Request body stalled: nothing arrived for {idle_timeout_ms} ms");
+                return Err(ApiError::new(StatusCode::REQUEST_TIMEOUT, message));
+            }
+            Ok(None) => return Ok(Bytes::from(collected)),
+            Ok(Some(Err(error))) => {
+                tracing::debug!(%error, "reading a request body");
+                return Err(ApiError::bad_request("Failed to read the request body"));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(data) = frame.into_data() {
+            if collected.len().saturating_add(data.len()) > max_bytes {
+                return Err(too_large());
+            }
+            collected.extend_from_slice(&data);
         }
     }
 }
@@ -192,10 +217,38 @@ pub(crate) async fn read_body(body: Body, max_bytes: usize) -> Result<Bytes, Api
 /// Nomad's `decodeBody`, with the message prefix it uses for `what`:
 /// "Error parsing autopilot config: Request body is empty".
 pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    decode_object(body, &format!("Error parsing {what}"))
+}
+
+/// Decodes a body that must be one JSON object into `T`, a struct inside it
+/// from an object too (serde would otherwise fill a struct from an array),
+/// nested at most [`keel_api::json::DEPTH_MAX`] deep. Errors start with
+/// `prefix` and read like Go's `encoding/json`.
+pub(crate) fn decode_object<T: DeserializeOwned>(body: &[u8], prefix: &str) -> Result<T, ApiError> {
     if body.is_empty() {
-        return Err(ApiError::bad_request(format!("Error parsing {what}: Request body is empty")));
+        return Err(ApiError::bad_request(format!("{prefix}: Request body is empty")));
     }
-    serde_json::from_slice(body).map_err(|error| ApiError::bad_request(format!("Error parsing {what}: {error}")))
+    keel_api::json::from_slice(body).map_err(|error| {
+        let reason = match error {
+            JsonError::NotAnObject(kind) => {
+                format!("json: cannot unmarshal {kind} into Go value of type {}", go_type_name::<T>())
+            }
+            other => other.to_string(),
+        };
+        ApiError::bad_request(format!("{prefix}: {reason}"))
+    })
+}
+
+/// The name Nomad's handler decodes a body into, for Go's error text.
+fn go_type_name<T>() -> String {
+    let rust = std::any::type_name::<T>().rsplit("::").next().unwrap_or_default();
+    match rust {
+        "AutopilotConfiguration" => "api.AutopilotConfiguration".to_owned(),
+        "AclPolicy" => "structs.ACLPolicy".to_owned(),
+        "AclToken" => "structs.ACLToken".to_owned(),
+        "BootstrapRequest" => "structs.ACLTokenBootstrapRequest".to_owned(),
+        other => format!("structs.{other}"),
+    }
 }
 
 #[cfg(test)]
@@ -286,8 +339,20 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_are_bounded() {
-        assert_eq!(read_body(Body::from("abcd"), 4).await.expect("at the limit").as_ref(), b"abcd");
-        let error = read_body(Body::from("abcde"), 4).await.expect_err("over the limit");
+        assert_eq!(read_body(Body::from("abcd"), 4, 1_000).await.expect("at the limit").as_ref(), b"abcd");
+        let error = read_body(Body::from("abcde"), 4, 1_000).await.expect_err("over the limit");
         assert_eq!(error.status, StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[test]
+    fn bodies_decode_only_from_objects_in_gos_words() {
+        use keel_api::operator::SchedulerConfiguration;
+        let error = decode_json::<SchedulerConfiguration>(b"[]", "scheduler config").expect_err("an array");
+        let expected = "Error parsing scheduler config: json: cannot unmarshal array into Go value of type \
+                        structs.SchedulerConfiguration";
+        assert_eq!(error, ApiError::bad_request(expected));
+        let error = decode_object::<keel_api::acl::BootstrapRequest>(b"[1]", "failed").expect_err("an array");
+        let expected = "failed: json: cannot unmarshal array into Go value of type structs.ACLTokenBootstrapRequest";
+        assert_eq!(error.message, expected);
     }
 }

@@ -1,4 +1,4 @@
-//! Test support: an honest in-memory [`Backend`] and one helper that sends a
+//! Test support: an honest in-memory [`crate::Backend`] (each of its traits) and one helper that sends a
 //! request through the router without a socket.
 
 use std::collections::BTreeMap;
@@ -17,7 +17,8 @@ use keel_api::operator::{
 use tower::ServiceExt;
 
 use crate::{
-    ApiError, Backend, Capability, Consistency, Identity, Leadership, Limits, PeerSelector, QueryMeta, Read, Written,
+    AclApi, AgentApi, ApiError, Authorize, AutopilotApi, Capability, Consistency, Identity, Leadership, LicenseApi,
+    Limits, OperatorRaftApi, PeerSelector, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
 };
 
 /// Everything the test backend knows and everything it was asked.
@@ -51,6 +52,9 @@ pub(crate) struct State {
     pub force_left: Vec<(String, bool)>,
     /// Requests relayed to the leader: method, URI, headers, body.
     pub forwarded: Vec<Request<Vec<u8>>>,
+    /// How the next relays fail, one entry per try; the leader answers
+    /// once these are used up.
+    pub relay_failures: std::collections::VecDeque<RelayError>,
 }
 
 /// A single-server cluster in memory. Leader-only reads fail without a
@@ -136,6 +140,7 @@ impl TestBackend {
             joined: Vec::new(),
             force_left: Vec::new(),
             forwarded: Vec::new(),
+            relay_failures: std::collections::VecDeque::new(),
         };
         Self { identity, state: Mutex::new(state) }
     }
@@ -255,7 +260,19 @@ fn check_and_set<T: Indexed>(last_index: &mut u64, stored: &mut T, mut new: T, c
     Written { updated: true, index: *last_index }
 }
 
-impl Backend for TestBackend {
+impl Authorize for TestBackend {
+    async fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
+        self.state().last_auth = Some((token.map(str::to_owned), need));
+        match token {
+            _ if need == Capability::None => Ok(()),
+            Some("no-rights") => Err(ApiError::permission_denied()),
+            Some("unknown") => Err(ApiError::token_not_found()),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl AgentApi for TestBackend {
     fn identity(&self) -> &Identity {
         &self.identity
     }
@@ -266,24 +283,22 @@ impl Backend for TestBackend {
 
     /// The leader's answer is recognizable: 200, `X-Nomad-Index: 99` and a
     /// body naming the leader.
-    async fn forward(&self, request: Request<Vec<u8>>) -> Result<axum::http::Response<Vec<u8>>, ApiError> {
-        self.state().forwarded.push(request);
+    async fn forward(
+        &self,
+        request: Request<Vec<u8>>,
+        _timeout: std::time::Duration,
+    ) -> Result<axum::http::Response<Vec<u8>>, RelayError> {
+        let mut state = self.state();
+        state.forwarded.push(request);
+        if let Some(failure) = state.relay_failures.pop_front() {
+            return Err(failure);
+        }
         Ok(axum::http::Response::builder()
             .status(StatusCode::OK)
             .header("x-nomad-index", "99")
             .header("content-type", "application/json")
             .body(br#"{"From":"the leader"}"#.to_vec())
             .expect("a valid response"))
-    }
-
-    fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
-        self.state().last_auth = Some((token.map(str::to_owned), need));
-        match token {
-            _ if need == Capability::None => Ok(()),
-            Some("no-rights") => Err(ApiError::permission_denied()),
-            Some("unknown") => Err(ApiError::token_not_found()),
-            _ => Ok(()),
-        }
     }
 
     fn leader(&self) -> Option<String> {
@@ -297,93 +312,6 @@ impl Backend for TestBackend {
 
     fn known_servers(&self) -> usize {
         self.state().servers.len()
-    }
-
-    fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
-        self.read(consistency, |state| state.raft.clone())
-    }
-
-    async fn remove_raft_peer(&self, peer: PeerSelector) -> Result<(), ApiError> {
-        let mut state = self.write()?;
-        let position = state.raft.servers.iter().position(|server| match &peer {
-            PeerSelector::Id(id) => &server.id == id,
-            PeerSelector::Address(address) => &server.address == address,
-        });
-        let Some(position) = position else {
-            return Err(match &peer {
-                PeerSelector::Id(id) => {
-                    ApiError::internal(format!("id {id:?} was not found in the Raft configuration"))
-                }
-                PeerSelector::Address(a) => {
-                    ApiError::internal(format!("address {a:?} was not found in the Raft configuration"))
-                }
-            });
-        };
-        state.raft.servers.remove(position);
-        state.removed.push(peer);
-        Ok(())
-    }
-
-    fn autopilot_configuration(&self, consistency: Consistency) -> Result<Read<AutopilotConfiguration>, ApiError> {
-        self.read(consistency, |state| state.autopilot.clone())
-    }
-
-    async fn set_autopilot_configuration(
-        &self,
-        config: AutopilotConfiguration,
-        cas: Option<u64>,
-    ) -> Result<Written, ApiError> {
-        let mut state = self.write()?;
-        let State { index, autopilot, .. } = &mut *state;
-        Ok(check_and_set(index, autopilot, config, cas))
-    }
-
-    async fn autopilot_health(&self) -> Result<OperatorHealthReply, ApiError> {
-        let state = self.write()?;
-        Ok(state.health.clone())
-    }
-
-    fn scheduler_configuration(&self, consistency: Consistency) -> Result<Read<SchedulerConfiguration>, ApiError> {
-        self.read(consistency, |state| state.scheduler.clone())
-    }
-
-    async fn set_scheduler_configuration(
-        &self,
-        config: SchedulerConfiguration,
-        cas: Option<u64>,
-    ) -> Result<Written, ApiError> {
-        let mut state = self.write()?;
-        let State { index, scheduler, .. } = &mut *state;
-        Ok(check_and_set(index, scheduler, config, cas))
-    }
-
-    fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
-        self.read(consistency, |state| state.license.clone())
-    }
-
-    async fn set_license(&self, blob: String, force: bool) -> Result<u64, ApiError> {
-        let mut state = self.write()?;
-        if blob == "forged" {
-            return Err(ApiError::bad_request("license signature is invalid"));
-        }
-        state.index += 1;
-        state.license = Some(sample_license(&blob));
-        state.license_writes.push((blob, force));
-        Ok(state.index)
-    }
-
-    async fn save_snapshot(&self, consistency: Consistency) -> Result<Read<Vec<u8>>, ApiError> {
-        self.read(consistency, |state| state.snapshot.clone())
-    }
-
-    async fn restore_snapshot(&self, archive: Vec<u8>) -> Result<u64, ApiError> {
-        let mut state = self.write()?;
-        if !archive.starts_with(b"\x1f\x8b") {
-            return Err(ApiError::bad_request("snapshot archive is not gzip"));
-        }
-        state.index += 1;
-        state.restored = Some(archive);
-        Ok(state.index)
     }
 
     fn members(&self) -> Result<MembersResponse, ApiError> {
@@ -425,7 +353,112 @@ impl Backend for TestBackend {
         self.state().force_left.push((node, prune));
         Ok(())
     }
+}
 
+impl OperatorRaftApi for TestBackend {
+    async fn raft_configuration(&self, consistency: Consistency) -> Result<Read<RaftConfiguration>, ApiError> {
+        self.read(consistency, |state| state.raft.clone())
+    }
+
+    async fn remove_raft_peer(&self, peer: PeerSelector) -> Result<(), ApiError> {
+        let mut state = self.write()?;
+        let position = state.raft.servers.iter().position(|server| match &peer {
+            PeerSelector::Id(id) => &server.id == id,
+            PeerSelector::Address(address) => &server.address == address,
+        });
+        let Some(position) = position else {
+            return Err(match &peer {
+                PeerSelector::Id(id) => {
+                    ApiError::internal(format!("id {id:?} was not found in the Raft configuration"))
+                }
+                PeerSelector::Address(a) => {
+                    ApiError::internal(format!("address {a:?} was not found in the Raft configuration"))
+                }
+            });
+        };
+        state.raft.servers.remove(position);
+        state.removed.push(peer);
+        Ok(())
+    }
+}
+
+impl AutopilotApi for TestBackend {
+    async fn autopilot_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> Result<Read<AutopilotConfiguration>, ApiError> {
+        self.read(consistency, |state| state.autopilot.clone())
+    }
+
+    async fn set_autopilot_configuration(
+        &self,
+        config: AutopilotConfiguration,
+        cas: Option<u64>,
+    ) -> Result<Written, ApiError> {
+        let mut state = self.write()?;
+        let State { index, autopilot, .. } = &mut *state;
+        Ok(check_and_set(index, autopilot, config, cas))
+    }
+
+    async fn autopilot_health(&self) -> Result<OperatorHealthReply, ApiError> {
+        let state = self.write()?;
+        Ok(state.health.clone())
+    }
+}
+
+impl SchedulerApi for TestBackend {
+    async fn scheduler_configuration(
+        &self,
+        consistency: Consistency,
+    ) -> Result<Read<SchedulerConfiguration>, ApiError> {
+        self.read(consistency, |state| state.scheduler.clone())
+    }
+
+    async fn set_scheduler_configuration(
+        &self,
+        config: SchedulerConfiguration,
+        cas: Option<u64>,
+    ) -> Result<Written, ApiError> {
+        let mut state = self.write()?;
+        let State { index, scheduler, .. } = &mut *state;
+        Ok(check_and_set(index, scheduler, config, cas))
+    }
+}
+
+impl LicenseApi for TestBackend {
+    async fn license(&self, consistency: Consistency) -> Result<Read<Option<LicenseReply>>, ApiError> {
+        self.read(consistency, |state| state.license.clone())
+    }
+
+    async fn set_license(&self, blob: String, force: bool) -> Result<u64, ApiError> {
+        let mut state = self.write()?;
+        if blob == "forged" {
+            return Err(ApiError::bad_request("license signature is invalid"));
+        }
+        state.index += 1;
+        state.license = Some(sample_license(&blob));
+        state.license_writes.push((blob, force));
+        Ok(state.index)
+    }
+}
+
+impl SnapshotApi for TestBackend {
+    async fn save_snapshot(&self, consistency: Consistency) -> Result<Read<Vec<u8>>, ApiError> {
+        self.read(consistency, |state| state.snapshot.clone())
+    }
+
+    async fn restore_snapshot(&self, archive: Vec<u8>) -> Result<u64, ApiError> {
+        let mut state = self.write()?;
+        if !archive.starts_with(b"\x1f\x8b") {
+            return Err(ApiError::bad_request("snapshot archive is not gzip"));
+        }
+        state.index += 1;
+        state.restored = Some(archive);
+        Ok(state.index)
+    }
+}
+
+impl AclApi for TestBackend {
     async fn acl_bootstrap(&self, request: BootstrapRequest) -> Result<(AclToken, u64), ApiError> {
         if let Some(done) = self.state().acl_bootstrapped {
             return Err(ApiError::bad_request(format!("ACL bootstrap already done (reset index: {done})")));
@@ -451,7 +484,7 @@ impl Backend for TestBackend {
         Ok((token, index))
     }
 
-    fn acl_policies(
+    async fn acl_policies(
         &self,
         _token: Option<&str>,
         consistency: Consistency,
@@ -459,7 +492,7 @@ impl Backend for TestBackend {
         self.read(consistency, |state| state.acl_policies.values().map(AclPolicyListStub::from).collect())
     }
 
-    fn acl_policy(
+    async fn acl_policy(
         &self,
         _token: Option<&str>,
         name: &str,
@@ -487,11 +520,11 @@ impl Backend for TestBackend {
         Ok(state.index)
     }
 
-    fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
+    async fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
         self.read(consistency, |state| state.acl_tokens.iter().map(AclTokenListStub::from).collect())
     }
 
-    fn acl_token(
+    async fn acl_token(
         &self,
         _token: Option<&str>,
         accessor: &str,
@@ -502,7 +535,7 @@ impl Backend for TestBackend {
         Ok(Read { value: read.value.ok_or_else(not_found_token)?, meta: read.meta })
     }
 
-    fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
+    async fn acl_token_self(&self, token: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
         let secret = token.ok_or_else(not_found_token)?;
         let read = self.read(consistency, |state| state.acl_tokens.iter().find(|t| t.secret_id == secret).cloned())?;
         Ok(Read { value: read.value.ok_or_else(not_found_token)?, meta: read.meta })
@@ -641,5 +674,30 @@ impl Harness {
         let headers = response.headers().clone();
         let body = response.into_body().collect().await.expect("a readable body").to_bytes();
         Reply { status, headers, body }
+    }
+}
+
+/// A request body that declares `declared_bytes` (none: chunked) and then
+/// never sends anything: a client that went quiet.
+pub(crate) struct Stalled {
+    pub declared_bytes: Option<u64>,
+}
+
+impl http_body::Body for Stalled {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match self.declared_bytes {
+            Some(bytes) => http_body::SizeHint::with_exact(bytes),
+            None => http_body::SizeHint::default(),
+        }
     }
 }

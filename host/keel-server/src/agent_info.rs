@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use keel_api::agent::{JoinResponse, Member};
+use keel_cluster::ClusterError;
 use keel_cluster::formation::tags;
 use keel_cluster::gossip;
 use keel_http::ApiError;
@@ -94,8 +95,13 @@ impl Service {
         let gossip = self.gossip.as_ref().ok_or_else(|| ApiError::not_implemented("Not a server agent"))?;
         let known = |name: &str| gossip.members().iter().any(|member| member.name == name);
         let name = if known(node) { node.to_owned() } else { member_name(node, &self.config.region) };
-        gossip.force_leave(&name, prune).await.map_err(crate::service::cluster_error)?;
-        tracing::info!(node = %name, prune, "forced a member to leave");
+        match gossip.force_leave(&name, prune).await {
+            Ok(()) => tracing::info!(node = %name, prune, "forced a member to leave"),
+            // Serf answers success for a node it does not know: the leave
+            // intent it broadcasts simply finds no one, so Nomad's 200 follows.
+            Err(ClusterError::PeerNotFound(_)) => tracing::info!(node = %name, "force-leave of an unknown member"),
+            Err(error) => return Err(crate::service::cluster_error(error)),
+        }
         Ok(())
     }
 

@@ -11,17 +11,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, Response};
 use http_body_util::BodyExt;
-use keel_cluster::{Forwarded, ForwardedReply, Forwarder};
-use keel_http::ApiError;
+use keel_cluster::{ClusterError, Forwarded, ForwardedReply, Forwarder};
+use keel_http::{ApiError, RelayError};
 
 use crate::service::{Service, cluster_error};
-
-/// How long a relayed request may take. A snapshot moves up to hundreds of
-/// MiB; anything else is one Raft write or a read, which the leader answers
-/// well within its own write timeout.
-fn timeout_for(uri: &str) -> Duration {
-    if uri.starts_with("/v1/operator/snapshot") { Duration::from_secs(300) } else { Duration::from_secs(20) }
-}
 
 fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
@@ -31,21 +24,32 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
 }
 
 impl Service {
-    /// `Backend::forward`: relays `request` to the leader.
-    pub(crate) async fn forward_to_leader(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, ApiError> {
+    /// `AgentApi::forward`: relays `request` to the leader.
+    pub(crate) async fn forward_to_leader(
+        &self,
+        request: Request<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<Response<Vec<u8>>, RelayError> {
         let (parts, body) = request.into_parts();
-        let uri = parts.uri.to_string();
-        let timeout = timeout_for(&uri);
-        let forwarded =
-            Forwarded { method: parts.method.to_string(), uri, headers: header_pairs(&parts.headers), body };
-        let reply = self.server()?.forward(forwarded, timeout).await.map_err(cluster_error)?;
+        let forwarded = Forwarded {
+            method: parts.method.to_string(),
+            uri: parts.uri.to_string(),
+            headers: header_pairs(&parts.headers),
+            body,
+        };
+        let server = self.server().map_err(|error| RelayError { error, maybe_delivered: false })?;
+        let reply = server.forward(forwarded, timeout).await.map_err(|error| RelayError {
+            maybe_delivered: matches!(error, ClusterError::Rpc(_)),
+            error: cluster_error(error),
+        })?;
         let mut response = Response::builder().status(reply.status);
         for (name, value) in &reply.headers {
             response = response.header(name, value);
         }
         response.body(reply.body).map_err(|error| {
             tracing::error!(%error, "the leader's answer is not a valid HTTP response");
-            ApiError::internal("the leader's answer could not be relayed; see the server log")
+            let error = ApiError::internal("the leader's answer could not be relayed; see the server log");
+            RelayError { error, maybe_delivered: true }
         })
     }
 }

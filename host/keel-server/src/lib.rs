@@ -1,6 +1,6 @@
 //! Keel's server logic: what the HTTP API's answers are made of.
 //!
-//! This crate owns [`Service`], which implements `keel_http::Backend` over
+//! This crate owns [`Service`], which implements `keel_http::Backend` (one trait per endpoint family, in `api/`) over
 //! the Raft server and gossip (`keel-cluster`), the replicated state
 //! (`keel-state`) and the active plugins (`keel-plugins`): the ACL gate and
 //! its cache of compiled tokens, the rules of the ACL endpoints (bootstrap,
@@ -15,11 +15,13 @@
 //! toolchain.
 //!
 //! ```text
-//! service.rs        Service: the Backend over server, state and plugins
+//! service.rs        Service: the agent's parts, and the helpers every endpoint family uses
+//! api/              one file per keel-http trait, implemented for Service: authorize.rs,
+//!                   agent.rs, operator_raft.rs, autopilot.rs, scheduler.rs, license.rs,
+//!                   snapshot.rs, acl.rs
 //! settings.rs       Settings: what the server needs of the configuration
 //! clock.rs          Clock: wall-clock time, movable in tests
 //! acl.rs            who a token is, and the ACL gate with its compiled-token cache
-//! acl_endpoints.rs  /v1/acl: bootstrap, policies, tokens
 //! agent_info.rs     /v1/agent: members, self, join, force-leave; gossip tags
 //! autopilot.rs      the autopilot round: facts, the plugin's report, the veto
 //! license.rs        license verdicts from the license plugin
@@ -28,8 +30,8 @@
 //! ```
 
 mod acl;
-mod acl_endpoints;
 mod agent_info;
+mod api;
 mod autopilot;
 mod clock;
 mod forwarding;

@@ -5,8 +5,7 @@ use keel_http::ApiError;
 use keel_state::State;
 use keel_state::archive::{self, ArchiveMeta, ArchiveServer};
 
-/// The largest state an archive may unpack to.
-pub const MAX_UNPACKED_BYTES: u64 = 1 << 30;
+pub use archive::MAX_UNPACKED_BYTES;
 
 /// An archive of the server's applied state, and the index it reflects,
 /// stamped as created at `now_ms`.

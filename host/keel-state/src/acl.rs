@@ -1,10 +1,21 @@
 //! The replicated ACL data: policies by name, tokens by accessor, and the
-//! bootstrap marker, with an in-memory index from secret to accessor.
+//! bootstrap marker, with an in-memory index from a digest of each secret to
+//! its accessor.
 
 use std::collections::{BTreeMap, HashMap};
 
 use keel_api::acl::{AclPolicy, AclToken};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// The SHA-256 of a secret: the key of the secret index. A guess is hashed
+/// before it meets the index, so how far a lookup gets says nothing about
+/// how much of the guess matched a real secret.
+type SecretDigest = [u8; 32];
+
+fn secret_digest(secret: &str) -> SecretDigest {
+    Sha256::digest(secret.as_bytes()).into()
+}
 
 /// Policies, tokens and whether (and at which index) ACLs were bootstrapped.
 ///
@@ -21,7 +32,7 @@ pub struct AclState {
     /// bootstrap. `None` until the first bootstrap.
     pub bootstrap_index: Option<u64>,
     #[serde(skip)]
-    by_secret: HashMap<String, String>,
+    by_secret: HashMap<SecretDigest, String>,
 }
 
 /// [`AclState`] as it is serialized: everything but the derived index.
@@ -49,11 +60,11 @@ impl From<Stored> for AclState {
 }
 
 impl AclState {
-    /// The token whose secret is `secret`. The index finds a candidate; the
-    /// stored secret is then compared in constant time, so the answer does
-    /// not depend on how much of a guess was right.
+    /// The token whose secret is `secret`. The index, keyed by the secret's
+    /// digest, finds a candidate; the stored secret is then compared in
+    /// constant time, so neither step depends on how much of a guess was right.
     pub fn token_by_secret(&self, secret: &str) -> Option<&AclToken> {
-        let accessor = self.by_secret.get(secret)?;
+        let accessor = self.by_secret.get(&secret_digest(secret))?;
         let token = self.tokens.get(accessor)?;
         constant_time_eq(token.secret_id.as_bytes(), secret.as_bytes()).then_some(token)
     }
@@ -62,9 +73,9 @@ impl AclState {
     /// the secret index in step.
     pub(crate) fn put_token(&mut self, token: AclToken) {
         if let Some(old) = self.tokens.get(&token.accessor_id) {
-            self.by_secret.remove(&old.secret_id);
+            self.by_secret.remove(&secret_digest(&old.secret_id));
         }
-        self.by_secret.insert(token.secret_id.clone(), token.accessor_id.clone());
+        self.by_secret.insert(secret_digest(&token.secret_id), token.accessor_id.clone());
         self.tokens.insert(token.accessor_id.clone(), token);
     }
 
@@ -72,7 +83,7 @@ impl AclState {
     pub(crate) fn remove_token(&mut self, accessor: &str) -> bool {
         match self.tokens.remove(accessor) {
             Some(token) => {
-                self.by_secret.remove(&token.secret_id);
+                self.by_secret.remove(&secret_digest(&token.secret_id));
                 true
             }
             None => false,
@@ -121,6 +132,16 @@ mod tests {
         let back: AclState = serde_json::from_str(&json).expect("reads back");
         assert_eq!(back, acl);
         assert!(back.token_by_secret("s1").is_some());
+    }
+
+    #[test]
+    fn the_index_holds_digests_not_secrets() {
+        let mut acl = AclState::default();
+        acl.put_token(token("a", "3f4a0fcd-7c42-773c-25db-2d31ba0c05fe"));
+        assert_eq!(acl.by_secret.len(), 1);
+        let (key, accessor) = acl.by_secret.iter().next().expect("one entry");
+        assert_eq!((key, accessor.as_str()), (&secret_digest("3f4a0fcd-7c42-773c-25db-2d31ba0c05fe"), "a"));
+        assert!(acl.token_by_secret("3f4a0fcd-7c42-773c-25db-2d31ba0c05ff").is_none(), "one character off");
     }
 
     #[test]

@@ -29,6 +29,10 @@ use sha2::{Digest as _, Sha256};
 /// The archive format this server writes and the newest it reads.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The most a restored archive may unpack to: the limit that keeps a
+/// restored state within one Raft entry (see `keel_api::limits`).
+pub const MAX_UNPACKED_BYTES: u64 = keel_api::limits::RESTORE_UNPACK_MAX_BYTES;
+
 /// The archive's metadata file.
 pub const META_FILE: &str = "meta.json";
 /// The archive's serialized state.
@@ -233,7 +237,9 @@ fn unpack(stream: &mut impl Read, max_unpacked_bytes: u64) -> Result<[Vec<u8>; 3
             .checked_add(size)
             .filter(|held| *held <= max_unpacked_bytes)
             .ok_or(Problem::Archive(ArchiveError::TooLarge { limit_bytes: max_unpacked_bytes }))?;
-        let mut data = Vec::with_capacity(usize::try_from(size).expect("a size within the limit fits in memory"));
+        // The buffer grows with the bytes that arrive, never to what the
+        // header claims: a tiny archive must not force a large allocation.
+        let mut data = Vec::new();
         entry.read_to_end(&mut data).map_err(|error| Problem::Tar(format!("{name}: {error}")))?;
         if data.len() as u64 != size {
             return Err(Problem::Tar(format!("{name} is cut short: {} of {size} bytes", data.len())));

@@ -96,105 +96,115 @@ impl State {
     /// Applies `command`, written at Raft `index`, and says what changed.
     pub fn apply(&mut self, index: u64, command: Command) -> (Outcome, Changed) {
         match command {
-            Command::InitDefaults { autopilot, scheduler } => {
-                let mut changed = Vec::new();
-                if self.autopilot.is_none() {
-                    self.autopilot =
-                        Some(AutopilotConfiguration { create_index: index, modify_index: index, ..autopilot });
-                    changed.push(Record::Autopilot);
-                }
-                if self.scheduler.is_none() {
-                    self.scheduler =
-                        Some(SchedulerConfiguration { create_index: index, modify_index: index, ..scheduler });
-                    changed.push(Record::Scheduler);
-                }
-                (Outcome::Applied, Changed::Some(changed))
-            }
-            Command::SetAutopilotConfig { config, cas } => {
-                let current = self.autopilot.as_ref().map(|c| (c.create_index, c.modify_index));
-                match check_and_set(current, cas, index) {
-                    Some(create_index) => {
-                        self.autopilot = Some(AutopilotConfiguration { create_index, modify_index: index, ..config });
-                        (cas_outcome(cas, true), Changed::Some(vec![Record::Autopilot]))
-                    }
-                    None => (cas_outcome(cas, false), Changed::Some(Vec::new())),
-                }
-            }
-            Command::SetSchedulerConfig { config, cas } => {
-                let current = self.scheduler.as_ref().map(|c| (c.create_index, c.modify_index));
-                match check_and_set(current, cas, index) {
-                    Some(create_index) => {
-                        self.scheduler = Some(SchedulerConfiguration { create_index, modify_index: index, ..config });
-                        (cas_outcome(cas, true), Changed::Some(vec![Record::Scheduler]))
-                    }
-                    None => (cas_outcome(cas, false), Changed::Some(Vec::new())),
-                }
-            }
-            Command::SetLicense { blob } => {
-                self.license = Some(StoredLicense { blob, modify_index: index });
-                (Outcome::Applied, Changed::Some(vec![Record::License]))
-            }
-            Command::AclBootstrap { token, reset_index } => {
-                let allowed = match self.acl.bootstrap_index {
-                    None => true,
-                    Some(done) => reset_index == Some(done),
-                };
-                if !allowed {
-                    return (Outcome::Cas(false), Changed::Some(Vec::new()));
-                }
-                let accessor = token.accessor_id.clone();
-                self.acl.put_token(AclToken { create_index: index, modify_index: index, ..token });
-                self.acl.bootstrap_index = Some(index);
-                (Outcome::Cas(true), Changed::Some(vec![Record::AclToken(accessor), Record::AclBootstrap]))
-            }
-            Command::UpsertAclPolicies { policies } => {
-                let changed = policies
-                    .into_iter()
-                    .map(|policy| {
-                        let create_index = self.acl.policies.get(&policy.name).map_or(index, |old| old.create_index);
-                        let name = policy.name.clone();
-                        self.acl
-                            .policies
-                            .insert(name.clone(), AclPolicy { create_index, modify_index: index, ..policy });
-                        Record::AclPolicy(name)
-                    })
-                    .collect();
-                (Outcome::Applied, Changed::Some(changed))
-            }
-            Command::DeleteAclPolicies { names } => {
-                let changed = names
-                    .into_iter()
-                    .filter(|name| self.acl.policies.remove(name).is_some())
-                    .map(Record::AclPolicy)
-                    .collect();
-                (Outcome::Applied, Changed::Some(changed))
-            }
-            Command::UpsertAclTokens { tokens } => {
-                let changed = tokens
-                    .into_iter()
-                    .map(|token| {
-                        let create_index =
-                            self.acl.tokens.get(&token.accessor_id).map_or(index, |old| old.create_index);
-                        let accessor = token.accessor_id.clone();
-                        self.acl.put_token(AclToken { create_index, modify_index: index, ..token });
-                        Record::AclToken(accessor)
-                    })
-                    .collect();
-                (Outcome::Applied, Changed::Some(changed))
-            }
-            Command::DeleteAclTokens { accessors } => {
-                let changed = accessors
-                    .into_iter()
-                    .filter(|accessor| self.acl.remove_token(accessor))
-                    .map(Record::AclToken)
-                    .collect();
-                (Outcome::Applied, Changed::Some(changed))
-            }
-            Command::Restore { state } => {
-                *self = *state;
-                (Outcome::Applied, Changed::All)
-            }
+            Command::InitDefaults { autopilot, scheduler } => self.init_defaults(index, autopilot, scheduler),
+            Command::SetAutopilotConfig { config, cas } => self.set_autopilot_config(index, config, cas),
+            Command::SetSchedulerConfig { config, cas } => self.set_scheduler_config(index, config, cas),
+            Command::SetLicense { blob } => self.set_license(index, blob),
+            Command::AclBootstrap { token, reset_index } => self.acl_bootstrap(index, token, reset_index),
+            Command::UpsertAclPolicies { policies } => self.upsert_acl_policies(index, policies),
+            Command::DeleteAclPolicies { names } => self.delete_acl_policies(names),
+            Command::UpsertAclTokens { tokens } => self.upsert_acl_tokens(index, tokens),
+            Command::DeleteAclTokens { accessors } => self.delete_acl_tokens(accessors),
+            Command::Restore { state } => self.restore(*state),
         }
+    }
+
+    fn init_defaults(
+        &mut self,
+        index: u64,
+        autopilot: AutopilotConfiguration,
+        scheduler: SchedulerConfiguration,
+    ) -> (Outcome, Changed) {
+        let mut changed = Vec::new();
+        if fill_if_unset(&mut self.autopilot, autopilot, index) {
+            changed.push(Record::Autopilot);
+        }
+        if fill_if_unset(&mut self.scheduler, scheduler, index) {
+            changed.push(Record::Scheduler);
+        }
+        applied(changed)
+    }
+
+    fn set_autopilot_config(
+        &mut self,
+        index: u64,
+        config: AutopilotConfiguration,
+        cas: Option<u64>,
+    ) -> (Outcome, Changed) {
+        write_config(&mut self.autopilot, config, cas, index, Record::Autopilot)
+    }
+
+    fn set_scheduler_config(
+        &mut self,
+        index: u64,
+        config: SchedulerConfiguration,
+        cas: Option<u64>,
+    ) -> (Outcome, Changed) {
+        write_config(&mut self.scheduler, config, cas, index, Record::Scheduler)
+    }
+
+    fn set_license(&mut self, index: u64, blob: String) -> (Outcome, Changed) {
+        self.license = Some(StoredLicense { blob, modify_index: index });
+        applied(vec![Record::License])
+    }
+
+    /// The first bootstrap always wins; a later one only with the reset
+    /// index of the last, so each reset file allows exactly one more.
+    fn acl_bootstrap(&mut self, index: u64, token: AclToken, reset_index: Option<u64>) -> (Outcome, Changed) {
+        let allowed = match self.acl.bootstrap_index {
+            None => true,
+            Some(done) => reset_index == Some(done),
+        };
+        if !allowed {
+            return (Outcome::Cas(false), Changed::Some(Vec::new()));
+        }
+        let accessor = token.accessor_id.clone();
+        self.acl.put_token(AclToken { create_index: index, modify_index: index, ..token });
+        self.acl.bootstrap_index = Some(index);
+        (Outcome::Cas(true), Changed::Some(vec![Record::AclToken(accessor), Record::AclBootstrap]))
+    }
+
+    fn upsert_acl_policies(&mut self, index: u64, policies: Vec<AclPolicy>) -> (Outcome, Changed) {
+        let changed = policies
+            .into_iter()
+            .map(|policy| {
+                let create_index = self.acl.policies.get(&policy.name).map_or(index, |old| old.create_index);
+                let name = policy.name.clone();
+                self.acl.policies.insert(name.clone(), AclPolicy { create_index, modify_index: index, ..policy });
+                Record::AclPolicy(name)
+            })
+            .collect();
+        applied(changed)
+    }
+
+    fn delete_acl_policies(&mut self, names: Vec<String>) -> (Outcome, Changed) {
+        let changed =
+            names.into_iter().filter(|name| self.acl.policies.remove(name).is_some()).map(Record::AclPolicy).collect();
+        applied(changed)
+    }
+
+    fn upsert_acl_tokens(&mut self, index: u64, tokens: Vec<AclToken>) -> (Outcome, Changed) {
+        let changed = tokens
+            .into_iter()
+            .map(|token| {
+                let create_index = self.acl.tokens.get(&token.accessor_id).map_or(index, |old| old.create_index);
+                let accessor = token.accessor_id.clone();
+                self.acl.put_token(AclToken { create_index, modify_index: index, ..token });
+                Record::AclToken(accessor)
+            })
+            .collect();
+        applied(changed)
+    }
+
+    fn delete_acl_tokens(&mut self, accessors: Vec<String>) -> (Outcome, Changed) {
+        let changed =
+            accessors.into_iter().filter(|accessor| self.acl.remove_token(accessor)).map(Record::AclToken).collect();
+        applied(changed)
+    }
+
+    fn restore(&mut self, state: State) -> (Outcome, Changed) {
+        *self = state;
+        (Outcome::Applied, Changed::All)
     }
 
     /// Every record the state holds, for writing the whole state.
@@ -235,6 +245,67 @@ impl State {
     }
 }
 
+/// A configuration stored under Raft indexes: the autopilot and the
+/// scheduler configuration, which are written by the same rules.
+trait Indexed {
+    /// The stored `(CreateIndex, ModifyIndex)`.
+    fn indexes(&self) -> (u64, u64);
+
+    /// The configuration as stored at these indexes; whatever indexes the
+    /// writer sent are replaced, since only Raft decides them.
+    fn at(self, create_index: u64, modify_index: u64) -> Self;
+}
+
+impl Indexed for AutopilotConfiguration {
+    fn indexes(&self) -> (u64, u64) {
+        (self.create_index, self.modify_index)
+    }
+
+    fn at(self, create_index: u64, modify_index: u64) -> Self {
+        AutopilotConfiguration { create_index, modify_index, ..self }
+    }
+}
+
+impl Indexed for SchedulerConfiguration {
+    fn indexes(&self) -> (u64, u64) {
+        (self.create_index, self.modify_index)
+    }
+
+    fn at(self, create_index: u64, modify_index: u64) -> Self {
+        SchedulerConfiguration { create_index, modify_index, ..self }
+    }
+}
+
+/// Stores `config` in an empty `slot`, created at `index`; says whether it
+/// did. A configuration that is already there is left alone.
+fn fill_if_unset<C: Indexed>(slot: &mut Option<C>, config: C, index: u64) -> bool {
+    if slot.is_some() {
+        return false;
+    }
+    *slot = Some(config.at(index, index));
+    true
+}
+
+/// Writes `config` into `slot` at `index` under Nomad's check-and-set rule,
+/// reporting `record` as changed when the write happens. A lost check
+/// changes nothing.
+fn write_config<C: Indexed>(
+    slot: &mut Option<C>,
+    config: C,
+    cas: Option<u64>,
+    index: u64,
+    record: Record,
+) -> (Outcome, Changed) {
+    let current = slot.as_ref().map(Indexed::indexes);
+    match check_and_set(current, cas, index) {
+        Some(create_index) => {
+            *slot = Some(config.at(create_index, index));
+            (cas_outcome(cas, true), Changed::Some(vec![record]))
+        }
+        None => (cas_outcome(cas, false), Changed::Some(Vec::new())),
+    }
+}
+
 /// Nomad's check-and-set rule: without `cas` the write always happens;
 /// with it, only when the stored `ModifyIndex` equals `cas` (0 meaning
 /// "does not exist yet"). Returns the `CreateIndex` to keep, or `None` when
@@ -248,11 +319,18 @@ fn check_and_set(current: Option<(u64, u64)>, cas: Option<u64>, index: u64) -> O
     }
 }
 
+/// Only a write that asked for a check answers with its result; Nomad
+/// answers a plain write as applied.
 fn cas_outcome(cas: Option<u64>, won: bool) -> Outcome {
     match cas {
         Some(_) => Outcome::Cas(won),
         None => Outcome::Applied,
     }
+}
+
+/// The answer of a command that always takes effect.
+fn applied(changed: Vec<Record>) -> (Outcome, Changed) {
+    (Outcome::Applied, Changed::Some(changed))
 }
 
 #[cfg(test)]
@@ -379,6 +457,119 @@ mod tests {
         assert_eq!(changed, Changed::Some(vec![Record::Autopilot]));
         let stored = state.autopilot.as_ref().expect("set");
         assert_eq!((stored.create_index, stored.modify_index, stored.max_trailing_logs), (3, 10, 9));
+    }
+
+    fn autopilot(max_trailing_logs: u64) -> AutopilotConfiguration {
+        // The indexes a writer sends are nonsense on purpose: apply must replace them.
+        AutopilotConfiguration { max_trailing_logs, create_index: 77, modify_index: 77, ..Default::default() }
+    }
+
+    fn stored_indexes<C: Indexed>(config: &Option<C>) -> Option<(u64, u64)> {
+        config.as_ref().map(Indexed::indexes)
+    }
+
+    #[test]
+    fn cas_zero_creates_a_configuration_that_is_not_set() {
+        let mut state = State::default();
+        let answer = state.apply(4, Command::SetAutopilotConfig { config: autopilot(7), cas: Some(0) });
+        assert_eq!(answer, (Outcome::Cas(true), Changed::Some(vec![Record::Autopilot])));
+        assert_eq!(stored_indexes(&state.autopilot), Some((4, 4)));
+        assert_eq!(state.autopilot.as_ref().map(|c| c.max_trailing_logs), Some(7));
+
+        let answer = state.apply(5, Command::SetSchedulerConfig { config: scheduler("spread"), cas: Some(0) });
+        assert_eq!(answer, (Outcome::Cas(true), Changed::Some(vec![Record::Scheduler])));
+        assert_eq!(stored_indexes(&state.scheduler), Some((5, 5)));
+    }
+
+    #[test]
+    fn a_lost_cas_changes_nothing() {
+        let lost = [
+            // Zero means "does not exist yet", so it loses once the configuration exists.
+            (initialised(), Some(0)),
+            // Any other index loses while there is nothing to compare it with.
+            (State::default(), Some(3)),
+            (initialised(), Some(4)),
+        ];
+        for (before, cas) in lost {
+            let mut state = before.clone();
+            let answer = state.apply(9, Command::SetAutopilotConfig { config: autopilot(1), cas });
+            assert_eq!(answer, (Outcome::Cas(false), Changed::Some(vec![])), "autopilot, cas {cas:?}");
+            let answer = state.apply(10, Command::SetSchedulerConfig { config: scheduler("spread"), cas });
+            assert_eq!(answer, (Outcome::Cas(false), Changed::Some(vec![])), "scheduler, cas {cas:?}");
+            assert_eq!(state, before, "cas {cas:?}");
+        }
+    }
+
+    #[test]
+    fn autopilot_cas_wins_on_the_current_modify_index() {
+        let mut state = initialised();
+        let answer = state.apply(6, Command::SetAutopilotConfig { config: autopilot(8), cas: Some(3) });
+        assert_eq!(answer, (Outcome::Cas(true), Changed::Some(vec![Record::Autopilot])));
+        assert_eq!(stored_indexes(&state.autopilot), Some((3, 6)));
+        let (outcome, _) = state.apply(7, Command::SetAutopilotConfig { config: autopilot(9), cas: Some(3) });
+        assert_eq!(outcome, Outcome::Cas(false), "the first winner moved the modify index on");
+        assert_eq!(state.autopilot.as_ref().map(|c| c.max_trailing_logs), Some(8));
+    }
+
+    #[test]
+    fn a_plain_write_creates_a_configuration_that_is_not_set() {
+        let mut state = State::default();
+        let answer = state.apply(2, Command::SetAutopilotConfig { config: autopilot(5), cas: None });
+        assert_eq!(answer, (Outcome::Applied, Changed::Some(vec![Record::Autopilot])));
+        assert_eq!(stored_indexes(&state.autopilot), Some((2, 2)));
+        let answer = state.apply(3, Command::SetSchedulerConfig { config: scheduler("spread"), cas: None });
+        assert_eq!(answer, (Outcome::Applied, Changed::Some(vec![Record::Scheduler])));
+        assert_eq!(stored_indexes(&state.scheduler), Some((3, 3)));
+    }
+
+    #[test]
+    fn init_defaults_creates_both_configurations_at_its_index() {
+        let mut state = State::default();
+        let defaults = Command::InitDefaults {
+            autopilot: autopilot(250),
+            scheduler: SchedulerConfiguration { create_index: 77, ..scheduler("binpack") },
+        };
+        let answer = state.apply(3, defaults);
+        assert_eq!(answer, (Outcome::Applied, Changed::Some(vec![Record::Autopilot, Record::Scheduler])));
+        assert_eq!(stored_indexes(&state.autopilot), Some((3, 3)));
+        assert_eq!(stored_indexes(&state.scheduler), Some((3, 3)));
+    }
+
+    #[test]
+    fn a_license_replaces_the_last_at_its_index() {
+        let mut state = State::default();
+        state.apply(4, Command::SetLicense { blob: "old".into() });
+        let answer = state.apply(6, Command::SetLicense { blob: "new".into() });
+        assert_eq!(answer, (Outcome::Applied, Changed::Some(vec![Record::License])));
+        assert_eq!(state.license, Some(StoredLicense { blob: "new".into(), modify_index: 6 }));
+    }
+
+    #[test]
+    fn bootstrap_stores_its_token_at_its_index_and_a_refusal_changes_nothing() {
+        let mut state = State::default();
+        let boot = AclToken { create_index: 77, modify_index: 77, ..token("boot", "s-boot", MANAGEMENT) };
+        let answer = state.apply(5, Command::AclBootstrap { token: boot, reset_index: None });
+        let changed = Changed::Some(vec![Record::AclToken("boot".into()), Record::AclBootstrap]);
+        assert_eq!(answer, (Outcome::Cas(true), changed));
+        let stored = &state.acl.tokens["boot"];
+        assert_eq!((stored.create_index, stored.modify_index), (5, 5));
+
+        let before = state.clone();
+        let again = token("again", "s-again", MANAGEMENT);
+        let answer = state.apply(6, Command::AclBootstrap { token: again, reset_index: None });
+        assert_eq!(answer, (Outcome::Cas(false), Changed::Some(vec![])));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn token_upserts_report_each_token_and_ignore_sent_indexes() {
+        let mut state = State::default();
+        let sent = AclToken { create_index: 77, modify_index: 77, ..token("t1", "s1", CLIENT) };
+        let answer = state.apply(4, Command::UpsertAclTokens { tokens: vec![sent, token("t2", "s2", CLIENT)] });
+        let changed = Changed::Some(vec![Record::AclToken("t1".into()), Record::AclToken("t2".into())]);
+        assert_eq!(answer, (Outcome::Applied, changed));
+        assert_eq!((state.acl.tokens["t1"].create_index, state.acl.tokens["t1"].modify_index), (4, 4));
+        assert!(state.acl.token_by_secret("s2").is_some());
     }
 
     #[test]

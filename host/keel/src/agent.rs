@@ -22,6 +22,9 @@ use crate::plugins;
 
 /// How often retry-join tries again until one address answers.
 const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a client may take to send a request head before its connection
+/// is closed.
+const HTTP_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let config = AgentConfig::load(&args)?;
@@ -67,7 +70,7 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(http_address).await.with_context(|| format!("bind HTTP {http_address}"))?;
     tracing::info!(%http_address, "agent started");
-    let served = axum::serve(listener, api).with_graceful_shutdown(shutdown_signal()).await;
+    let served = keel_http::serve(listener, api, HTTP_HEAD_TIMEOUT, shutdown_signal()).await;
     for duty in duties {
         duty.abort();
     }
@@ -97,12 +100,17 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
         raft: config.raft,
         autopilot_defaults: config.autopilot.clone(),
         scheduler_defaults: config.scheduler.clone(),
+        key: config.key.clone(),
     };
+    if config.key.is_none() {
+        tracing::warn!("no cluster key (server.encrypt): gossip and the RPC port accept any process that reaches them");
+    }
     let server = Arc::new(Server::start(server_config, data_dir).await.context("start the raft server")?);
     let gossip_config = GossipConfig {
         bind: config.serf_address(),
         name: keel_server::member_name(&config.node_name, &config.region),
         tags: gossip_tags(&config.server_settings(), &raft_id),
+        key: config.key.clone(),
     };
     let gossip = match Gossip::start(gossip_config).await {
         Ok(gossip) => Arc::new(gossip),

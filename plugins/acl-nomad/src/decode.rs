@@ -451,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn attribute_errors() {
+    fn policy_value_errors() {
         let cases = [
             (
                 r#"namespace "prod" { policy = "admin" }"#,
@@ -479,6 +479,15 @@ mod tests {
                 "1:19: invalid plugin policy \"scale\"; expected deny, list, read or write",
             ),
             (r#"quota { policy = "READ" }"#, "1:18: invalid quota policy \"READ\"; expected deny, read or write"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(error(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn capability_errors() {
+        let cases = [
             (
                 r#"namespace "p" { capabilities = ["read-job", "fly"] }"#,
                 "1:45: invalid namespace capability \"fly\" in namespace \"p\"",
@@ -499,6 +508,15 @@ mod tests {
                 r#"namespace "p" { capabilities = [true] }"#,
                 "1:33: capabilities in namespace \"p\" must be strings, found a bool",
             ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(error(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn attribute_errors() {
+        let cases = [
             (
                 r#"namespace "p" { policy = ["read"] }"#,
                 "1:26: policy in namespace \"p\" must be a string, found a list",

@@ -84,9 +84,9 @@ fn the_anonymous_token_without_policies_allows_nothing() {
     assert!(!acl.allowed(&capability(Area::Namespace, "list-jobs", "*")));
 }
 
-#[test]
-fn a_realistic_token_with_several_policies() {
-    let policies = [
+/// A realistic token: three policies from three teams that overlap.
+fn realistic_policies() -> [Policy; 3] {
+    [
         // Everyone may look around.
         policy(
             "anonymous-ish",
@@ -123,10 +123,18 @@ fn a_realistic_token_with_several_policies() {
               "operator": {"policy": "read"}
             }"#,
         ),
-    ];
-    let acl = plugin().compile(&policies).expect("all three are valid");
+    ]
+}
 
-    let allowed = |request: Request| acl.allowed(&request);
+/// Whether the realistic token allows each request, asked of one compilation.
+fn realistic_token() -> impl Fn(Request) -> bool {
+    let acl = plugin().compile(&realistic_policies()).expect("all three are valid");
+    move |request: Request| acl.allowed(&request)
+}
+
+#[test]
+fn a_realistic_token_reads_everywhere_its_baseline_allows() {
+    let allowed = realistic_token();
     // The read-everything baseline.
     assert!(allowed(level(Area::Namespace, Level::Read, None)));
     assert!(allowed(level(Area::Namespace, Level::List, Some("batch"))));
@@ -139,7 +147,11 @@ fn a_realistic_token_with_several_policies() {
     assert!(allowed(level(Area::Operator, Level::Read, None)));
     assert!(!allowed(level(Area::Operator, Level::Write, None)));
     assert!(!allowed(level(Area::Quota, Level::Read, None)));
+}
 
+#[test]
+fn a_realistic_token_writes_the_teams_namespaces_but_not_payments() {
+    let allowed = realistic_token();
     // The web team's namespaces, through the closer glob.
     assert!(allowed(level(Area::Namespace, Level::Write, Some("web-api"))));
     assert!(allowed(capability(Area::Namespace, "alloc-node-exec", "web-api")));
@@ -150,7 +162,11 @@ fn a_realistic_token_with_several_policies() {
     assert!(!allowed(capability(Area::Namespace, "list-jobs", "web-payments")));
     // Listing across namespaces still works thanks to the others.
     assert!(allowed(level(Area::Namespace, Level::List, Some("*"))));
+}
 
+#[test]
+fn a_realistic_token_keeps_node_pools_and_host_volumes_to_the_team() {
+    let allowed = realistic_token();
     // Node pools: read everywhere, write on the team's own.
     assert!(allowed(level(Area::NodePool, Level::Read, Some("gpu"))));
     assert!(!allowed(level(Area::NodePool, Level::Write, Some("gpu"))));

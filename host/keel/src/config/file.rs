@@ -146,6 +146,7 @@ pub(super) struct ServerBlock {
     pub(super) raft_multiplier: Option<u32>,
     pub(super) raft_snapshot_threshold: Option<u64>,
     pub(super) raft_trailing_logs: Option<u64>,
+    pub(super) encrypt: Option<String>,
     #[serde(deserialize_with = "optional_duration")]
     pub(super) autopilot_interval: Option<Duration>,
     pub(super) retry_join: Vec<String>,

@@ -46,6 +46,10 @@ pub struct AgentArgs {
     /// Enforces ACLs.
     #[arg(long)]
     pub acl_enabled: bool,
+    /// The cluster key, base64 of 32 bytes (`keel operator keygen`):
+    /// encrypts gossip and authenticates RPC connections.
+    #[arg(long, value_name = "KEY")]
+    pub encrypt: Option<String>,
     /// A config file (HCL or JSON) or a directory of `*.hcl` and `*.json`
     /// files merged in name order (repeatable; later files win, flags win over all).
     #[arg(long = "config", value_name = "PATH")]
@@ -62,7 +66,7 @@ fn parse_plugin_override(value: &str) -> Result<(Kind, PathBuf), String> {
 }
 
 /// The agent flags Nomad spells with one dash; `-dev` means `--dev`.
-const NOMAD_FLAGS: [&str; 12] = [
+const NOMAD_FLAGS: [&str; 13] = [
     "dev",
     "server",
     "client",
@@ -75,12 +79,13 @@ const NOMAD_FLAGS: [&str; 12] = [
     "region",
     "dc",
     "acl-enabled",
+    "encrypt",
 ];
 
 /// The flags of [`NOMAD_FLAGS`] that take a value, so that the word after
 /// them is a value and never rewritten.
-const VALUE_FLAGS: [&str; 9] =
-    ["bootstrap-expect", "retry-join", "config", "data-dir", "bind", "node", "region", "dc", "plugin"];
+const VALUE_FLAGS: [&str; 10] =
+    ["bootstrap-expect", "retry-join", "config", "data-dir", "bind", "node", "region", "dc", "plugin", "encrypt"];
 
 /// Rewrites Nomad's `-flag` and `-flag=value` to clap's `--flag` for `keel
 /// agent` only, and only for the names Nomad has, so that no short flag of

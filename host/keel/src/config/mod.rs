@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
-use keel_cluster::RaftTuning;
+use keel_cluster::{ClusterKey, RaftTuning};
 use keel_plugins::Kind;
 use serde::Deserialize;
 use serde_json::json;
@@ -68,6 +68,8 @@ pub struct AgentConfig {
     /// A client's servers (`client { servers = [...] }`).
     pub servers: Vec<String>,
     pub raft: RaftTuning,
+    /// The cluster key (`server { encrypt = "..." }` or `--encrypt`).
+    pub key: Option<ClusterKey>,
     /// How often the leader runs an autopilot round (`server {
     /// autopilot_interval = "10s" }`, Nomad's fixed 10 s by default).
     pub autopilot_interval: Duration,
@@ -114,6 +116,12 @@ impl AgentConfig {
             (false, Some(n)) => n,
             (false, None) => 0,
         };
+        let key = args
+            .encrypt
+            .clone()
+            .or(file.server.encrypt)
+            .map(|text| ClusterKey::from_base64(&text).map_err(|e| anyhow::anyhow!("server.encrypt: {e}")))
+            .transpose()?;
         let mut retry_join = file.server.server_join.retry_join;
         retry_join.extend(file.server.retry_join);
         retry_join.extend(args.retry_join.iter().cloned());
@@ -146,6 +154,7 @@ impl AgentConfig {
                     .unwrap_or(RaftTuning::default().snapshot_threshold),
                 trailing_logs: file.server.raft_trailing_logs.unwrap_or(RaftTuning::default().trailing_logs),
             },
+            key,
             autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
             acl_enabled: args.acl_enabled || file.acl.enabled,
             acl_token_min_ttl: file.acl.token_min_expiration_ttl.unwrap_or(Duration::from_secs(60)),

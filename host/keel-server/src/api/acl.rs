@@ -1,6 +1,7 @@
-//! `/v1/acl/...` over the replicated state: what Nomad's ACL endpoint checks
-//! before a write (names, rules through the ACL plugin, token types and
-//! expirations, bootstrap once), and what a non-management token may read.
+//! `/v1/acl/...`: bootstrap, policies and tokens over the replicated state:
+//! what Nomad's ACL endpoint checks before a write (names, rules through the
+//! ACL plugin, token types and expirations, bootstrap once), and what a
+//! non-management token may read.
 
 use std::time::Duration;
 
@@ -9,8 +10,8 @@ use keel_http::{ApiError, Consistency, Read};
 use keel_plugins::PluginError;
 use keel_state::{Command, State};
 
+use crate::Service;
 use crate::acl::{Caller, known_token};
-use crate::service::Service;
 
 /// The file an operator writes the reset index into to bootstrap again.
 pub const BOOTSTRAP_RESET_FILE: &str = "acl-bootstrap-reset";
@@ -35,24 +36,8 @@ fn table_index(indexes: impl Iterator<Item = u64>) -> u64 {
     indexes.max().unwrap_or(0).max(1)
 }
 
-impl Service {
-    fn acl_enabled(&self) -> Result<(), ApiError> {
-        if self.acl.enabled() { Ok(()) } else { Err(ApiError::acl_disabled()) }
-    }
-
-    /// Reads the state for an ACL endpoint.
-    fn acl_read<T>(
-        &self,
-        consistency: Consistency,
-        read: impl FnOnce(&State) -> Result<(T, u64), ApiError>,
-    ) -> Result<Read<T>, ApiError> {
-        self.acl_enabled()?;
-        let server = self.reader(consistency)?;
-        let (value, index) = server.view().read(read)?;
-        Ok(Read { value, meta: self.meta(server, index) })
-    }
-
-    pub(crate) async fn bootstrap_acl(&self, request: BootstrapRequest) -> Result<(AclToken, u64), ApiError> {
+impl keel_http::AclApi for Service {
+    async fn acl_bootstrap(&self, request: BootstrapRequest) -> Result<(AclToken, u64), ApiError> {
         self.acl_enabled()?;
         let done = self.server()?.view().read(|state| state.acl.bootstrap_index);
         let reset_index = match done {
@@ -87,30 +72,7 @@ impl Service {
         }
     }
 
-    /// Nomad's reset file: bootstrapping again needs the last bootstrap's
-    /// index in `<data_dir>/acl-bootstrap-reset`.
-    fn check_bootstrap_reset(&self, done: u64) -> Result<u64, ApiError> {
-        let specified = match self.data_dir.read_small_file(BOOTSTRAP_RESET_FILE) {
-            Ok(Some(bytes)) => leading_integer(&bytes),
-            Ok(None) => 0,
-            Err(error) => {
-                tracing::error!(%error, "read the acl bootstrap reset file");
-                0
-            }
-        };
-        match specified {
-            0 => Err(already_bootstrapped(done)),
-            specified if specified != done => Err(ApiError::bad_request(format!(
-                "Invalid bootstrap reset index (specified {specified}, reset index: {done})"
-            ))),
-            specified => {
-                tracing::warn!(reset_index = specified, "acl bootstrap reset file accepted");
-                Ok(specified)
-            }
-        }
-    }
-
-    pub(crate) fn list_acl_policies(
+    async fn acl_policies(
         &self,
         secret: Option<&str>,
         consistency: Consistency,
@@ -122,9 +84,10 @@ impl Service {
             let visible = policies.filter(|p| caller.may_read_policy(&p.name)).map(AclPolicyListStub::from).collect();
             Ok((visible, index))
         })
+        .await
     }
 
-    pub(crate) fn read_acl_policy(
+    async fn acl_policy(
         &self,
         secret: Option<&str>,
         name: &str,
@@ -137,9 +100,10 @@ impl Service {
             let policy = state.acl.policies.get(name).ok_or_else(|| ApiError::not_found("ACL policy not found"))?;
             Ok((policy.clone(), policy.modify_index))
         })
+        .await
     }
 
-    pub(crate) async fn write_acl_policy(&self, policy: AclPolicy) -> Result<u64, ApiError> {
+    async fn upsert_acl_policy(&self, policy: AclPolicy) -> Result<u64, ApiError> {
         self.acl_enabled()?;
         let mut errors = Vec::new();
         let name_ok = (1..=POLICY_NAME_MAX_CHARS).contains(&policy.name.len())
@@ -165,20 +129,21 @@ impl Service {
         Ok(self.write(Command::UpsertAclPolicies { policies: vec![policy] }).await?.index)
     }
 
-    pub(crate) async fn remove_acl_policy(&self, name: String) -> Result<u64, ApiError> {
+    async fn delete_acl_policy(&self, name: String) -> Result<u64, ApiError> {
         self.acl_enabled()?;
         Ok(self.write(Command::DeleteAclPolicies { names: vec![name] }).await?.index)
     }
 
-    pub(crate) fn list_acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
+    async fn acl_tokens(&self, consistency: Consistency) -> Result<Read<Vec<AclTokenListStub>>, ApiError> {
         self.acl_read(consistency, |state| {
             let tokens = state.acl.tokens.values();
             let index = table_index(tokens.clone().map(|t| t.modify_index));
             Ok((tokens.map(AclTokenListStub::from).collect(), index))
         })
+        .await
     }
 
-    pub(crate) fn read_acl_token(
+    async fn acl_token(
         &self,
         secret: Option<&str>,
         accessor: &str,
@@ -199,22 +164,20 @@ impl Service {
             let token = token.ok_or_else(|| ApiError::not_found("ACL token not found"))?;
             Ok((token.clone(), token.modify_index))
         })
+        .await
     }
 
-    pub(crate) fn read_own_acl_token(
-        &self,
-        secret: Option<&str>,
-        consistency: Consistency,
-    ) -> Result<Read<AclToken>, ApiError> {
+    async fn acl_token_self(&self, secret: Option<&str>, consistency: Consistency) -> Result<Read<AclToken>, ApiError> {
         self.acl_read(consistency, |state| {
             let not_found = || ApiError::not_found("ACL token not found");
             let secret = secret.ok_or_else(not_found)?;
             let token = known_token(state, secret, self.acl_now_ms()).map_err(|_| not_found())?;
             Ok((token.clone(), token.modify_index))
         })
+        .await
     }
 
-    pub(crate) async fn write_acl_token(&self, token: AclToken) -> Result<(AclToken, u64), ApiError> {
+    async fn upsert_acl_token(&self, token: AclToken) -> Result<(AclToken, u64), ApiError> {
         self.acl_enabled()?;
         let existing = match token.accessor_id.as_str() {
             "" => None,
@@ -240,7 +203,7 @@ impl Service {
         Ok((stored, applied.index))
     }
 
-    pub(crate) async fn remove_acl_token(&self, accessor: String) -> Result<u64, ApiError> {
+    async fn delete_acl_token(&self, accessor: String) -> Result<u64, ApiError> {
         self.acl_enabled()?;
         let exists = self.server()?.view().read(|state| state.acl.tokens.contains_key(&accessor));
         if !exists {
@@ -249,6 +212,47 @@ impl Service {
         let applied = self.write(Command::DeleteAclTokens { accessors: vec![accessor.clone()] }).await?;
         self.acl.forget(&accessor);
         Ok(applied.index)
+    }
+}
+
+impl Service {
+    fn acl_enabled(&self) -> Result<(), ApiError> {
+        if self.acl.enabled() { Ok(()) } else { Err(ApiError::acl_disabled()) }
+    }
+
+    /// Reads the state for an ACL endpoint.
+    async fn acl_read<T>(
+        &self,
+        consistency: Consistency,
+        read: impl FnOnce(&State) -> Result<(T, u64), ApiError>,
+    ) -> Result<Read<T>, ApiError> {
+        self.acl_enabled()?;
+        let server = self.reader(consistency).await?;
+        let (value, index) = server.view().read(read)?;
+        Ok(Read { value, meta: self.meta(server, index) })
+    }
+
+    /// Nomad's reset file: bootstrapping again needs the last bootstrap's
+    /// index in `<data_dir>/acl-bootstrap-reset`.
+    fn check_bootstrap_reset(&self, done: u64) -> Result<u64, ApiError> {
+        let specified = match self.data_dir.read_small_file(BOOTSTRAP_RESET_FILE) {
+            Ok(Some(bytes)) => leading_integer(&bytes),
+            Ok(None) => 0,
+            Err(error) => {
+                tracing::error!(%error, "read the acl bootstrap reset file");
+                0
+            }
+        };
+        match specified {
+            0 => Err(already_bootstrapped(done)),
+            specified if specified != done => Err(ApiError::bad_request(format!(
+                "Invalid bootstrap reset index (specified {specified}, reset index: {done})"
+            ))),
+            specified => {
+                tracing::warn!(reset_index = specified, "acl bootstrap reset file accepted");
+                Ok(specified)
+            }
+        }
     }
 }
 

@@ -1,0 +1,47 @@
+//! The authorization layer: before any handler runs, the route's right
+//! (from [`crate::routes::table`]) is checked for the request's token.
+//!
+//! The layer sits inside each route (`route_layer`), so axum has matched the
+//! path and `MatchedPath` names the table entry. A request first passes the
+//! checks Nomad makes before its ACL check (the query string, `?region` and
+//! `?dc`, a path segment that decodes, and the endpoint's own query
+//! options), so a malformed request is a 400 for anyone; the body is read
+//! only after the right is granted. A method the route does not serve goes
+//! on to its "Invalid method" answer unchecked.
+
+use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::request::{Params, Token};
+use crate::routes::{LayerState, find};
+use crate::{ApiError, Backend};
+
+pub(crate) async fn check_right<B: Backend>(
+    State((state, table)): State<LayerState<B>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let Some(matched) = parts.extensions.get::<MatchedPath>().cloned() else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let Some(endpoint) = find(&table, matched.as_str(), &parts.method) else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let params = match Params::from_request_parts(&mut parts, &state).await {
+        Ok(params) => params,
+        Err(error) => return error.into_response(),
+    };
+    if matched.as_str().contains('{') && Path::<Vec<String>>::from_request_parts(&mut parts, &()).await.is_err() {
+        return ApiError::bad_request("Invalid path").into_response();
+    }
+    if let Err(error) = (endpoint.check)(&params) {
+        return error.into_response();
+    }
+    let Ok(token) = Token::from_request_parts(&mut parts, &()).await;
+    if let Err(error) = state.backend.authorize(token.as_deref(), endpoint.capability).await {
+        return error.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}

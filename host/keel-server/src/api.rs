@@ -1,0 +1,11 @@
+//! The HTTP API's traits, implemented for [`crate::Service`]: one file per
+//! endpoint family, each calling the service's helpers directly.
+
+mod acl;
+mod agent;
+mod authorize;
+mod autopilot;
+mod license;
+mod operator_raft;
+mod scheduler;
+mod snapshot;

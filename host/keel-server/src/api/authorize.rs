@@ -1,0 +1,17 @@
+//! The one place a request's right is decided.
+
+use keel_http::{ApiError, Capability};
+
+use crate::Service;
+
+impl keel_http::Authorize for Service {
+    /// The one place ACL decisions are made: a client-only agent, which holds
+    /// no ACL state, knows no token.
+    async fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
+        match &self.server {
+            Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, self.acl_now_ms()),
+            None if !self.acl.enabled() || need == Capability::None => Ok(()),
+            None => Err(ApiError::token_not_found()),
+        }
+    }
+}
