@@ -92,7 +92,7 @@ fn reported_config(agent: &Agent) -> serde_json::Value {
 fn a_config_directory_of_hcl1_and_json_files_reaches_agent_self() {
     let dir = tempfile::tempdir().expect("temporary dir");
     let hcl = "name = \"from-dir\"\nregion = \"eu\"\nports { http = 4646  rpc = 5647  serf = 5648 }\n\
-               server { enabled = true, bootstrap_expect = 1 }\nplugin \"license\" { config { public_key = \"k\" } }\n";
+               server { enabled = true, bootstrap_expect = 1 }\nplugin \"license\" { config { public_key = \"WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY=\" } }\n";
     std::fs::write(dir.path().join("10-agent.hcl"), hcl).expect("write");
     std::fs::write(dir.path().join("20-site.json"), r#"{"datacenter": "fra1", "server": [{"raft_multiplier": 2}]}"#)
         .expect("write");

@@ -143,8 +143,11 @@ impl Parser {
             let body = Value::Object(self.body(&inner_path, true)?);
             labels.into_iter().rev().fold(body, |inner, label| Value::Object(Map::from_iter([(label, inner)])))
         };
-        insert(object, key, value)
-            .or_else(|duplicate| Err(ParseError { line, column, message: format!("`{duplicate}` is given twice") }))
+        insert(object, key, value).map_err(|duplicate| ParseError {
+            line,
+            column,
+            message: format!("`{duplicate}` is given twice"),
+        })
     }
 
     fn key(&mut self, what: &str) -> Result<String, ParseError> {

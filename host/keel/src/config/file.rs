@@ -54,6 +54,7 @@ impl FileConfig {
     }
 
     /// Reads an HCL text, naming the line of an unknown or bad key.
+    #[cfg(test)]
     pub(super) fn parse(text: &str) -> anyhow::Result<Self> {
         Self::check(hcl_value(text)?)
     }
