@@ -65,35 +65,37 @@ fn level(level: acl::Level) -> acl::Access {
 /// ACL world: no policies allow nothing; a grant allows what it says and no
 /// more; deny wins; invalid rules are refused with a reason; compiled ACLs
 /// keep working across many calls and drops.
-#[test]
-fn acl_world_contract() {
+#[tokio::test]
+async fn acl_world_contract() {
     let runtime = runtime();
     let acl_plugin = runtime.load_acl(&plugin("acl-nomad"), &[]).expect("acl-nomad loads");
 
-    let nothing = acl_plugin.compile(&[]).expect("empty token compiles");
+    let nothing = acl_plugin.compile(&[]).await.expect("empty token compiles");
     for area in [acl::Area::Agent, acl::Area::Node, acl::Area::Operator, acl::Area::Quota, acl::Area::Plugin] {
         for wanted in [acl::Level::Read, acl::Level::List, acl::Level::Write] {
-            assert!(!acl_plugin.allowed(&nothing, &request(area, level(wanted), None)), "{area:?} {wanted:?}");
+            assert!(!acl_plugin.allowed(&nothing, &request(area, level(wanted), None)).await, "{area:?} {wanted:?}");
         }
     }
-    assert!(!acl_plugin.allowed(&nothing, &request(acl::Area::Namespace, level(acl::Level::Read), Some("default"))));
+    assert!(
+        !acl_plugin.allowed(&nothing, &request(acl::Area::Namespace, level(acl::Level::Read), Some("default"))).await
+    );
 
     let reader = acl::Policy { name: "reader".into(), rules: r#"operator { policy = "read" }"#.into() };
-    let token = acl_plugin.compile(std::slice::from_ref(&reader)).expect("reader compiles");
-    assert!(acl_plugin.allowed(&token, &request(acl::Area::Operator, level(acl::Level::Read), None)));
-    assert!(!acl_plugin.allowed(&token, &request(acl::Area::Operator, level(acl::Level::Write), None)));
-    assert!(!acl_plugin.allowed(&token, &request(acl::Area::Agent, level(acl::Level::Read), None)));
+    let token = acl_plugin.compile(std::slice::from_ref(&reader)).await.expect("reader compiles");
+    assert!(acl_plugin.allowed(&token, &request(acl::Area::Operator, level(acl::Level::Read), None)).await);
+    assert!(!acl_plugin.allowed(&token, &request(acl::Area::Operator, level(acl::Level::Write), None)).await);
+    assert!(!acl_plugin.allowed(&token, &request(acl::Area::Agent, level(acl::Level::Read), None)).await);
 
     let denier = acl::Policy { name: "denier".into(), rules: r#"{"operator": {"policy": "deny"}}"#.into() };
-    let denied = acl_plugin.compile(&[reader.clone(), denier]).expect("merge compiles");
-    assert!(!acl_plugin.allowed(&denied, &request(acl::Area::Operator, level(acl::Level::Read), None)));
+    let denied = acl_plugin.compile(&[reader.clone(), denier]).await.expect("merge compiles");
+    assert!(!acl_plugin.allowed(&denied, &request(acl::Area::Operator, level(acl::Level::Read), None)).await);
 
-    match acl_plugin.validate(r#"operator { policy = "superuser" }"#) {
+    match acl_plugin.validate(r#"operator { policy = "superuser" }"#).await {
         Err(PluginError::Refused { message, .. }) => assert!(message.contains("superuser"), "{message}"),
         other => panic!("invalid rules accepted: {other:?}"),
     }
     let bad = acl::Policy { name: "broken".into(), rules: "operator {".into() };
-    match acl_plugin.compile(&[reader.clone(), bad]) {
+    match acl_plugin.compile(&[reader.clone(), bad]).await {
         Err(PluginError::Refused { message, .. }) => assert!(message.contains("broken"), "{message}"),
         other => panic!("broken policy compiled: {other:?}"),
     }
@@ -101,10 +103,10 @@ fn acl_world_contract() {
     // Compiling and dropping many tokens releases them in the plugin: the
     // instance neither runs out of handles nor memory, and is never replaced.
     for _ in 0..2_000 {
-        let scratch = acl_plugin.compile(std::slice::from_ref(&reader)).expect("compiles");
-        assert!(acl_plugin.allowed(&scratch, &request(acl::Area::Operator, level(acl::Level::Read), None)));
+        let scratch = acl_plugin.compile(std::slice::from_ref(&reader)).await.expect("compiles");
+        assert!(acl_plugin.allowed(&scratch, &request(acl::Area::Operator, level(acl::Level::Read), None)).await);
     }
-    assert!(acl_plugin.allowed(&token, &request(acl::Area::Operator, level(acl::Level::Read), None)));
+    assert!(acl_plugin.allowed(&token, &request(acl::Area::Operator, level(acl::Level::Read), None)).await);
     let metrics = acl_plugin.metrics().snapshot();
     assert_eq!(metrics.instantiations, 1);
     assert_eq!((metrics.traps, metrics.timeouts, metrics.memory_limits), (0, 0, 0));
@@ -123,12 +125,12 @@ fn five_voters() -> autopilot::Cluster {
 
 /// Autopilot world: every server is reported once; failure tolerance never
 /// exceeds what the voters allow; a failed voter makes the cluster unhealthy.
-#[test]
-fn autopilot_world_contract() {
+#[tokio::test]
+async fn autopilot_world_contract() {
     let runtime = runtime();
     let strategy = runtime.load_autopilot(&plugin("autopilot-default"), &[]).expect("autopilot-default loads");
     let healthy = five_voters();
-    let decision = strategy.evaluate(&healthy).expect("round runs");
+    let decision = strategy.evaluate(&healthy).await.expect("round runs");
     assert!(decision.health.healthy);
     assert_eq!(decision.health.failure_tolerance, 2);
     assert_eq!(decision.health.leader, "server-1");
@@ -139,7 +141,7 @@ fn autopilot_world_contract() {
 
     let mut one_failed = healthy.clone();
     one_failed.servers[4].gossip_status = autopilot::GossipStatus::Failed;
-    let decision = strategy.evaluate(&one_failed).expect("round runs");
+    let decision = strategy.evaluate(&one_failed).await.expect("round runs");
     assert!(!decision.health.healthy);
     assert_eq!(decision.health.failure_tolerance, 1);
     let failed = decision.health.servers.iter().find(|s| s.id == "server-5").expect("server-5 reported");
@@ -195,13 +197,13 @@ fn scheduler_config() -> scheduler::Config {
 
 /// Scheduler world: placements plus failures add up to the count; no node is
 /// given more than it holds; a constraint no node meets fails with a reason.
-#[test]
-fn scheduler_world_contract() {
+#[tokio::test]
+async fn scheduler_world_contract() {
     let runtime = runtime();
     let algorithm = runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("scheduler-default loads");
     let nodes: Vec<scheduler::Node> = (0..10).map(|i| node(&format!("node-{i:02}"), 1000)).collect();
 
-    let plan = algorithm.place(&scheduler_config(), &group(25, 500), &nodes).expect("placement runs");
+    let plan = algorithm.place(&scheduler_config(), &group(25, 500), &nodes).await.expect("placement runs");
     assert_eq!(plan.placements.len() as u32 + plan.failed, 25);
     assert_eq!(plan.placements.len(), 20, "ten nodes of 1000 MHz hold twenty 500 MHz allocations");
     for node in &nodes {
@@ -217,7 +219,7 @@ fn scheduler_world_contract() {
         operand: "=".into(),
         rtarget: "windows".into(),
     });
-    let plan = algorithm.place(&scheduler_config(), &windows_only, &nodes).expect("placement runs");
+    let plan = algorithm.place(&scheduler_config(), &windows_only, &nodes).await.expect("placement runs");
     assert!(plan.placements.is_empty());
     assert_eq!(plan.failed, 1);
     let failure = plan.failure.expect("a filtered placement says why");
@@ -227,17 +229,17 @@ fn scheduler_world_contract() {
 
 /// License world: nothing that is not a signed license is ever valid, and a
 /// plugin without trusted keys accepts nothing.
-#[test]
-fn license_world_contract() {
+#[tokio::test]
+async fn license_world_contract() {
     let runtime = runtime();
     let validator = runtime.load_license(&plugin("license-ed25519"), &[]).expect("license-ed25519 loads");
     for blob in ["", "not a license", "keel-license-v1.e30.AAAA", "{\"LicenseID\":\"x\"}"] {
-        match validator.validate(blob, "nomad", 1_800_000_000_000) {
+        match validator.validate(blob, "nomad", 1_800_000_000_000).await {
             license::LicenseVerdict::Invalid(_) => {}
             other => panic!("{blob:?} gave {other:?}"),
         }
     }
-    assert!(validator.validate("garbage", "nomad", 0).features().is_empty());
+    assert!(validator.validate("garbage", "nomad", 0).await.features().is_empty());
 }
 
 /// Every guest crate in the tree is built by `make plugins` and loaded by a

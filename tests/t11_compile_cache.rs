@@ -35,8 +35,8 @@ fn second_load_uses_the_cache_file() {
     assert_eq!(std::fs::metadata(&entry).expect("entry").modified().expect("mtime"), written);
 }
 
-#[test]
-fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
+#[tokio::test]
+async fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
     let dir = tempfile::tempdir().expect("temporary dir");
     let component = plugin("license-ed25519");
     let runtime = runtime_over(dir.path());
@@ -44,7 +44,7 @@ fn a_corrupt_cache_entry_is_recompiled_not_trusted() {
     std::fs::write(&entry, b"not a compiled component").expect("plant a corrupt entry");
 
     let validator = runtime.load_license(&component, &[]).expect("loads despite the corrupt entry");
-    assert!(validator.validate("x", "nomad", 0).features().is_empty());
+    assert!(validator.validate("x", "nomad", 0).await.features().is_empty());
     let cache = runtime.cache().expect("cache configured");
     assert_eq!((cache.compiles(), cache.hits()), (1, 0));
     assert_ne!(std::fs::read(&entry).expect("entry"), b"not a compiled component", "entry rewritten");

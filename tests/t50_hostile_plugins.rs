@@ -25,23 +25,24 @@ fn operator_read() -> acl::Request {
 }
 
 /// A good ACL plugin and a token that may read the operator area.
-fn good_acl(runtime: &Runtime) -> (keel_plugins::AclPlugin, keel_plugins::CompiledAcl) {
+async fn good_acl(runtime: &Runtime) -> (keel_plugins::AclPlugin, keel_plugins::CompiledAcl) {
     let good = runtime.load_acl(&plugin("acl-nomad"), &[]).expect("acl-nomad loads");
     let token = good
         .compile(&[acl::Policy { name: "ops".into(), rules: r#"operator { policy = "read" }"#.into() }])
+        .await
         .expect("compiles");
     (good, token)
 }
 
-#[test]
-fn endless_loop_hits_the_deadline_and_denies() {
+#[tokio::test]
+async fn endless_loop_hits_the_deadline_and_denies() {
     let runtime = runtime();
-    let (good, good_token) = good_acl(&runtime);
+    let (good, good_token) = good_acl(&runtime).await;
     let spinner = runtime.load_acl(&fixture("endless-loop"), &[]).expect("the loop fixture loads");
-    let token = spinner.compile(&[]).expect("compile returns");
+    let token = spinner.compile(&[]).await.expect("compile returns");
 
     let started = Instant::now();
-    match spinner.check(&token, &operator_read()) {
+    match spinner.check(&token, &operator_read()).await {
         Err(PluginError::Fault(fault)) => {
             assert_eq!(fault.kind, FaultKind::Timeout);
             assert_eq!(fault.function, "acl.allowed");
@@ -51,42 +52,42 @@ fn endless_loop_hits_the_deadline_and_denies() {
     assert!(started.elapsed() < Duration::from_secs(10), "stopped near its deadline, took {:?}", started.elapsed());
 
     // The instance was replaced, so the old token is stale and still denies.
-    assert!(!spinner.allowed(&token, &operator_read()));
-    let fresh = spinner.compile(&[]).expect("the replacement instance compiles");
-    assert!(!spinner.allowed(&fresh, &operator_read()), "a fault denies");
+    assert!(!spinner.allowed(&token, &operator_read()).await);
+    let fresh = spinner.compile(&[]).await.expect("the replacement instance compiles");
+    assert!(!spinner.allowed(&fresh, &operator_read()).await, "a fault denies");
     let metrics = spinner.metrics().snapshot();
     assert_eq!(metrics.timeouts, 2);
     assert!(metrics.instantiations >= 2);
 
-    assert!(good.allowed(&good_token, &operator_read()), "the good plugin still answers");
+    assert!(good.allowed(&good_token, &operator_read()).await, "the good plugin still answers");
 }
 
-#[test]
-fn memory_bomb_hits_the_cap_and_the_license_is_invalid() {
+#[tokio::test]
+async fn memory_bomb_hits_the_cap_and_the_license_is_invalid() {
     let runtime = runtime();
-    let (good, good_token) = good_acl(&runtime);
+    let (good, good_token) = good_acl(&runtime).await;
     let bomb = runtime.load_license(&fixture("memory-bomb"), &[]).expect("the bomb fixture loads");
 
-    match bomb.validate("anything", "nomad", 0) {
+    match bomb.validate("anything", "nomad", 0).await {
         license::LicenseVerdict::Failed(PluginError::Fault(fault)) => {
             assert_eq!(fault.kind, FaultKind::MemoryLimit, "{fault}");
         }
         other => panic!("memory bomb was not stopped: {other:?}"),
     }
-    assert!(bomb.validate("again", "nomad", 0).features().is_empty());
+    assert!(bomb.validate("again", "nomad", 0).await.features().is_empty());
     assert_eq!(bomb.metrics().snapshot().memory_limits, 2);
 
-    assert!(good.allowed(&good_token, &operator_read()), "the good plugin still answers");
+    assert!(good.allowed(&good_token, &operator_read()).await, "the good plugin still answers");
 }
 
-#[test]
-fn panic_is_reported_as_a_trap_and_the_round_changes_nothing() {
+#[tokio::test]
+async fn panic_is_reported_as_a_trap_and_the_round_changes_nothing() {
     let runtime = runtime();
-    let (good, good_token) = good_acl(&runtime);
+    let (good, good_token) = good_acl(&runtime).await;
     let panicky = runtime.load_autopilot(&fixture("panic"), &[]).expect("the panic fixture loads");
     let cluster = keel_tests::inputs::autopilot_cluster();
     for _ in 0..3 {
-        match panicky.evaluate(&cluster) {
+        match panicky.evaluate(&cluster).await {
             Err(PluginError::Fault(fault)) => {
                 assert_eq!(fault.kind, FaultKind::Trap);
                 assert!(fault.detail.contains("unreachable") || fault.detail.contains("trap"), "{}", fault.detail);
@@ -98,7 +99,7 @@ fn panic_is_reported_as_a_trap_and_the_round_changes_nothing() {
     assert_eq!(metrics.traps, 3);
     assert_eq!(metrics.instantiations, 3, "the first instance and one replacement per trap but the last");
 
-    assert!(good.allowed(&good_token, &operator_read()), "the good plugin still answers");
+    assert!(good.allowed(&good_token, &operator_read()).await, "the good plugin still answers");
 }
 
 #[test]
@@ -129,8 +130,8 @@ fn forbidden_import_is_refused_at_load() {
     }
 }
 
-#[test]
-fn random_bytes_are_refused_at_load() {
+#[tokio::test]
+async fn random_bytes_are_refused_at_load() {
     let runtime = runtime();
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x6b65656c);
     for length in [0usize, 1, 8, 64, 4096, 1 << 16] {
@@ -145,8 +146,8 @@ fn random_bytes_are_refused_at_load() {
     let mut truncated = plugin("acl-nomad");
     truncated.truncate(truncated.len() / 2);
     assert!(runtime.load_acl(&truncated, &[]).is_err());
-    let (good, good_token) = good_acl(&runtime);
-    assert!(good.allowed(&good_token, &operator_read()), "the good plugin still answers");
+    let (good, good_token) = good_acl(&runtime).await;
+    assert!(good.allowed(&good_token, &operator_read()).await, "the good plugin still answers");
 }
 
 #[test]

@@ -39,6 +39,8 @@ pub struct ClusterBuilder {
     cleanup_dead_servers: bool,
     acl_enabled: bool,
     encrypt: Option<String>,
+    /// Plugins loaded instead of the embedded defaults, by kind (`acl`, ...).
+    plugins: Vec<(String, std::path::PathBuf)>,
 }
 
 impl ClusterBuilder {
@@ -77,10 +79,16 @@ impl ClusterBuilder {
         self
     }
 
+    /// Loads the component at `path` as every server's `kind` plugin.
+    pub fn plugin(mut self, kind: &str, path: &std::path::Path) -> Self {
+        self.plugins.push((kind.to_owned(), path.to_path_buf()));
+        self
+    }
+
     /// Starts the servers and returns without waiting for them.
     pub fn launch(self) -> Cluster {
         let config = tempfile::tempdir().expect("a temporary config dir");
-        let settings = format!(
+        let mut settings = format!(
             "server {{\n  autopilot_interval = \"1s\"\n{}}}\n\
              autopilot {{\n  cleanup_dead_servers = {}\n  server_stabilization_time = \"3s\"\n  \
              last_contact_threshold = \"2s\"\n}}\n\
@@ -89,6 +97,9 @@ impl ClusterBuilder {
             self.cleanup_dead_servers,
             self.acl_enabled
         );
+        for (kind, path) in &self.plugins {
+            settings.push_str(&format!("plugin {kind:?} {{ path = {:?} }}\n", path.display().to_string()));
+        }
         std::fs::write(config.path().join("cluster.hcl"), settings).expect("write the cluster config");
         let mut cluster = Cluster {
             servers: self.ips.iter().map(|_| Slot::Absent).collect(),
@@ -148,6 +159,7 @@ impl Cluster {
             cleanup_dead_servers: true,
             acl_enabled: false,
             encrypt: None,
+            plugins: Vec::new(),
         }
     }
 

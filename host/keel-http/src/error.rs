@@ -69,6 +69,11 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
     }
 
+    /// 503: the server is overloaded for now; the client may try again.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
     /// 501: this agent does not serve the request (a client-only endpoint on
     /// a server, or the reverse).
     pub fn not_implemented(message: impl Into<String>) -> Self {

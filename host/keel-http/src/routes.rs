@@ -135,20 +135,19 @@ fn methods_route<B>(path: &'static str, wrong_method: StatusCode, endpoints: Vec
 
 /// Every path the router serves; the only list of them.
 pub(crate) fn table<B: Backend>() -> Vec<Route<B>> {
-    let mut table = operator_table();
+    let mut table = raft_table();
+    table.extend(operator_table());
     table.extend(agent_table());
     table.extend(acl_table());
     table
 }
 
-fn operator_table<B: Backend>() -> Vec<Route<B>> {
+/// Raft membership and autopilot, all answered by the leader.
+fn raft_table<B: Backend>() -> Vec<Route<B>> {
     use Capability::{Management, OperatorRead, OperatorWrite};
     use Scope::Leader;
     let (allowed, found) = (StatusCode::METHOD_NOT_ALLOWED, StatusCode::NOT_FOUND);
-    let (get, put, post, delete) = (Method::GET, Method::PUT, Method::POST, Method::DELETE);
-    let mut snapshot_restore =
-        endpoint(put.clone(), Leader, Management, no_check, |m| on(m, operator_snapshot::restore::<B>));
-    snapshot_restore.body_limit = BodyLimit::Snapshot;
+    let (get, put, delete) = (Method::GET, Method::PUT, Method::DELETE);
     vec![
         methods_route(
             "/v1/operator/raft/configuration",
@@ -185,6 +184,19 @@ fn operator_table<B: Backend>() -> Vec<Route<B>> {
             found,
             vec![endpoint(get.clone(), Leader, OperatorRead, read_check, |m| on(m, operator_autopilot::health::<B>))],
         ),
+    ]
+}
+
+/// The scheduler configuration, the license and snapshots.
+fn operator_table<B: Backend>() -> Vec<Route<B>> {
+    use Capability::{Management, OperatorRead, OperatorWrite};
+    use Scope::Leader;
+    let allowed = StatusCode::METHOD_NOT_ALLOWED;
+    let (get, put, post) = (Method::GET, Method::PUT, Method::POST);
+    let mut snapshot_restore =
+        endpoint(put.clone(), Leader, Management, no_check, |m| on(m, operator_snapshot::restore::<B>));
+    snapshot_restore.body_limit = BodyLimit::Snapshot;
+    vec![
         methods_route(
             "/v1/operator/scheduler/configuration",
             allowed,

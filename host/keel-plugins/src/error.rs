@@ -63,6 +63,13 @@ pub enum PluginError {
     /// The plugin answered with an error value: a decision, not a fault.
     #[error("plugin {plugin}: {message}")]
     Refused { plugin: String, message: String },
-    #[error("compiled acl belongs to an instance that has since been replaced; compile it again")]
+    /// Every call thread is busy and the queue in front of them is full:
+    /// the call was refused at once, without waiting.
+    #[error("call plugin {plugin}: plugin pool is busy, call refused")]
+    Busy { plugin: String },
+    /// The call threads are gone; only a host bug stops them.
+    #[error("call plugin: plugin call threads have stopped")]
+    PoolStopped,
+    #[error("check acl: every plugin instance that compiled it has since been replaced; compile it again")]
     StaleAcl,
 }

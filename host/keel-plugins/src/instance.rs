@@ -1,12 +1,15 @@
-//! Warm instances: one live instance per loaded plugin, reused from call to
-//! call, thrown away and replaced after any fault.
+//! Warm instances: a few live instances per loaded plugin, reused from call
+//! to call on the runtime's call threads, each thrown away and replaced
+//! after any fault.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::Component;
+use tokio::sync::oneshot;
+use wasmtime::component::{Component, ResourceAny};
 use wasmtime::{Engine, Store, Trap};
 
+use crate::pool::Pool;
 use crate::store::StoreData;
 use crate::{Fault, FaultKind, KindLimits, Metrics, PluginError, PluginInfo};
 use keel_contract::Kind;
@@ -27,25 +30,47 @@ pub(crate) trait World: Sized + Send + 'static {
     ) -> wasmtime::Result<Result<(), String>>;
 }
 
-/// A live instance and the store it lives in.
-pub(crate) struct Live<W> {
-    pub(crate) store: Store<StoreData>,
-    pub(crate) bindings: W,
-    /// Which instance this is; bumped on every replacement, so that handles
-    /// into an old instance (compiled ACLs) can be recognised as stale.
-    pub(crate) generation: u64,
+/// Guest resources whose host handles were dropped, waiting to be released
+/// in the instance they belong to at its next call.
+pub(crate) type Released = Mutex<Vec<ResourceAny>>;
+
+/// What a call knows about the instance it runs in, so that it can tie
+/// guest resources to that instance.
+pub(crate) struct InstanceRef {
+    /// Unique among the instances of one plugin.
+    pub(crate) id: u64,
+    /// Dead once the instance is gone: resources of a dead instance are
+    /// simply forgotten with it.
+    pub(crate) released: Weak<Released>,
 }
 
-/// One loaded plugin: its linked component and, between calls, its warm instance.
+/// A live instance and the store it lives in.
+struct Live<W> {
+    store: Store<StoreData>,
+    bindings: W,
+    id: u64,
+    released: Arc<Released>,
+}
+
+/// One loaded plugin: a handle on its linked component and warm instances.
 pub(crate) struct Warm<W: World> {
+    shared: Arc<Shared<W>>,
+}
+
+/// What the call threads need of a plugin.
+struct Shared<W: World> {
     engine: Engine,
     pre: W::Pre,
     info: PluginInfo,
     settings: Vec<(String, String)>,
     limits: KindLimits,
     epoch_tick: Duration,
-    pub(crate) metrics: Metrics,
-    live: Mutex<(Option<Live<W>>, u64)>,
+    metrics: Metrics,
+    pool: Pool,
+    /// Instances between calls. At most one per call thread exists, since a
+    /// thread holds one instance at a time and only returns it here.
+    idle: Mutex<Vec<Live<W>>>,
+    next_id: std::sync::atomic::AtomicU64,
 }
 
 impl<W: World> Warm<W> {
@@ -58,11 +83,12 @@ impl<W: World> Warm<W> {
         settings: &[(String, String)],
         limits: KindLimits,
         epoch_tick: Duration,
+        pool: Pool,
     ) -> Result<Self, PluginError> {
         let instantiate_error =
             |e: wasmtime::Error| PluginError::Instantiate { kind: W::KIND, detail: format!("{e:#}") };
         let pre = W::pre(linker, component).map_err(instantiate_error)?;
-        let mut warm = Self {
+        let mut shared: Shared<W> = Shared {
             engine: engine.clone(),
             pre,
             // Until the plugin names itself, its log lines are tagged with its kind.
@@ -71,49 +97,92 @@ impl<W: World> Warm<W> {
             limits,
             epoch_tick,
             metrics: Metrics::default(),
-            live: Mutex::new((None, 0)),
+            pool,
+            idle: Mutex::new(Vec::new()),
+            next_id: std::sync::atomic::AtomicU64::new(0),
         };
-        let mut live = warm.instantiate(0)?;
-        warm.info = warm.guard(&mut live, "info", |bindings, store| bindings.info(store))?;
-        live.store.data_mut().set_plugin(warm.info.name.clone());
-        warm.configure(&mut live)?;
-        warm.live = Mutex::new((Some(live), 0));
-        Ok(warm)
+        let mut live = shared.instantiate()?;
+        shared.info = shared.guard(&mut live, "info", |bindings, store| bindings.info(store))?;
+        live.store.data_mut().set_plugin(shared.info.name.clone());
+        shared.configure(&mut live)?;
+        shared.idle = Mutex::new(vec![live]);
+        Ok(Self { shared: Arc::new(shared) })
     }
 
     pub(crate) fn info(&self) -> &PluginInfo {
-        &self.info
+        &self.shared.info
     }
 
-    /// Runs `call` on the warm instance, creating one if there is none. A
-    /// fault throws the instance away; the next call gets a fresh one.
-    pub(crate) fn call<R>(
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
+    }
+
+    /// Runs `call` on one of the runtime's call threads, in an idle instance
+    /// or a fresh one, and waits for its answer. A full queue refuses at once
+    /// with [`PluginError::Busy`]; a fault throws the instance away.
+    pub(crate) async fn call<R: Send + 'static>(
         &self,
         function: &'static str,
-        call: impl FnOnce(&W, &mut Store<StoreData>, u64) -> wasmtime::Result<R>,
+        call: impl FnOnce(&W, &mut Store<StoreData>, &InstanceRef) -> wasmtime::Result<R> + Send + 'static,
     ) -> Result<R, PluginError> {
-        let mut slot = self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (live, generation) = &mut *slot;
-        let current = match live {
-            Some(current) => current,
-            None => {
-                *generation += 1;
-                let mut fresh = self.instantiate(*generation)?;
-                self.configure(&mut fresh)?;
-                live.insert(fresh)
+        let (answer, answered) = oneshot::channel();
+        let shared = Arc::clone(&self.shared);
+        let job = Box::new(move || {
+            // The caller may have stopped waiting; the call still ran to its end.
+            let _ = answer.send(shared.run(function, call));
+        });
+        if let Err(error) = self.shared.pool.submit(job, &self.shared.info.name) {
+            if matches!(error, PluginError::Busy { .. }) {
+                self.shared.metrics.record_busy();
             }
-        };
+            return Err(error);
+        }
+        answered.await.map_err(|_| PluginError::PoolStopped)?
+    }
+}
+
+impl<W: World> Shared<W> {
+    /// One call on the current (call) thread.
+    fn run<R>(
+        &self,
+        function: &'static str,
+        call: impl FnOnce(&W, &mut Store<StoreData>, &InstanceRef) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let mut live = self.checkout()?;
+        let dropped = std::mem::take(&mut *live.released.lock().unwrap_or_else(PoisonError::into_inner));
+        let instance = InstanceRef { id: live.id, released: Arc::downgrade(&live.released) };
         let started = Instant::now();
-        let current_generation = current.generation;
-        let result = self.guard(current, function, |bindings, store| call(bindings, store, current_generation));
+        let result = self.guard(&mut live, function, |bindings, store| {
+            for resource in dropped {
+                resource.resource_drop(&mut *store)?;
+            }
+            call(bindings, store, &instance)
+        });
         self.metrics.record_call(started.elapsed());
-        if result.is_err() {
-            *live = None;
+        if result.is_ok() {
+            self.checkin(live);
         }
         result
     }
 
-    fn instantiate(&self, generation: u64) -> Result<Live<W>, PluginError> {
+    /// An idle instance, or a new configured one when all are busy.
+    fn checkout(&self) -> Result<Live<W>, PluginError> {
+        if let Some(live) = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop() {
+            return Ok(live);
+        }
+        let mut fresh = self.instantiate()?;
+        self.configure(&mut fresh)?;
+        Ok(fresh)
+    }
+
+    fn checkin(&self, live: Live<W>) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.pool.threads() {
+            idle.push(live);
+        }
+    }
+
+    fn instantiate(&self) -> Result<Live<W>, PluginError> {
         let mut store = Store::new(&self.engine, StoreData::new(self.info.name.clone(), self.limits.memory_max_bytes));
         store.limiter(|data| data);
         store.epoch_deadline_trap();
@@ -122,7 +191,8 @@ impl<W: World> Warm<W> {
         let bindings = W::instantiate(&self.pre, &mut store)
             .map_err(|e| PluginError::Instantiate { kind: W::KIND, detail: format!("{e:#}") })?;
         self.metrics.record_instantiation(started.elapsed());
-        Ok(Live { store, bindings, generation })
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Live { store, bindings, id, released: Arc::default() })
     }
 
     fn configure(&self, live: &mut Live<W>) -> Result<(), PluginError> {

@@ -4,11 +4,14 @@
 //! into it: one wasmtime [`Engine`](wasmtime::Engine) with the pooling
 //! allocator and an epoch ticker ([`Runtime`]), the per-kind deadline and
 //! memory cap ([`Limits`]), the compile cache in the data directory
-//! ([`CompileCache`]), warm instances that are replaced after a fault
+//! ([`CompileCache`]), the bounded pool of dedicated threads every guest
+//! call runs on, never a thread of the caller's async runtime (`pool.rs`),
+//! a few warm instances per plugin that are replaced after a fault
 //! (`instance.rs`), per-plugin [`Metrics`], and one typed facade per plugin
 //! kind ([`AclPlugin`], [`AutopilotPlugin`], [`SchedulerPlugin`],
 //! [`LicensePlugin`]), the set of an agent's active ones ([`Plugins`]),
-//! each facade applying the fail-closed rules of the design:
+//! each facade's calls `async` and applying the fail-closed rules of the
+//! design:
 //!
 //! - ACL: a fault denies ([`AclPlugin::allowed`] never answers `true` for a
 //!   call that did not complete);
@@ -20,8 +23,12 @@
 //! wasmtime; it must not depend on the server's state, HTTP or cluster
 //! crates, which call into it instead.
 //!
+//! A call waits for its answer on a channel, so the facades work on any
+//! async runtime; when every call thread is busy and the queue in front of
+//! them is full, a call is refused at once with [`PluginError::Busy`].
+//!
 //! ```no_run
-//! # fn main() -> Result<(), keel_plugins::PluginError> {
+//! # async fn example() -> Result<(), keel_plugins::PluginError> {
 //! use keel_plugins::{Runtime, RuntimeConfig, acl};
 //!
 //! let runtime = Runtime::new(RuntimeConfig::default(), None)?;
@@ -30,13 +37,13 @@
 //! let token = plugin.compile(&[acl::Policy {
 //!     name: "ops".into(),
 //!     rules: r#"operator { policy = "read" }"#.into(),
-//! }])?;
+//! }]).await?;
 //! let read = acl::Request {
 //!     area: acl::Area::Operator,
 //!     access: acl::Access::Level(acl::Level::Read),
 //!     target: None,
 //! };
-//! assert!(plugin.allowed(&token, &read));
+//! assert!(plugin.allowed(&token, &read).await);
 //! # Ok(())
 //! # }
 //! ```
@@ -49,6 +56,7 @@ mod facade;
 mod instance;
 mod limits;
 mod metrics;
+mod pool;
 mod runtime;
 mod store;
 

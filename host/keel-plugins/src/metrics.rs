@@ -18,6 +18,7 @@ pub struct Metrics {
     timeouts: AtomicU64,
     memory_limits: AtomicU64,
     instantiations: AtomicU64,
+    busy: AtomicU64,
     instantiate_nanos: AtomicU64,
     latency: [AtomicU64; BUCKETS],
 }
@@ -37,6 +38,8 @@ pub struct MetricsSnapshot {
     pub memory_limits: u64,
     /// Instances created (the first, and one after every fault).
     pub instantiations: u64,
+    /// Calls refused at once because the call queue was full.
+    pub busy: u64,
     /// The mean time to create an instance (not counting `configure`).
     pub instantiate_mean: Duration,
     /// Upper bounds of the 50th and 99th latency percentiles.
@@ -53,6 +56,7 @@ impl Default for Metrics {
             timeouts: AtomicU64::new(0),
             memory_limits: AtomicU64::new(0),
             instantiations: AtomicU64::new(0),
+            busy: AtomicU64::new(0),
             instantiate_nanos: AtomicU64::new(0),
             latency: std::array::from_fn(|_| AtomicU64::new(0)),
         }
@@ -80,6 +84,10 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub(crate) fn record_busy(&self) {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn record_instantiation(&self, elapsed: Duration) {
         self.instantiations.fetch_add(1, Ordering::Relaxed);
         self.instantiate_nanos.fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
@@ -96,6 +104,7 @@ impl Metrics {
             timeouts: self.timeouts.load(Ordering::Relaxed),
             memory_limits: self.memory_limits.load(Ordering::Relaxed),
             instantiations,
+            busy: self.busy.load(Ordering::Relaxed),
             instantiate_mean: Duration::from_nanos(instantiate_nanos.checked_div(instantiations).unwrap_or(0)),
             latency_p50: quantile(&histogram, 0.50),
             latency_p99: quantile(&histogram, 0.99),

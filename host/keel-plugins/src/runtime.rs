@@ -12,6 +12,7 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use crate::bindings;
 use crate::cache::{self, CompileCache};
 use crate::instance::{Warm, World};
+use crate::pool::Pool;
 use crate::store::StoreData;
 use crate::{AclPlugin, AutopilotPlugin, Kind, LicensePlugin, Limits, PluginError, PluginInfo, SchedulerPlugin};
 
@@ -24,11 +25,26 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// How often the epoch ticker advances; the granularity of deadlines.
     pub epoch_tick: Duration,
+    /// How many guest calls run at once, each on its own dedicated thread;
+    /// also the most warm instances one plugin keeps.
+    pub call_threads: usize,
+    /// How many calls may wait for a free call thread; one more is refused
+    /// at once with [`PluginError::Busy`].
+    pub call_queue_max: usize,
 }
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { limits: Limits::default(), max_instances: 64, epoch_tick: Duration::from_millis(1) }
+        Self {
+            limits: Limits::default(),
+            max_instances: 64,
+            epoch_tick: Duration::from_millis(1),
+            // A call that runs to its deadline keeps its thread busy the
+            // whole time; one thread per core bounds what hostile plugins
+            // can take from the rest of the server.
+            call_threads: std::thread::available_parallelism().map_or(2, |cores| cores.get().clamp(2, 8)),
+            call_queue_max: 256,
+        }
     }
 }
 
@@ -38,6 +54,7 @@ pub struct Runtime {
     linker: Linker<StoreData>,
     config: RuntimeConfig,
     cache: Option<CompileCache>,
+    pool: Pool,
     ticker: Option<Ticker>,
 }
 
@@ -61,8 +78,9 @@ impl Runtime {
         bindings::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |data| data)
             .map_err(|e| PluginError::Engine(format!("link host imports: {e:#}")))?;
 
+        let pool = Pool::start(config.call_threads, config.call_queue_max)?;
         let ticker = Some(Ticker::start(engine.clone(), config.epoch_tick));
-        Ok(Self { engine, linker, config, cache: cache_dir.map(CompileCache::new), ticker })
+        Ok(Self { engine, linker, config, cache: cache_dir.map(CompileCache::new), pool, ticker })
     }
 
     pub fn engine(&self) -> &Engine {
@@ -125,6 +143,7 @@ impl Runtime {
             settings,
             self.config.limits.of(W::KIND),
             self.config.epoch_tick,
+            self.pool.clone(),
         )
     }
 

@@ -102,6 +102,18 @@ fn stamp<'a>(state: &'a State, key: &str, policies: &'a [String]) -> (u64, impl 
     (token_index, policy_indexes)
 }
 
+/// The answer when the plugin could not decide: a full call queue is a 503
+/// (the plugin is overloaded, not the token wanting); anything else denies.
+/// Either way the reason goes to the log, not to the client.
+fn denied(accessor: &str, call: &str, error: &PluginError) -> Result<bool, ApiError> {
+    if let PluginError::Busy { .. } = error {
+        tracing::warn!(accessor, "acl {call} refused, the plugin call queue is full: {error}");
+        return Err(ApiError::unavailable("the ACL plugin is busy; try again"));
+    }
+    tracing::warn!(accessor, "acl {call} denied by plugin failure: {error}");
+    Ok(false)
+}
+
 /// What the state said about a non-management caller.
 enum Lookup {
     Hit(Arc<TokenAcl>),
@@ -124,7 +136,7 @@ impl AclGate {
     }
 
     /// Decides whether the request's `secret` has `need`.
-    pub(crate) fn authorize(
+    pub(crate) async fn authorize(
         &self,
         view: &StateView,
         plugin: &AclPlugin,
@@ -139,48 +151,55 @@ impl AclGate {
         let allowed = match (&caller, need) {
             (_, Capability::Authenticated) | (Caller::Management, _) => true,
             (Caller::Rules { .. }, Capability::Management) => false,
-            (Caller::Rules { key, policies }, need) => self.plugin_allows(view, plugin, key, policies, need),
+            (Caller::Rules { key, policies }, need) => self.plugin_allows(view, plugin, key, policies, need).await?,
         };
         if allowed { Ok(()) } else { Err(ApiError::permission_denied()) }
     }
 
     /// Asks the plugin, compiling the caller's policies on a cache miss. A
     /// compiled ACL whose plugin instance was replaced after a fault is
-    /// compiled again once; any other failure denies.
-    fn plugin_allows(
+    /// compiled again once. A full plugin call queue is a 503, so that the
+    /// client knows to try again; any other failure denies.
+    async fn plugin_allows(
         &self,
         view: &StateView,
         plugin: &AclPlugin,
         key: &str,
         policies: &[String],
         need: Capability,
-    ) -> bool {
-        let Some(request) = request_for(need) else { return false };
+    ) -> Result<bool, ApiError> {
+        let Some(request) = request_for(need) else { return Ok(false) };
         for _attempt in 0..2 {
-            let Some(acl) = self.compiled(view, plugin, key, policies) else { return false };
+            let acl = match self.compiled(view, plugin, key, policies).await {
+                Ok(acl) => acl,
+                Err(error) => return denied(key, "compile", &error),
+            };
             if let Some(&answer) = acl.answers.read().unwrap_or_else(PoisonError::into_inner).get(&need) {
-                return answer;
+                return Ok(answer);
             }
-            match plugin.check(&acl.compiled, &request) {
+            match plugin.check(&acl.compiled, &request).await {
                 Ok(allowed) => {
                     acl.answers.write().unwrap_or_else(PoisonError::into_inner).insert(need, allowed);
-                    return allowed;
+                    return Ok(allowed);
                 }
                 Err(PluginError::StaleAcl) => {
                     self.lock_write().remove(key);
                 }
-                Err(error) => {
-                    tracing::warn!(accessor = key, "acl check denied by plugin failure: {error}");
-                    return false;
-                }
+                Err(error) => return denied(key, "check", &error),
             }
         }
-        false
+        Ok(false)
     }
 
     /// The caller's compiled ACL: the cached one while its stamp matches
     /// the state, else a fresh compile, which is cached.
-    fn compiled(&self, view: &StateView, plugin: &AclPlugin, key: &str, names: &[String]) -> Option<Arc<TokenAcl>> {
+    async fn compiled(
+        &self,
+        view: &StateView,
+        plugin: &AclPlugin,
+        key: &str,
+        names: &[String],
+    ) -> Result<Arc<TokenAcl>, PluginError> {
         let lookup = view.read(|state| {
             let (token_index, mut policy_indexes) = stamp(state, key, names);
             if let Some(cached) = self.lock_read().get(key)
@@ -199,22 +218,17 @@ impl AclGate {
             Lookup::Miss { token_index, policy_indexes: policy_indexes.collect(), policies }
         });
         let (token_index, policy_indexes, policies) = match lookup {
-            Lookup::Hit(compiled) => return Some(compiled),
+            Lookup::Hit(compiled) => return Ok(compiled),
             Lookup::Miss { token_index, policy_indexes, policies } => (token_index, policy_indexes, policies),
         };
-        let acl = match plugin.compile(&policies) {
-            Ok(compiled) => Arc::new(TokenAcl { compiled, answers: RwLock::new(HashMap::new()) }),
-            Err(error) => {
-                tracing::warn!(accessor = key, "acl compile failed, denying: {error}");
-                return None;
-            }
-        };
+        let compiled = plugin.compile(&policies).await?;
+        let acl = Arc::new(TokenAcl { compiled, answers: RwLock::new(HashMap::new()) });
         let mut cache = self.lock_write();
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
         }
         cache.insert(key.to_owned(), Cached { token_index, policy_indexes, acl: Arc::clone(&acl) });
-        Some(acl)
+        Ok(acl)
     }
 
     /// Forgets the compiled ACL of a deleted token.

@@ -188,6 +188,7 @@ impl Service {
                 format!("plugin.{kind}.faults"),
                 (metrics.traps + metrics.timeouts + metrics.memory_limits).to_string(),
             );
+            stats.insert(format!("plugin.{kind}.busy"), metrics.busy.to_string());
         }
         stats
     }

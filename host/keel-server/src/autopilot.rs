@@ -29,9 +29,9 @@ pub(crate) struct Memory {
 impl Service {
     /// Asks the autopilot plugin for the health of the cluster as this
     /// server (the leader) sees it.
-    pub(crate) fn evaluate_autopilot(&self, server: &Server) -> Result<OperatorHealthReply, ApiError> {
-        let cluster = self.cluster_facts(server);
-        let decision = self.plugins.autopilot.evaluate(&cluster).map_err(|error| {
+    pub(crate) async fn evaluate_autopilot(&self, server: &Server) -> Result<OperatorHealthReply, ApiError> {
+        let cluster = self.cluster_facts(server).await;
+        let decision = self.plugins.autopilot.evaluate(&cluster).await.map_err(|error| {
             tracing::error!(%error, "autopilot plugin failed");
             ApiError::internal("the autopilot plugin failed; see the server log")
         })?;
@@ -46,7 +46,7 @@ impl Service {
         let Some(server) = self.server.as_deref().filter(|server| server.is_leader()) else {
             return;
         };
-        let decision = match self.plugins.autopilot.evaluate(&self.cluster_facts(server)) {
+        let decision = match self.plugins.autopilot.evaluate(&self.cluster_facts(server).await).await {
             Ok(decision) => decision,
             Err(error) => {
                 tracing::warn!(%error, "autopilot plugin failed; this round changes nothing");
@@ -55,7 +55,7 @@ impl Service {
         };
         self.remember(&decision.health);
         for (action, reason) in decision.actions {
-            if let Err(refusal) = vet(&action, &self.cluster_facts(server)) {
+            if let Err(refusal) = vet(&action, &self.cluster_facts(server).await) {
                 tracing::warn!(?action, %reason, %refusal, "autopilot action refused");
                 continue;
             }
@@ -72,14 +72,15 @@ impl Service {
         }
     }
 
-    fn cluster_facts(&self, server: &Server) -> Cluster {
+    async fn cluster_facts(&self, server: &Server) -> Cluster {
+        let now = self.now_ms();
+        let licensed_features = self.licensed_features(server, now).await;
         let config =
             server.view().read(|state| state.autopilot.clone()).unwrap_or_else(|| self.config.autopilot.clone());
         let status = server.status();
         let (peers, _) = server.configuration();
         let leader_id = peers.iter().find(|peer| peer.leader).map(|peer| peer.node.id.clone()).unwrap_or_default();
         let memory = self.autopilot.verdicts.lock().map(|m| m.clone()).unwrap_or_default();
-        let now = self.now_ms();
         let replication = server.replication();
         let servers = peers
             .iter()
@@ -111,14 +112,6 @@ impl Service {
                 }
             })
             .collect();
-        let licensed_features = server
-            .view()
-            .read(|state| state.license.clone())
-            .map(|stored| match self.plugins.license.validate(&stored.blob, license::PRODUCT, now) {
-                verdict @ LicenseVerdict::Valid(_) => verdict.features().to_vec(),
-                _ => Vec::new(),
-            })
-            .unwrap_or_default();
         Cluster {
             config: Config {
                 cleanup_dead_servers: config.cleanup_dead_servers,
@@ -137,6 +130,20 @@ impl Service {
             licensed_features,
             now_ms: now,
             autopilot_started_ms: self.started_unix_ms,
+        }
+    }
+
+    /// The features of the installed license, none when it is invalid or
+    /// the license plugin fails (a fault turns enterprise features off).
+    async fn licensed_features(&self, server: &Server, now: u64) -> Vec<String> {
+        let Some(stored) = server.view().read(|state| state.license.clone()) else { return Vec::new() };
+        match self.plugins.license.validate(&stored.blob, license::PRODUCT, now).await {
+            verdict @ LicenseVerdict::Valid(_) => verdict.features().to_vec(),
+            LicenseVerdict::Failed(error) => {
+                tracing::warn!(%error, "license plugin failed; autopilot sees no licensed features");
+                Vec::new()
+            }
+            LicenseVerdict::Invalid(_) => Vec::new(),
         }
     }
 

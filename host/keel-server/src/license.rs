@@ -13,8 +13,8 @@ pub const PRODUCT: &str = "nomad";
 /// license that is expired, terminated or not yet valid is shown with no
 /// features and a warning; the server keeps running either way. The query
 /// meta fields are left at zero: the router fills them from the read's meta.
-pub(crate) fn reply(plugin: &LicensePlugin, blob: &str, now_ms: u64) -> Result<LicenseReply, ApiError> {
-    let (license, warning) = match plugin.validate(blob, PRODUCT, now_ms) {
+pub(crate) async fn reply(plugin: &LicensePlugin, blob: &str, now_ms: u64) -> Result<LicenseReply, ApiError> {
+    let (license, warning) = match plugin.validate(blob, PRODUCT, now_ms).await {
         LicenseVerdict::Valid(license) => (wire(&license, true), None),
         LicenseVerdict::Invalid(error) => match genuine(&error) {
             Some(license) => (wire(license, false), Some(refusal(&error))),
@@ -36,14 +36,14 @@ pub(crate) fn reply(plugin: &LicensePlugin, blob: &str, now_ms: u64) -> Result<L
 
 /// Whether `blob` may replace the installed license: the plugin must accept
 /// it `now`, and without `force` it must not be older than the installed one.
-pub(crate) fn check_new(
+pub(crate) async fn check_new(
     plugin: &LicensePlugin,
     blob: &str,
     installed: Option<&str>,
     force: bool,
     now: u64,
 ) -> Result<(), ApiError> {
-    let new = match plugin.validate(blob, PRODUCT, now) {
+    let new = match plugin.validate(blob, PRODUCT, now).await {
         LicenseVerdict::Valid(license) => license,
         LicenseVerdict::Invalid(error) => {
             return Err(ApiError::bad_request(format!("error validating license: {}", refusal(&error))));
@@ -53,7 +53,10 @@ pub(crate) fn check_new(
             return Err(ApiError::internal("the license plugin failed; see the server log"));
         }
     };
-    let installed = installed.map(|blob| plugin.validate(blob, PRODUCT, now));
+    let installed = match installed {
+        Some(blob) => Some(plugin.validate(blob, PRODUCT, now).await),
+        None => None,
+    };
     if let Some(LicenseVerdict::Valid(current)) = installed
         && !force
         && new.issue_time_ms < current.issue_time_ms

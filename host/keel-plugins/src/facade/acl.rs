@@ -1,51 +1,75 @@
-//! ACL plugins: compile a token's policies once, then answer access
-//! questions. Any fault denies.
+//! ACL plugins: compile a token's policies, then answer access questions.
+//! Any fault denies.
+//!
+//! A compiled ACL is a guest resource, so it lives in the instance that
+//! compiled it, and a plugin has several instances. A [`CompiledAcl`] keeps
+//! the policies it was made from and compiles them again, once, in each
+//! further instance a check happens to run in; once every instance that
+//! held it has been replaced after faults, it is stale and the caller
+//! compiles it afresh from the current state.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use wasmtime::component::ResourceAny;
 
 use crate::bindings::acl::AclPolicy;
 pub use crate::bindings::acl::exports::keel::plugin::acl::{Access, Area, Level, Policy, Request};
-use crate::instance::{Warm, impl_world};
+use crate::instance::{InstanceRef, Released, Warm, impl_world};
 use crate::{Metrics, PluginError, PluginInfo};
 
 impl_world!(keel_contract::Kind::Acl, acl, AclPolicy, AclPolicyPre);
 
-/// Compiled ACLs dropped by their owners, waiting to be released in the
-/// instance they belong to (by generation).
-type DropQueue = Arc<Mutex<Vec<(u64, ResourceAny)>>>;
-
 /// A loaded ACL plugin.
 pub struct AclPlugin {
     warm: Warm<AclPolicy>,
-    dropped: DropQueue,
 }
 
-/// The compiled rules of one token, held by the plugin instance that
+/// The compiled rules of one token, held by the plugin instances that
 /// compiled them. Dropping it releases them in the plugin.
 pub struct CompiledAcl {
-    resource: ResourceAny,
-    generation: u64,
-    dropped: DropQueue,
+    inner: Arc<Compiled>,
 }
 
-impl Drop for CompiledAcl {
+/// What the call threads share of a compiled ACL.
+struct Compiled {
+    policies: Vec<Policy>,
+    held: Mutex<Vec<Held>>,
+}
+
+/// The compiled rules in one instance.
+struct Held {
+    instance: u64,
+    resource: ResourceAny,
+    released: Weak<Released>,
+}
+
+impl Held {
+    fn new(instance: &InstanceRef, resource: ResourceAny) -> Self {
+        Self { instance: instance.id, resource, released: Weak::clone(&instance.released) }
+    }
+}
+
+impl Drop for Compiled {
     fn drop(&mut self) {
-        let mut dropped = self.dropped.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        dropped.push((self.generation, self.resource));
+        for held in self.held.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
+            if let Some(released) = held.released.upgrade() {
+                released.lock().unwrap_or_else(PoisonError::into_inner).push(held.resource);
+            }
+        }
     }
 }
 
 impl std::fmt::Debug for CompiledAcl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CompiledAcl").field("generation", &self.generation).finish_non_exhaustive()
+        let held = self.inner.held.lock().unwrap_or_else(PoisonError::into_inner);
+        let instances: Vec<u64> = held.iter().map(|held| held.instance).collect();
+        f.debug_struct("CompiledAcl").field("instances", &instances).finish_non_exhaustive()
     }
 }
 
 impl AclPlugin {
     pub(crate) fn new(warm: Warm<AclPolicy>) -> Self {
-        Self { warm, dropped: DropQueue::default() }
+        Self { warm }
     }
 
     pub fn info(&self) -> &PluginInfo {
@@ -53,41 +77,53 @@ impl AclPlugin {
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.warm.metrics
+        self.warm.metrics()
     }
 
     /// Checks one policy's rules. `Err(PluginError::Refused)` carries the
     /// plugin's reason, for a 400 reply.
-    pub fn validate(&self, rules: &str) -> Result<(), PluginError> {
-        let verdict =
-            self.call("validate", |bindings, store, _| bindings.keel_plugin_acl().call_validate(store, rules))?;
-        verdict.map_err(|message| self.refused(message))
+    pub async fn validate(&self, rules: &str) -> Result<(), PluginError> {
+        let rules = rules.to_owned();
+        let verdict = self
+            .warm
+            .call("validate", move |bindings, store, _| bindings.keel_plugin_acl().call_validate(store, &rules));
+        verdict.await?.map_err(|message| self.refused(message))
     }
 
     /// Merges the policies of one token.
-    pub fn compile(&self, policies: &[Policy]) -> Result<CompiledAcl, PluginError> {
-        let (compiled, generation) = self.call("compile", |bindings, store, generation| {
-            Ok((bindings.keel_plugin_acl().call_compile(store, policies)?, generation))
-        })?;
-        let resource = compiled.map_err(|message| self.refused(message))?;
-        Ok(CompiledAcl { resource, generation, dropped: Arc::clone(&self.dropped) })
+    pub async fn compile(&self, policies: &[Policy]) -> Result<CompiledAcl, PluginError> {
+        let policies = policies.to_vec();
+        let compiled = self.warm.call("compile", move |bindings, store, instance| {
+            let compiled = bindings.keel_plugin_acl().call_compile(store, &policies)?;
+            Ok(compiled.map(|resource| (policies, Held::new(instance, resource))))
+        });
+        let (policies, held) = compiled.await?.map_err(|message| self.refused(message))?;
+        Ok(CompiledAcl { inner: Arc::new(Compiled { policies, held: Mutex::new(vec![held]) }) })
     }
 
-    /// Answers one access question. `Err(PluginError::StaleAcl)` means the
+    /// Answers one access question. `Err(PluginError::StaleAcl)` means every
     /// instance that compiled `acl` was replaced after a fault; compile again.
-    pub fn check(&self, acl: &CompiledAcl, request: &Request) -> Result<bool, PluginError> {
-        self.call("acl.allowed", |bindings, store, generation| {
-            if generation != acl.generation {
-                return Ok(Err(PluginError::StaleAcl));
-            }
-            Ok(Ok(bindings.keel_plugin_acl().acl().call_allowed(store, acl.resource, request)?))
-        })?
+    pub async fn check(&self, acl: &CompiledAcl, request: &Request) -> Result<bool, PluginError> {
+        let compiled = Arc::clone(&acl.inner);
+        let request = request.clone();
+        let answer = self.warm.call("acl.allowed", move |bindings, store, instance| {
+            let Some(resource) = compiled.resource_in(instance) else { return Ok(Err(PluginError::StaleAcl)) };
+            let resource = match resource {
+                Some(resource) => resource,
+                None => match bindings.keel_plugin_acl().call_compile(&mut *store, &compiled.policies)? {
+                    Ok(resource) => compiled.hold(instance, resource),
+                    Err(message) => return Ok(Ok(Err(message))),
+                },
+            };
+            Ok(Ok(Ok(bindings.keel_plugin_acl().acl().call_allowed(store, resource, &request)?)))
+        });
+        answer.await??.map_err(|message| self.refused(message))
     }
 
     /// Answers one access question, failing closed: anything but a
     /// completed call that said yes is a no.
-    pub fn allowed(&self, acl: &CompiledAcl, request: &Request) -> bool {
-        match self.check(acl, request) {
+    pub async fn allowed(&self, acl: &CompiledAcl, request: &Request) -> bool {
+        match self.check(acl, request).await {
             Ok(allowed) => allowed,
             Err(PluginError::StaleAcl) => false,
             Err(error) => {
@@ -97,26 +133,26 @@ impl AclPlugin {
         }
     }
 
-    /// Runs a call after releasing the compiled ACLs dropped since the last
-    /// one (those of replaced instances are simply forgotten).
-    fn call<R>(
-        &self,
-        function: &'static str,
-        call: impl FnOnce(&AclPolicy, &mut wasmtime::Store<crate::store::StoreData>, u64) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginError> {
-        let dropped = std::mem::take(&mut *self.dropped.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
-        self.warm.call(function, |bindings, store, generation| {
-            for (owner, resource) in dropped {
-                if owner == generation {
-                    resource.resource_drop(&mut *store)?;
-                }
-            }
-            call(bindings, store, generation)
-        })
+    fn refused(&self, message: String) -> PluginError {
+        self.warm.metrics().record_error();
+        PluginError::Refused { plugin: self.warm.info().name.clone(), message }
+    }
+}
+
+impl Compiled {
+    /// The rules in `instance` (`Some(None)` when they are still to be
+    /// compiled there), or `None` when every instance that held them is gone.
+    fn resource_in(&self, instance: &InstanceRef) -> Option<Option<ResourceAny>> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.retain(|held| held.released.strong_count() > 0);
+        if held.is_empty() {
+            return None;
+        }
+        Some(held.iter().find(|held| held.instance == instance.id).map(|held| held.resource))
     }
 
-    fn refused(&self, message: String) -> PluginError {
-        self.warm.metrics.record_error();
-        PluginError::Refused { plugin: self.warm.info().name.clone(), message }
+    fn hold(&self, instance: &InstanceRef, resource: ResourceAny) -> ResourceAny {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner).push(Held::new(instance, resource));
+        resource
     }
 }

@@ -25,17 +25,19 @@ impl AutopilotPlugin {
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.warm.metrics
+        self.warm.metrics()
     }
 
     /// Runs one round. On `Err` the caller makes no membership change and
     /// reports the error on the health endpoint.
-    pub fn evaluate(&self, cluster: &Cluster) -> Result<Decision, PluginError> {
+    pub async fn evaluate(&self, cluster: &Cluster) -> Result<Decision, PluginError> {
+        let cluster = cluster.clone();
         let decision = self
             .warm
-            .call("evaluate", |bindings, store, _| bindings.keel_plugin_autopilot().call_evaluate(store, cluster))?;
+            .call("evaluate", move |bindings, store, _| bindings.keel_plugin_autopilot().call_evaluate(store, &cluster))
+            .await?;
         decision.map_err(|message| {
-            self.warm.metrics.record_error();
+            self.warm.metrics().record_error();
             PluginError::Refused { plugin: self.warm.info().name.clone(), message }
         })
     }

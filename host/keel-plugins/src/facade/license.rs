@@ -44,18 +44,19 @@ impl LicensePlugin {
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.warm.metrics
+        self.warm.metrics()
     }
 
     /// Validates `blob` for `product` at `now_ms`.
-    pub fn validate(&self, blob: &str, product: &str, now_ms: u64) -> LicenseVerdict {
-        let verdict = self.warm.call("validate", |bindings, store, _| {
-            bindings.keel_plugin_license().call_validate(store, blob, product, now_ms)
+    pub async fn validate(&self, blob: &str, product: &str, now_ms: u64) -> LicenseVerdict {
+        let (blob, product) = (blob.to_owned(), product.to_owned());
+        let verdict = self.warm.call("validate", move |bindings, store, _| {
+            bindings.keel_plugin_license().call_validate(store, &blob, &product, now_ms)
         });
-        match verdict {
+        match verdict.await {
             Ok(Ok(license)) => LicenseVerdict::Valid(license),
             Ok(Err(reason)) => {
-                self.warm.metrics.record_error();
+                self.warm.metrics().record_error();
                 LicenseVerdict::Invalid(reason)
             }
             Err(error) => LicenseVerdict::Failed(error),

@@ -26,17 +26,21 @@ impl SchedulerPlugin {
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.warm.metrics
+        self.warm.metrics()
     }
 
     /// Places `group.count` allocations on `nodes`. On `Err` nothing is
     /// placed; the error is the reason to show for the pending job.
-    pub fn place(&self, config: &Config, group: &TaskGroup, nodes: &[Node]) -> Result<Plan, PluginError> {
-        let plan = self.warm.call("place", |bindings, store, _| {
-            bindings.keel_plugin_scheduler().call_place(store, *config, group, nodes)
-        })?;
+    pub async fn place(&self, config: &Config, group: &TaskGroup, nodes: &[Node]) -> Result<Plan, PluginError> {
+        let (config, group, nodes) = (*config, group.clone(), nodes.to_vec());
+        let plan = self
+            .warm
+            .call("place", move |bindings, store, _| {
+                bindings.keel_plugin_scheduler().call_place(store, config, &group, &nodes)
+            })
+            .await?;
         plan.map_err(|message| {
-            self.warm.metrics.record_error();
+            self.warm.metrics().record_error();
             PluginError::Refused { plugin: self.warm.info().name.clone(), message }
         })
     }

@@ -111,7 +111,7 @@ impl keel_http::AclApi for Service {
         if !name_ok {
             errors.push(format!("invalid name '{}'", policy.name));
         }
-        match self.plugins.acl.validate(&policy.rules) {
+        match self.plugins.acl.validate(&policy.rules).await {
             Ok(()) => {}
             Err(PluginError::Refused { message, .. }) => errors.push(format!("failed to parse rules: {message}")),
             Err(error) => {
@@ -308,41 +308,51 @@ fn prepare_token(
         _ => errors.push("token type must be client or management".to_owned()),
     }
     match existing {
-        None => {
-            if let Some(expires) = token.expiration_time {
-                if token.create_time > expires {
-                    errors.push("expiration time cannot be before create time".to_owned());
-                }
-                let expires_in = Duration::from_millis(u64::try_from(expires - token.create_time).unwrap_or(0));
-                let go = keel_api::duration::format;
-                if expires_in > max_ttl {
-                    errors.push(format!(
-                        "expiration time cannot be more than {} in the future (was {})",
-                        go(max_ttl),
-                        go(expires_in)
-                    ));
-                } else if expires_in < min_ttl {
-                    errors.push(format!(
-                        "expiration time cannot be less than {} in the future (was {})",
-                        go(min_ttl),
-                        go(expires_in)
-                    ));
-                }
-            }
-        }
-        Some(existing) => {
-            if existing.global != token.global {
-                errors.push("cannot toggle global mode".to_owned());
-            }
-            if existing.expiration_ttl != token.expiration_ttl {
-                errors.push("cannot update expiration TTL".to_owned());
-            }
-            if existing.expiration_time != token.expiration_time {
-                errors.push("cannot update expiration time".to_owned());
-            }
-        }
+        None => errors.extend(expiration_errors(&token, min_ttl, max_ttl)),
+        Some(existing) => errors.extend(update_errors(existing, &token)),
     }
     if errors.is_empty() { Ok(token) } else { Err(errors) }
+}
+
+/// What is wrong with a new token's expiration: it must lie between the
+/// agent's minimum and maximum TTL from its creation.
+fn expiration_errors(token: &AclToken, min_ttl: Duration, max_ttl: Duration) -> Vec<String> {
+    let Some(expires) = token.expiration_time else { return Vec::new() };
+    let mut errors = Vec::new();
+    if token.create_time > expires {
+        errors.push("expiration time cannot be before create time".to_owned());
+    }
+    let expires_in = Duration::from_millis(u64::try_from(expires - token.create_time).unwrap_or(0));
+    let go = keel_api::duration::format;
+    if expires_in > max_ttl {
+        errors.push(format!(
+            "expiration time cannot be more than {} in the future (was {})",
+            go(max_ttl),
+            go(expires_in)
+        ));
+    } else if expires_in < min_ttl {
+        errors.push(format!(
+            "expiration time cannot be less than {} in the future (was {})",
+            go(min_ttl),
+            go(expires_in)
+        ));
+    }
+    errors
+}
+
+/// What an update may not change of an existing token.
+fn update_errors(existing: &AclToken, token: &AclToken) -> Vec<String> {
+    let mut errors = Vec::new();
+    if existing.global != token.global {
+        errors.push("cannot toggle global mode".to_owned());
+    }
+    if existing.expiration_ttl != token.expiration_ttl {
+        errors.push("cannot update expiration TTL".to_owned());
+    }
+    if existing.expiration_time != token.expiration_time {
+        errors.push("cannot update expiration time".to_owned());
+    }
+    errors
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ impl keel_http::Authorize for Service {
     /// no ACL state, knows no token.
     async fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
         match &self.server {
-            Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, self.acl_now_ms()),
+            Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, self.acl_now_ms()).await,
             None if !self.acl.enabled() || need == Capability::None => Ok(()),
             None => Err(ApiError::token_not_found()),
         }

@@ -29,6 +29,6 @@ impl keel_http::AutopilotApi for Service {
 
     async fn autopilot_health(&self) -> Result<OperatorHealthReply, ApiError> {
         let server = self.reader(Consistency::Leader).await?;
-        self.evaluate_autopilot(server)
+        self.evaluate_autopilot(server).await
     }
 }

@@ -11,8 +11,10 @@ impl keel_http::LicenseApi for Service {
         let server = self.reader(consistency).await?;
         let stored = server.view().read(|state| state.license.clone());
         let meta = self.meta(server, stored.as_ref().map_or(0, |license| license.modify_index));
-        let reply =
-            stored.map(|stored| license::reply(&self.plugins.license, &stored.blob, self.now_ms())).transpose()?;
+        let reply = match stored {
+            Some(stored) => Some(license::reply(&self.plugins.license, &stored.blob, self.now_ms()).await?),
+            None => None,
+        };
         Ok(Read { value: reply, meta })
     }
 
@@ -25,7 +27,8 @@ impl keel_http::LicenseApi for Service {
             installed.as_ref().map(|l| l.blob.as_str()),
             force,
             self.now_ms(),
-        )?;
+        )
+        .await?;
         let applied = self.write(Command::SetLicense { blob }).await?;
         Ok(applied.index)
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use keel_api::operator::{AutopilotConfiguration, PreemptionConfig, SchedulerConfiguration};
+use keel_cluster::RaftTuning;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -153,6 +154,18 @@ pub(super) struct ServerBlock {
     pub(super) retry_join: Vec<String>,
     pub(super) server_join: ServerJoinBlock,
     pub(super) default_scheduler_config: Option<SchedulerBlock>,
+}
+
+impl ServerBlock {
+    /// The Raft settings this block names, defaults for the rest.
+    pub(super) fn raft_tuning(&self) -> RaftTuning {
+        let defaults = RaftTuning::default();
+        RaftTuning {
+            multiplier: self.raft_multiplier.unwrap_or(1),
+            snapshot_threshold: self.raft_snapshot_threshold.unwrap_or(defaults.snapshot_threshold),
+            trailing_logs: self.raft_trailing_logs.unwrap_or(defaults.trailing_logs),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

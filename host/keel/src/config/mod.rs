@@ -96,6 +96,7 @@ impl AgentConfig {
 
     fn resolve(file: FileConfig, args: &AgentArgs, files: Vec<PathBuf>) -> anyhow::Result<Self> {
         let dev = args.dev;
+        let raft = file.server.raft_tuning();
         let server = args.server || dev || file.server.enabled;
         let client = args.client || dev || file.client.enabled;
         if !server && !client {
@@ -125,14 +126,7 @@ impl AgentConfig {
         let mut retry_join = file.server.server_join.retry_join;
         retry_join.extend(file.server.retry_join);
         retry_join.extend(args.retry_join.iter().cloned());
-        let mut plugins: BTreeMap<Kind, PluginConfig> = BTreeMap::new();
-        for (name, block) in file.plugin {
-            let kind: Kind = name.parse().map_err(|e| anyhow::anyhow!("plugin \"{name}\": {e}"))?;
-            plugins.insert(kind, PluginConfig { path: block.path, settings: block.config.into_iter().collect() });
-        }
-        for (kind, path) in &args.plugins {
-            plugins.entry(*kind).or_default().path = Some(path.clone());
-        }
+        let plugins = plugins(file.plugin, &args.plugins)?;
         Ok(Self {
             dev,
             server,
@@ -146,14 +140,7 @@ impl AgentConfig {
             bootstrap_expect,
             retry_join,
             servers: file.client.servers,
-            raft: RaftTuning {
-                multiplier: file.server.raft_multiplier.unwrap_or(1),
-                snapshot_threshold: file
-                    .server
-                    .raft_snapshot_threshold
-                    .unwrap_or(RaftTuning::default().snapshot_threshold),
-                trailing_logs: file.server.raft_trailing_logs.unwrap_or(RaftTuning::default().trailing_logs),
-            },
+            raft,
             key,
             autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
             acl_enabled: args.acl_enabled || file.acl.enabled,
@@ -183,6 +170,23 @@ impl AgentConfig {
     pub fn serf_address(&self) -> SocketAddr {
         SocketAddr::new(self.rpc_address().ip(), self.ports.serf)
     }
+}
+
+/// The plugin blocks of the config files by kind, with `--plugin KIND=PATH`
+/// flags replacing a block's path.
+fn plugins(
+    blocks: BTreeMap<String, file::PluginBlock>,
+    flags: &[(Kind, PathBuf)],
+) -> anyhow::Result<BTreeMap<Kind, PluginConfig>> {
+    let mut plugins = BTreeMap::new();
+    for (name, block) in blocks {
+        let kind: Kind = name.parse().map_err(|e| anyhow::anyhow!("plugin \"{name}\": {e}"))?;
+        plugins.insert(kind, PluginConfig { path: block.path, settings: block.config.into_iter().collect() });
+    }
+    for (kind, path) in flags {
+        plugins.entry(*kind).or_default().path = Some(path.clone());
+    }
+    Ok(plugins)
 }
 
 fn default_node_name() -> String {
