@@ -7,16 +7,20 @@
 //! | --- | --- | --- |
 //! | [`RESTORE_UNPACK_MAX_BYTES`] | 64 MiB | the state a restore may unpack to |
 //! | [`SNAPSHOT_UPLOAD_MAX_BYTES`] | 65 MiB | a gzip never exceeds its content by more than a little; tar headers are 512 bytes each |
-//! | [`RAFT_ENTRY_MAX_BYTES`] | 65 MiB | a `Restore` entry carries the whole state plus its JSON wrapper and log id |
-//! | [`RPC_FRAME_MAX_BYTES`] | 66 MiB | one entry plus the AppendEntries envelope fits one frame |
-//! | [`RPC_CHUNK_MAX_BYTES`] | 1 MiB | a forwarded body chunk and an `InstallSnapshot` chunk |
+//! | [`RESTORE_PIECE_MAX_BYTES`] | 256 KiB | a restore goes through the log in pieces of the state's JSON this large |
 //! | [`HTTP_BODY_MAX_BYTES`] | 1 MiB | a JSON request body or a license |
+//! | [`RAFT_ENTRY_MAX_BYTES`] | 2 MiB | the largest command: one request body, or one restore piece escaped as a JSON string |
+//! | [`RPC_BATCH_MAX_BYTES`] | 1 MiB | the entries one AppendEntries carries, unless one entry alone is larger |
+//! | [`RPC_FRAME_MAX_BYTES`] | 5 MiB | two of the largest entries and the AppendEntries envelope |
+//! | [`RPC_CHUNK_MAX_BYTES`] | 1 MiB | a forwarded body chunk and an `InstallSnapshot` chunk |
 //!
-//! The invariant is that a restore that verifies always replicates: the
-//! largest state the unpacker accepts fits in one Raft entry, and one entry
-//! fits in one AppendEntries frame. Forwarded bodies and snapshot
-//! transfers travel in chunks, so they never need a frame of their own
-//! size. The compile-time assertions below keep the numbers in that order.
+//! The invariant is that a restore that verifies always replicates, and
+//! quickly: every Raft entry is small, since a leader that cannot get an
+//! entry to a follower within one heartbeat interval (openraft's deadline
+//! for an AppendEntries) never gets it there at all. A restored state
+//! therefore goes through the log in pieces and takes effect at one commit
+//! entry; forwarded bodies and snapshot transfers travel in chunks. The
+//! compile-time assertions below keep the numbers in that order.
 
 const MIB: usize = 1024 * 1024;
 
@@ -31,14 +35,27 @@ pub const SNAPSHOT_UPLOAD_MAX_BYTES: usize = 65 * MIB;
 /// The largest JSON request body (and license text) the HTTP API reads.
 pub const HTTP_BODY_MAX_BYTES: usize = MIB;
 
-/// The largest command a server submits to Raft, measured as its JSON
-/// encoding, which is what the log stores and the wire carries. The
-/// `Restore` wrapper and the log id add far less than the 1 MiB margin.
-pub const RAFT_ENTRY_MAX_BYTES: usize = RESTORE_UNPACK_MAX_BYTES as usize + MIB;
+/// How much of a restored state's JSON one Raft entry carries. Escaped as
+/// a JSON string, a piece at most doubles (only `"` and `\` grow, since
+/// the state's own JSON holds no raw control characters).
+pub const RESTORE_PIECE_MAX_BYTES: usize = MIB / 4;
 
-/// The largest frame either side of the RPC port reads: one entry of the
-/// largest size with room for the AppendEntries envelope around it.
-pub const RPC_FRAME_MAX_BYTES: usize = RAFT_ENTRY_MAX_BYTES + MIB;
+/// The largest command a server submits to Raft, measured as its JSON
+/// encoding, which is what the log stores and the wire carries.
+pub const RAFT_ENTRY_MAX_BYTES: usize = 2 * MIB;
+
+/// The entry bytes (as JSON) one AppendEntries carries; the rest follow in
+/// the next request. openraft gives an AppendEntries one heartbeat interval
+/// (100 ms by default) to be sent, stored and answered, and sends the same
+/// entries again after a timeout, so a batch that cannot make it in time
+/// never makes it at all.
+pub const RPC_BATCH_MAX_BYTES: usize = MIB;
+
+/// The largest frame either side of the RPC port reads: room for two of
+/// the largest entries and the AppendEntries envelope. A batch of entries
+/// that does not fit is sent in smaller batches (openraft's
+/// `PayloadTooLarge`), so this also bounds what one AppendEntries carries.
+pub const RPC_FRAME_MAX_BYTES: usize = 2 * RAFT_ENTRY_MAX_BYTES + MIB;
 
 /// How much of a body or a snapshot one frame carries when it is sent in
 /// chunks.
@@ -49,8 +66,10 @@ pub const RPC_CHUNK_MAX_BYTES: usize = MIB;
 pub const FORWARDED_BODY_MAX_BYTES: usize = SNAPSHOT_UPLOAD_MAX_BYTES;
 
 const _: () = {
-    assert!(RESTORE_UNPACK_MAX_BYTES as usize + MIB <= RAFT_ENTRY_MAX_BYTES, "a restored state fits one entry");
-    assert!(RAFT_ENTRY_MAX_BYTES + MIB <= RPC_FRAME_MAX_BYTES, "one entry fits one frame");
+    assert!(2 * RESTORE_PIECE_MAX_BYTES + MIB <= RAFT_ENTRY_MAX_BYTES, "an escaped restore piece fits one entry");
+    assert!(HTTP_BODY_MAX_BYTES + MIB <= RAFT_ENTRY_MAX_BYTES, "a command made from one body fits one entry");
+    assert!(RAFT_ENTRY_MAX_BYTES + MIB <= RPC_FRAME_MAX_BYTES, "the largest entry fits one frame");
+    assert!(RPC_BATCH_MAX_BYTES + RAFT_ENTRY_MAX_BYTES + MIB <= RPC_FRAME_MAX_BYTES, "a full batch fits one frame");
     assert!(SNAPSHOT_UPLOAD_MAX_BYTES >= RESTORE_UNPACK_MAX_BYTES as usize, "an archive near the cap uploads");
     assert!(RPC_CHUNK_MAX_BYTES + MIB <= RPC_FRAME_MAX_BYTES, "a chunk fits one frame");
     assert!(HTTP_BODY_MAX_BYTES <= FORWARDED_BODY_MAX_BYTES, "every body can be forwarded");
@@ -64,10 +83,10 @@ mod tests {
     /// The compile-time assertions above, restated as a test so that a
     /// failing order is reported with the numbers.
     #[test]
-    fn a_restore_that_verifies_fits_one_entry_and_one_frame() {
-        let restore_wrapper_bytes = r#"{"Restore":{"state":}}"#.len();
-        let log_id_bytes = 256;
-        let entry = RESTORE_UNPACK_MAX_BYTES as usize + restore_wrapper_bytes + log_id_bytes;
+    fn the_largest_entry_fits_one_frame() {
+        let piece = "\"".repeat(RESTORE_PIECE_MAX_BYTES);
+        let command = serde_json::json!({"StageRestore": {"id": "x".repeat(64), "seq": u32::MAX, "text": piece}});
+        let entry = serde_json::to_vec(&command).expect("json").len() + 256;
         assert!(entry <= RAFT_ENTRY_MAX_BYTES, "{entry} > {RAFT_ENTRY_MAX_BYTES}");
         let envelope_bytes = 4 * 1024;
         assert!(RAFT_ENTRY_MAX_BYTES + envelope_bytes <= RPC_FRAME_MAX_BYTES);

@@ -4,8 +4,11 @@
 //! sends its requests on it one after another (openraft drives a client
 //! sequentially). A connection that fails or times out is dropped, and the
 //! next call dials again; openraft backs off and retries unreachable peers.
-//! An AppendEntries request too large for one frame is not sent: openraft
-//! is told the payload is too large and retries with fewer entries.
+//! An AppendEntries request carries at most [`RPC_BATCH_MAX_BYTES`] of
+//! entries (or one larger entry): the rest are left for the next request,
+//! and openraft is told which were sent (`PartialSuccess`). A request too
+//! large for one frame is not sent: openraft is told the payload is too
+//! large and retries with fewer entries.
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -13,6 +16,7 @@ use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
+use keel_api::limits::RPC_BATCH_MAX_BYTES;
 use keel_state::{ServerNode, TypeConfig};
 use openraft::error::{
     InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout, Unreachable,
@@ -22,6 +26,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
     VoteResponse,
 };
+use openraft::{EntryPayload, LogId};
 use tokio::net::TcpStream;
 
 use crate::key::ClusterKey;
@@ -165,6 +170,31 @@ fn too_large<E: Error>(entries: usize, error: &io::Error) -> RPCError<u64, Serve
     }
 }
 
+/// Cuts `rpc` down to the entries that fit [`RPC_BATCH_MAX_BYTES`] (at
+/// least one), answering the log id of the last one kept when any were
+/// left out.
+fn within_batch(mut rpc: AppendEntriesRequest<TypeConfig>) -> (AppendEntriesRequest<TypeConfig>, Option<LogId<u64>>) {
+    if rpc.entries.len() <= 1 {
+        return (rpc, None);
+    }
+    let mut total = 0;
+    let over = rpc.entries.iter().position(|entry| {
+        total += match &entry.payload {
+            EntryPayload::Normal(command) => command.json_len(),
+            EntryPayload::Blank | EntryPayload::Membership(_) => 0,
+        };
+        total > RPC_BATCH_MAX_BYTES
+    });
+    match over {
+        Some(over) => {
+            rpc.entries.truncate(over.max(1));
+            let last_sent = rpc.entries.last().map(|entry| entry.log_id);
+            (rpc, last_sent)
+        }
+        None => (rpc, None),
+    }
+}
+
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
@@ -172,12 +202,16 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<u64>> {
         let action = RPCTypes::AppendEntries;
+        let (rpc, last_sent) = within_batch(rpc);
         let entries = rpc.entries.len();
         let frame = match encode(&RpcRequest::AppendEntries(rpc)) {
             Ok(frame) => frame,
             Err(error) => return Err(too_large(entries, &error)),
         };
         match self.call_encoded(frame, &option).await {
+            Ok(RpcResponse::AppendEntries(Ok(AppendEntriesResponse::Success))) if last_sent.is_some() => {
+                Ok(AppendEntriesResponse::PartialSuccess(last_sent))
+            }
             Ok(RpcResponse::AppendEntries(answer)) => answer.map_err(|error| self.remote(error)),
             Ok(_) => Err(self.transport_error(CallError::Mismatch, action, &option)),
             Err(error) => Err(self.transport_error(error, action, &option)),

@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RPC_CHUNK_MAX_BYTES};
+use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RESTORE_PIECE_MAX_BYTES, RPC_CHUNK_MAX_BYTES};
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
-use keel_state::{Command, DataDir, Outcome, ServerNode, StateView, Store, TypeConfig};
+use keel_state::{Command, DataDir, Outcome, ServerNode, State, StateView, Store, TypeConfig};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Config, Raft, RaftMetrics, ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
@@ -399,7 +399,7 @@ impl Server {
     /// [`RAFT_ENTRY_MAX_BYTES`] is refused before it reaches the log, where
     /// it could never be replicated.
     pub async fn write(&self, command: Command) -> Result<Applied, ClusterError> {
-        let entry_bytes = json_bytes(&command);
+        let entry_bytes = command.json_len();
         if entry_bytes > RAFT_ENTRY_MAX_BYTES {
             return Err(ClusterError::Refused(format!(
                 "raft entry of {entry_bytes} bytes exceeds the limit of {RAFT_ENTRY_MAX_BYTES} bytes"
@@ -413,6 +413,31 @@ impl Server {
                 WRITE_TIMEOUT.as_secs()
             ))),
         }
+    }
+
+    /// Replaces all replicated data with `state`: its JSON goes through the
+    /// log in pieces of [`RESTORE_PIECE_MAX_BYTES`], each a small entry, and
+    /// the state changes on every server at the commit entry, whose index
+    /// this answers. Another restore started meanwhile, or a change of
+    /// leader, makes this one fail with nothing changed.
+    pub async fn restore(&self, state: State) -> Result<Applied, ClusterError> {
+        // Encoding a large state takes long enough to hold up heartbeats on
+        // the async runtime.
+        let encode = move || serde_json::to_string(&state).expect("the state is plain data and always serializes");
+        let json = tokio::task::spawn_blocking(encode).await.map_err(|e| ClusterError::Stopped(e.to_string()))?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let pieces = keel_state::restore::pieces(&json, RESTORE_PIECE_MAX_BYTES);
+        let count = u32::try_from(pieces.len()).expect("a restore has far fewer than 2^32 pieces");
+        let lost = || ClusterError::Refused("another snapshot restore started while this one was written".to_owned());
+        for (seq, text) in (0..count).zip(pieces) {
+            let staged = self.write(Command::StageRestore { id: id.clone(), seq, text: text.to_owned() }).await?;
+            if !staged.outcome.updated() {
+                return Err(lost());
+            }
+        }
+        let bytes = u64::try_from(json.len()).expect("a length fits 64 bits");
+        let committed = self.write(Command::CommitRestore { id, pieces: count, bytes }).await?;
+        if committed.outcome.updated() { Ok(committed) } else { Err(lost()) }
     }
 
     /// The Raft configuration and the index of the log entry that set it.
@@ -587,23 +612,6 @@ fn raft_config(tuning: RaftTuning) -> Result<Config, ClusterError> {
     }
     .validate()
     .map_err(|e| ClusterError::Start(format!("raft configuration: {e}")))
-}
-
-/// The length of `command`'s JSON, counted without holding the bytes.
-fn json_bytes(command: &Command) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0 += bytes.len();
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut count = Count(0);
-    serde_json::to_writer(&mut count, command).map_or(usize::MAX, |()| count.0)
 }
 
 fn only_voter_is(metrics: &RaftMetrics<u64, ServerNode>, node_id: u64) -> bool {

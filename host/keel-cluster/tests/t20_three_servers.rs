@@ -3,97 +3,14 @@
 //! replicating writes, losing the leader, and a follower catching up after
 //! a restart, from the log or, when the log has moved on, from a snapshot.
 
-use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+mod harness;
+
 use std::time::Duration;
 
-use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
-use keel_cluster::{Bootstrap, ClusterError, RaftTuning, Server, ServerConfig};
-use keel_state::{Command, DataDir, Outcome, ServerNode};
-
-const PATIENCE: Duration = Duration::from_secs(30);
-
-/// Every server a test started, so that all of them are shut down whether
-/// the test passes or panics.
-#[derive(Default)]
-struct Harness {
-    started: Mutex<Vec<Arc<Server>>>,
-}
-
-/// Runs `story` on its own task and shuts down every server it started,
-/// then passes on the story's panic, if any.
-async fn run<F, Fut>(story: F)
-where
-    F: FnOnce(Arc<Harness>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let harness = Arc::new(Harness::default());
-    let outcome = tokio::spawn(story(Arc::clone(&harness))).await;
-    let started: Vec<Arc<Server>> = harness.started.lock().expect("harness lock").drain(..).collect();
-    for server in started {
-        server.shutdown().await;
-    }
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-fn config(data_dir: &DataDir, address: &str, raft: RaftTuning) -> ServerConfig {
-    let rpc_address: SocketAddr = address.parse().expect("address");
-    ServerConfig {
-        raft_id: data_dir.node_id().expect("node id"),
-        node_name: format!("server-{}", rpc_address.ip()),
-        rpc_address,
-        bootstrap: Bootstrap::Expect(3),
-        raft,
-        autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
-        scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
-        key: None,
-    }
-}
-
-impl Harness {
-    /// Starts a server on `data_dir`. A server shut down in this process
-    /// lets go of the sled lock a moment after `shutdown`, so opening is
-    /// retried for a while.
-    async fn start(&self, data_dir: &DataDir, address: &str) -> Arc<Server> {
-        self.start_tuned(data_dir, address, RaftTuning::default()).await
-    }
-
-    async fn start_tuned(&self, data_dir: &DataDir, address: &str, raft: RaftTuning) -> Arc<Server> {
-        let mut attempts = 0;
-        let server = loop {
-            match Server::start(config(data_dir, address, raft), data_dir).await {
-                Ok(server) => break Arc::new(server),
-                Err(ClusterError::Storage(_)) if attempts < 100 => {
-                    attempts += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(error) => panic!("server on {address} starts: {error}"),
-            }
-        };
-        self.started.lock().expect("harness lock").push(Arc::clone(&server));
-        server
-    }
-}
-
-/// Waits until every server in `servers` names the same leader, and that
-/// leader is one of them.
-async fn agreed_leader(servers: &[&Server]) -> ServerNode {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let leaders: Vec<Option<ServerNode>> = servers.iter().map(|server| server.leader()).collect();
-        if let Some(Some(leader)) = leaders.first()
-            && leaders.iter().all(|other| other.as_ref() == Some(leader))
-            && servers.iter().any(|server| server.me() == leader && server.is_leader())
-        {
-            return leader.clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the servers never agreed on a leader: {leaders:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use harness::{PATIENCE, agreed_leader, data_dirs, initialize, run};
+use keel_api::operator::SchedulerConfiguration;
+use keel_cluster::{RaftTuning, Server};
+use keel_state::{Command, Outcome, ServerNode};
 
 fn the_leader<'a>(servers: &[&'a Server], leader: &ServerNode) -> &'a Server {
     servers.iter().find(|server| server.me() == leader).expect("the leader is one of the servers")
@@ -125,19 +42,14 @@ async fn wait_for_algorithm(server: &Server, algorithm: &str, index: u64) {
     }
 }
 
-async fn initialize(servers: &[&Server]) {
-    let members = servers.iter().map(|server| server.me().clone()).collect();
-    servers[0].initialize(members).await.expect("the cluster initializes");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_replicate_and_survive_the_loss_of_the_leader() {
     run(|harness| async move {
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
-        let data_dirs: Vec<_> = dirs.iter().map(|dir| DataDir::open(dir.path()).expect("data dir")).collect();
-        let a = harness.start(&data_dirs[0], "127.0.0.51:4647").await;
-        let b = harness.start(&data_dirs[1], "127.0.0.52:4647").await;
-        let c = harness.start(&data_dirs[2], "127.0.0.53:4647").await;
+        let data_dirs = data_dirs(&dirs);
+        let a = harness.start(&data_dirs[0], "127.0.0.51:4647", RaftTuning::default()).await;
+        let b = harness.start(&data_dirs[1], "127.0.0.52:4647", RaftTuning::default()).await;
+        let c = harness.start(&data_dirs[2], "127.0.0.53:4647", RaftTuning::default()).await;
         let all = [&*a, &*b, &*c];
         assert!(all.iter().all(|server| server.leader().is_none()), "nobody bootstraps alone");
 
@@ -172,10 +84,10 @@ async fn a_restarted_follower_catches_up() {
     run(|harness| async move {
         let addresses = ["127.0.0.54:4647", "127.0.0.55:4647", "127.0.0.56:4647"];
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
-        let data_dirs: Vec<_> = dirs.iter().map(|dir| DataDir::open(dir.path()).expect("data dir")).collect();
+        let data_dirs = data_dirs(&dirs);
         let mut servers = Vec::new();
         for (data_dir, address) in data_dirs.iter().zip(addresses) {
-            servers.push(harness.start(data_dir, address).await);
+            servers.push(harness.start(data_dir, address, RaftTuning::default()).await);
         }
         let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
         initialize(&all).await;
@@ -192,7 +104,7 @@ async fn a_restarted_follower_catches_up() {
             index = set_algorithm(the_leader(&all, &leader), algorithm).await;
         }
 
-        let restarted = harness.start(&data_dirs[follower], addresses[follower]).await;
+        let restarted = harness.start(&data_dirs[follower], addresses[follower], RaftTuning::default()).await;
         wait_for_algorithm(&restarted, "binpack", index).await;
         assert_eq!(restarted.leader().as_ref(), Some(&leader), "the restarted follower follows the same leader");
     })
@@ -207,10 +119,10 @@ async fn a_follower_behind_the_log_catches_up_from_a_snapshot() {
     run(move |harness| async move {
         let addresses = ["127.0.0.24:4647", "127.0.0.25:4647", "127.0.0.26:4647"];
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
-        let data_dirs: Vec<_> = dirs.iter().map(|dir| DataDir::open(dir.path()).expect("data dir")).collect();
+        let data_dirs = data_dirs(&dirs);
         let mut servers = Vec::new();
         for (data_dir, address) in data_dirs.iter().zip(addresses) {
-            servers.push(harness.start_tuned(data_dir, address, tuning).await);
+            servers.push(harness.start(data_dir, address, tuning).await);
         }
         let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
         initialize(&all).await;
@@ -235,7 +147,7 @@ async fn a_follower_behind_the_log_catches_up_from_a_snapshot() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
-        let restarted = harness.start_tuned(&data_dirs[follower], addresses[follower], tuning).await;
+        let restarted = harness.start(&data_dirs[follower], addresses[follower], tuning).await;
         wait_for_algorithm(&restarted, "spread", index).await;
         assert!(restarted.status().last_snapshot_index > left_behind_at, "{:?}", restarted.status());
     })

@@ -3,110 +3,41 @@
 //! every server in one entry and sent whole to a follower that fell behind
 //! the log, and a forwarded body of several MiB relayed through a follower.
 
+mod harness;
+
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
+use harness::{Harness, PATIENCE, agreed_leader, data_dirs, initialize, run};
 use keel_api::acl::AclPolicy;
 use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RESTORE_UNPACK_MAX_BYTES};
-use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
-use keel_cluster::{Bootstrap, ClusterError, Forwarded, ForwardedReply, Forwarder, RaftTuning, Server, ServerConfig};
-use keel_state::{Command, DataDir, ServerNode, State};
+use keel_api::operator::SchedulerConfiguration;
+use keel_cluster::{ClusterError, Forwarded, ForwardedReply, Forwarder, RaftTuning, Server};
+use keel_state::{Command, DataDir, State};
 
-const PATIENCE: Duration = Duration::from_secs(120);
+/// Raft timings for three servers sharing two cores in one process, as
+/// `raft_multiplier` is meant for: at the commit entry each of them parses
+/// and writes the whole restored state at once, and their one sled log each
+/// takes the whole state's write before the next flush, which at the
+/// default multiplier outlasts a heartbeat here. A snapshot every 64 entries,
+/// keeping none behind, so a follower that misses that many writes needs a
+/// snapshot.
+const TUNING: RaftTuning = RaftTuning { multiplier: 10, snapshot_threshold: 64, trailing_logs: 0 };
 
-/// Every server a test started, so that all of them are shut down whether
-/// the test passes or panics.
-#[derive(Default)]
-struct Harness {
-    started: Mutex<Vec<Arc<Server>>>,
-}
-
-async fn run<F, Fut>(story: F)
-where
-    F: FnOnce(Arc<Harness>) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let harness = Arc::new(Harness::default());
-    let outcome = tokio::spawn(story(Arc::clone(&harness))).await;
-    let started: Vec<Arc<Server>> = harness.started.lock().expect("harness lock").drain(..).collect();
-    for server in started {
-        server.shutdown().await;
+/// Starts three servers on `addresses`, forms the cluster and answers the
+/// servers and the leader's position among them.
+async fn cluster(harness: &Harness, data_dirs: &[DataDir], addresses: [&str; 3]) -> (Vec<Arc<Server>>, usize) {
+    let mut servers = Vec::new();
+    for (data_dir, address) in data_dirs.iter().zip(addresses) {
+        servers.push(harness.start(data_dir, address, TUNING).await);
     }
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-/// Slower Raft timings than the default, so that a server busy storing a
-/// large entry is not mistaken for a dead one; snapshots after a few
-/// entries, keeping none behind, so a follower that misses a few writes
-/// needs a snapshot.
-const TUNING: RaftTuning = RaftTuning { multiplier: 4, snapshot_threshold: 4, trailing_logs: 0 };
-
-impl Harness {
-    async fn start(&self, data_dir: &DataDir, address: &str) -> Arc<Server> {
-        let rpc_address: SocketAddr = address.parse().expect("address");
-        let mut attempts = 0;
-        let server = loop {
-            let config = ServerConfig {
-                raft_id: data_dir.node_id().expect("node id"),
-                node_name: format!("server-{}", rpc_address.ip()),
-                rpc_address,
-                bootstrap: Bootstrap::Expect(3),
-                raft: TUNING,
-                autopilot_defaults: AutopilotConfiguration::nomad_defaults(),
-                scheduler_defaults: SchedulerConfiguration::nomad_defaults(),
-                key: None,
-            };
-            match Server::start(config, data_dir).await {
-                Ok(server) => break Arc::new(server),
-                Err(ClusterError::Storage(_)) if attempts < 100 => {
-                    attempts += 1;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(error) => panic!("server on {address} starts: {error}"),
-            }
-        };
-        self.started.lock().expect("harness lock").push(Arc::clone(&server));
-        server
-    }
-
-    /// Starts three servers on `addresses`, forms the cluster and answers
-    /// the servers and the leader's index among them.
-    async fn cluster(&self, data_dirs: &[DataDir], addresses: [&str; 3]) -> (Vec<Arc<Server>>, usize) {
-        let mut servers = Vec::new();
-        for (data_dir, address) in data_dirs.iter().zip(addresses) {
-            servers.push(self.start(data_dir, address).await);
-        }
-        let members = servers.iter().map(|server| server.me().clone()).collect();
-        servers[0].initialize(members).await.expect("the cluster initializes");
-        let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
-        let leader = agreed_leader(&all).await;
-        let position = servers.iter().position(|server| *server.me() == leader).expect("the leader is a server");
-        (servers, position)
-    }
-}
-
-fn data_dirs(dirs: &[tempfile::TempDir]) -> Vec<DataDir> {
-    dirs.iter().map(|dir| DataDir::open(dir.path()).expect("data dir")).collect()
-}
-
-async fn agreed_leader(servers: &[&Server]) -> ServerNode {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let leaders: Vec<Option<ServerNode>> = servers.iter().map(|server| server.leader()).collect();
-        if let Some(Some(leader)) = leaders.first()
-            && leaders.iter().all(|other| other.as_ref() == Some(leader))
-            && servers.iter().any(|server| server.me() == leader && server.is_leader())
-        {
-            return leader.clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the servers never agreed on a leader: {leaders:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
+    initialize(&all).await;
+    let leader = agreed_leader(&all).await;
+    let position = servers.iter().position(|server| *server.me() == leader).expect("the leader is a server");
+    (servers, position)
 }
 
 /// A state whose JSON is at least `bytes` and at most a policy more: ACL
@@ -143,26 +74,54 @@ async fn wait_for_state(server: &Server, expected: &State) {
     }
 }
 
+/// Builds a state of `bytes` of JSON on a blocking thread, as a server
+/// decodes an archive, so that the servers' heartbeats go on meanwhile.
+async fn large_state(bytes: usize) -> State {
+    let restored = tokio::task::spawn_blocking(move || state_of(bytes)).await.expect("the state is built");
+    let restored_bytes = serde_json::to_vec(&restored).expect("json").len();
+    assert!(restored_bytes >= bytes && restored_bytes <= bytes + (1 << 20), "{restored_bytes} for {bytes}");
+    restored
+}
+
+/// A restore of 8 MiB, which as one entry never reached the followers
+/// (the leader lost its lease resending it), commits in pieces and every
+/// server holds it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a multi-MiB restore entry lost its leader mid-commit on a loaded machine; run with --ignored until that is understood"]
+async fn a_restore_of_many_mib_commits_in_pieces_on_every_server() {
+    run(|harness| async move {
+        let addresses = ["127.0.0.81:4647", "127.0.0.82:4647", "127.0.0.83:4647"];
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
+        let data_dirs = data_dirs(&dirs);
+        let (servers, leader) = cluster(&harness, &data_dirs, addresses).await;
+        let restored = large_state(usize::try_from(RESTORE_UNPACK_MAX_BYTES / 8).expect("fits") - (1 << 20)).await;
+        servers[leader].restore(restored.clone()).await.expect("the restore commits");
+        for server in &servers {
+            wait_for_state(server, &restored).await;
+        }
+    })
+    .await;
+}
+
+/// The same near the unpack limit, and a follower that missed it caught up
+/// by snapshot. Ignored in `make test`: with three servers in one process,
+/// sled 0.34's process-wide write lock can deadlock a whole-state batch of
+/// one server against the flush of another's dropped tree (seen under a
+/// loaded full run); run it alone with `--run-ignored only`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "three servers in one process can deadlock in sled's process-wide lock under load; run alone"]
 async fn a_restore_near_the_limit_replicates_and_reaches_a_follower_by_snapshot() {
     run(|harness| async move {
         let addresses = ["127.0.0.71:4647", "127.0.0.72:4647", "127.0.0.73:4647"];
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
         let data_dirs = data_dirs(&dirs);
-        let (servers, leader) = harness.cluster(&data_dirs, addresses).await;
+        let (servers, leader) = cluster(&harness, &data_dirs, addresses).await;
 
-        // A state of an eighth of the unpack limit: large enough to need
-        // many chunks and a multi-MiB entry, small enough to commit within
-        // the write timeout on a loaded two-core machine in a debug build.
-        let limit = usize::try_from(RESTORE_UNPACK_MAX_BYTES / 8).expect("fits");
-        let restored = state_of(limit - (1 << 20));
-        let restored_bytes = serde_json::to_vec(&restored).expect("json").len();
-        assert!(restored_bytes >= limit - (1 << 20) && restored_bytes <= limit, "{restored_bytes} of {limit}");
-        servers[leader]
-            .write(Command::Restore { state: Box::new(restored.clone()) })
-            .await
-            .expect("the restore commits");
+        // A state within a MiB of the unpack limit: it goes through the log
+        // as a hundred and more small pieces and reaches a late follower as
+        // a snapshot of many chunks.
+        let limit = usize::try_from(RESTORE_UNPACK_MAX_BYTES).expect("fits");
+        let restored = large_state(limit - (2 << 20)).await;
+        servers[leader].restore(restored.clone()).await.expect("the restore commits");
         for server in &servers {
             wait_for_state(server, &restored).await;
         }
@@ -171,8 +130,18 @@ async fn a_restore_near_the_limit_replicates_and_reaches_a_follower_by_snapshot(
         // behind it, can only be brought back by InstallSnapshot.
         let follower = (leader + 1) % 3;
         let left_behind_at = servers[follower].status().last_log_index;
+        // sled's flush when a tree's last handle drops can deadlock with a
+        // batch another server in this process is waiting to write, so the
+        // follower goes down only once no snapshot build holds a handle.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while servers[follower].status().last_snapshot_index + TUNING.snapshot_threshold <= left_behind_at {
+            assert!(tokio::time::Instant::now() < deadline, "no snapshot: {:?}", servers[follower].status());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
         servers[follower].shutdown().await;
-        for algorithm in ["binpack", "spread", "binpack", "spread", "binpack", "spread"] {
+        for round in 0..70 {
+            let algorithm = if round % 2 == 0 { "binpack" } else { "spread" };
             let config =
                 SchedulerConfiguration { scheduler_algorithm: algorithm.into(), ..SchedulerConfiguration::default() };
             servers[leader].write(Command::SetSchedulerConfig { config, cas: None }).await.expect("a write commits");
@@ -183,7 +152,7 @@ async fn a_restore_near_the_limit_replicates_and_reaches_a_follower_by_snapshot(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let expected = servers[leader].view().read(State::clone);
-        let restarted = harness.start(&data_dirs[follower], addresses[follower]).await;
+        let restarted = harness.start(&data_dirs[follower], addresses[follower], TUNING).await;
         wait_for_state(&restarted, &expected).await;
         assert!(restarted.status().last_snapshot_index > left_behind_at, "{:?}", restarted.status());
     })
@@ -209,7 +178,7 @@ async fn a_forwarded_body_of_several_mib_round_trips_and_an_oversized_entry_is_r
         let addresses = ["127.0.0.74:4647", "127.0.0.75:4647", "127.0.0.76:4647"];
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
         let data_dirs = data_dirs(&dirs);
-        let (servers, leader) = harness.cluster(&data_dirs, addresses).await;
+        let (servers, leader) = cluster(&harness, &data_dirs, addresses).await;
         for server in &servers {
             server.set_forwarder(Arc::new(Reverse));
         }

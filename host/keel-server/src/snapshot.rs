@@ -11,7 +11,12 @@ pub use archive::MAX_UNPACKED_BYTES;
 /// stamped as created at `now_ms`.
 pub(crate) fn save(server: &Server, now_ms: u64) -> Result<(Vec<u8>, u64), ApiError> {
     let (state, applied) = server.view().read_at(|state, applied| {
-        (serde_json::to_vec(state).expect("the state is plain data and always serializes"), applied)
+        // A restore in pieces is the log's business, not the archive's.
+        let json = match state.restoring {
+            None => serde_json::to_vec(state),
+            Some(_) => serde_json::to_vec(&State { restoring: None, ..state.clone() }),
+        };
+        (json.expect("the state is plain data and always serializes"), applied)
     });
     let (peers, _) = server.configuration();
     let meta = ArchiveMeta {

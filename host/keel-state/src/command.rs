@@ -11,7 +11,8 @@ use crate::state::State;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Written by a new leader: sets each configuration that the state does
-    /// not have yet, and leaves the ones it has alone.
+    /// not have yet, and leaves the ones it has alone; drops a restore the
+    /// old leader left in pieces.
     InitDefaults { autopilot: AutopilotConfiguration, scheduler: SchedulerConfiguration },
     /// Replaces the autopilot configuration; with `cas`, only when its
     /// `ModifyIndex` equals `cas`.
@@ -33,9 +34,40 @@ pub enum Command {
     UpsertAclTokens { tokens: Vec<AclToken> },
     /// Removes tokens by accessor; unknown accessors are ignored.
     DeleteAclTokens { accessors: Vec<String> },
-    /// Replaces all replicated data with a restored snapshot's. The Raft
-    /// membership is the live cluster's and is not touched.
+    /// Replaces all replicated data with a restored snapshot's, in one
+    /// entry. Written by earlier versions and still applied from their
+    /// logs; a restore now goes in pieces ([`Command::StageRestore`]).
     Restore { state: Box<State> },
+    /// One piece of a restored state's JSON, the pieces numbered from 0. A
+    /// piece 0 starts restore `id` and drops any other in progress; a later
+    /// piece is taken only in order and for the restore in progress (a
+    /// check-and-set).
+    StageRestore { id: String, seq: u32, text: String },
+    /// Replaces all replicated data with the state whose JSON the pieces of
+    /// restore `id` hold, once all `pieces` of `bytes` in total are there (a
+    /// check-and-set). The Raft membership is the live cluster's and is not
+    /// touched.
+    CommitRestore { id: String, pieces: u32, bytes: u64 },
+}
+
+impl Command {
+    /// The length of the command's JSON, which is what the log stores and
+    /// the wire carries, counted without holding the bytes.
+    pub fn json_len(&self) -> usize {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0 += bytes.len();
+                Ok(bytes.len())
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        serde_json::to_writer(&mut count, self).map_or(usize::MAX, |()| count.0)
+    }
 }
 
 /// What applying a command answered.

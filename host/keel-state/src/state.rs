@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::acl::AclState;
 use crate::command::{Command, Outcome};
+use crate::restore::StagedRestore;
 
 /// Everything an operator can change, as of some Raft index.
 ///
@@ -20,6 +21,11 @@ pub struct State {
     /// Absent from states written before ACLs existed, hence the default.
     #[serde(default)]
     pub acl: AclState,
+    /// A restore arriving in pieces, until its commit entry. It is part of
+    /// Raft snapshots, so that a server catching up mid-restore has every
+    /// piece, but never of a snapshot archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restoring: Option<StagedRestore>,
 }
 
 /// The raw license blob, kept as the operator sent it.
@@ -42,10 +48,13 @@ pub enum Record {
     AclPolicy(String),
     /// The token with this accessor.
     AclToken(String),
+    /// Piece `seq` of the restore in progress.
+    RestorePiece(u32),
 }
 
 const ACL_POLICY_PREFIX: &str = "acl-policy/";
 const ACL_TOKEN_PREFIX: &str = "acl-token/";
+const RESTORE_PIECE_PREFIX: &str = "restore-piece/";
 
 impl Record {
     /// The records that exist once, whatever the state holds.
@@ -60,6 +69,8 @@ impl Record {
             Record::AclBootstrap => "acl-bootstrap".to_owned(),
             Record::AclPolicy(name) => format!("{ACL_POLICY_PREFIX}{name}"),
             Record::AclToken(accessor) => format!("{ACL_TOKEN_PREFIX}{accessor}"),
+            // Zero-padded, so that stored pieces are read back in order.
+            Record::RestorePiece(seq) => format!("{RESTORE_PIECE_PREFIX}{seq:010}"),
         }
     }
 
@@ -70,6 +81,9 @@ impl Record {
         }
         if let Some(accessor) = key.strip_prefix(ACL_TOKEN_PREFIX) {
             return Some(Record::AclToken(accessor.to_owned()));
+        }
+        if let Some(seq) = key.strip_prefix(RESTORE_PIECE_PREFIX) {
+            return seq.parse().ok().map(Record::RestorePiece);
         }
         Record::SINGLETONS.into_iter().find(|record| record.key() == key)
     }
@@ -106,6 +120,8 @@ impl State {
             Command::UpsertAclTokens { tokens } => self.upsert_acl_tokens(index, tokens),
             Command::DeleteAclTokens { accessors } => self.delete_acl_tokens(accessors),
             Command::Restore { state } => self.restore(*state),
+            Command::StageRestore { id, seq, text } => self.stage_restore(id, seq, text),
+            Command::CommitRestore { id, pieces, bytes } => self.commit_restore(&id, pieces, bytes),
         }
     }
 
@@ -122,6 +138,9 @@ impl State {
         if fill_if_unset(&mut self.scheduler, scheduler, index) {
             changed.push(Record::Scheduler);
         }
+        // The old leader's restore, if one was in progress, can get no more
+        // pieces: its client was told it failed.
+        changed.extend(self.abandon_restore());
         applied(changed)
     }
 
@@ -202,16 +221,12 @@ impl State {
         applied(changed)
     }
 
-    fn restore(&mut self, state: State) -> (Outcome, Changed) {
-        *self = state;
-        (Outcome::Applied, Changed::All)
-    }
-
     /// Every record the state holds, for writing the whole state.
     pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
         let policies = self.acl.policies.keys().cloned().map(Record::AclPolicy);
         let tokens = self.acl.tokens.keys().cloned().map(Record::AclToken);
-        Record::SINGLETONS.into_iter().chain(policies).chain(tokens)
+        let pieces = (0..self.restoring.as_ref().map_or(0, StagedRestore::piece_count)).map(Record::RestorePiece);
+        Record::SINGLETONS.into_iter().chain(policies).chain(tokens).chain(pieces)
     }
 
     /// A record's stored form, or `None` when the state does not have it.
@@ -223,6 +238,9 @@ impl State {
             Record::AclBootstrap => self.acl.bootstrap_index.as_ref().map(serde_json::to_vec),
             Record::AclPolicy(name) => self.acl.policies.get(name).map(serde_json::to_vec),
             Record::AclToken(accessor) => self.acl.tokens.get(accessor).map(serde_json::to_vec),
+            Record::RestorePiece(seq) => {
+                self.restoring.as_ref().and_then(|staged| staged.piece(*seq)).map(|piece| serde_json::to_vec(&piece))
+            }
         };
         encoded.map(|bytes| bytes.expect("state records are plain data and always serialize"))
     }
@@ -240,6 +258,7 @@ impl State {
                 self.acl.policies.insert(policy.name.clone(), policy);
             }
             Record::AclToken(_) => self.acl.put_token(serde_json::from_slice(bytes).map_err(fail)?),
+            Record::RestorePiece(_) => self.load_restore_piece(serde_json::from_slice(bytes).map_err(fail)?),
         }
         Ok(())
     }

@@ -23,7 +23,7 @@ use openraft::{
 use crate::snapshot_store::SnapshotStore;
 use crate::state::Changed;
 use crate::view::{Applied, StateView};
-use crate::{Outcome, Record, ServerNode, State, TypeConfig};
+use crate::{Command, Outcome, Record, ServerNode, State, TypeConfig};
 
 /// The sled tree holding the state machine.
 pub const STATE_TREE: &str = "state-machine";
@@ -167,6 +167,28 @@ fn to_json(value: &impl serde::Serialize) -> Vec<u8> {
     serde_json::to_vec(value).expect("raft positions are plain data and always serialize")
 }
 
+/// Whether applying `entry` replaces the whole state (a restore).
+fn replaces_the_state(entry: &Entry<TypeConfig>) -> bool {
+    matches!(entry.payload, EntryPayload::Normal(Command::Restore { .. } | Command::CommitRestore { .. }))
+}
+
+/// Runs `work` without holding up the async runtime: encoding, decoding
+/// or writing a whole state takes long enough to delay the heartbeats of
+/// every task sharing the runtime. On a multi-threaded runtime the worker
+/// first hands its other tasks to the rest (`block_in_place`); on a
+/// single-threaded one (some tests) `work` simply runs. The work borrows
+/// the sled tree instead of owning a clone: the last handle of a tree
+/// flushes as it drops, which must not happen on a blocking thread that
+/// outlives a server being shut down.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
 /// Applies `entries` to `current` in log order and says what changed.
 fn apply_entries(
     current: &mut Applied,
@@ -211,16 +233,23 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let whole_state = entries.iter().any(replaces_the_state);
         let tree = &self.tree;
-        let applied = self.view.update(|current| {
-            let (outcomes, touched) = apply_entries(current, entries);
-            if !outcomes.is_empty() {
-                let mut batch = sled::Batch::default();
-                touched.write(tree, current, &mut batch)?;
-                tree.apply_batch(batch)?;
-            }
-            Ok::<_, sled::Error>(outcomes)
-        });
+        let apply = || {
+            self.view.update(|current| {
+                let (outcomes, touched) = apply_entries(current, entries);
+                if !outcomes.is_empty() {
+                    let mut batch = sled::Batch::default();
+                    touched.write(tree, current, &mut batch)?;
+                    tree.apply_batch(batch)?;
+                }
+                Ok::<_, sled::Error>(outcomes)
+            })
+        };
+        // A restore parses and writes the whole state, which takes long
+        // enough to hold up heartbeats on the async runtime.
+        let applied = if whole_state { blocking(apply) } else { apply() };
         Ok(applied.map_err(|e| StorageIOError::write_state_machine(&e))?)
     }
 
@@ -242,15 +271,17 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<()> {
         let data = snapshot.into_inner();
-        let state: State =
-            serde_json::from_slice(&data).map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
         let tree = &self.tree;
-        let replaced = self.view.update(|current| {
-            *current = Applied { state, applied: meta.last_log_id, membership: meta.last_membership.clone() };
-            let touched = Touched { all: true, ..Touched::default() };
-            let mut batch = sled::Batch::default();
-            touched.write(tree, current, &mut batch)?;
-            tree.apply_batch(batch)
+        let state: State = blocking(|| serde_json::from_slice(&data))
+            .map_err(|e| StorageIOError::read_snapshot(Some(meta.signature()), &e))?;
+        let replaced = blocking(|| {
+            self.view.update(|current| {
+                *current = Applied { state, applied: meta.last_log_id, membership: meta.last_membership.clone() };
+                let touched = Touched { all: true, ..Touched::default() };
+                let mut batch = sled::Batch::default();
+                touched.write(tree, current, &mut batch)?;
+                tree.apply_batch(batch)
+            })
         });
         replaced.map_err(|e| StorageIOError::write_state_machine(&e))?;
         self.db.flush_async().await.map_err(|e| StorageIOError::write_state_machine(&e))?;
@@ -275,9 +306,11 @@ impl RaftSnapshotBuilder<TypeConfig> for StateSnapshotBuilder {
     // the state machine data covering that id is flushed before the
     // snapshot is recorded.
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>> {
-        let (data, last_log_id, last_membership) = self.view.with_applied(|current| {
-            let data = serde_json::to_vec(&current.state).expect("the state is plain data and always serializes");
-            (data, current.applied, current.membership.clone())
+        let (data, last_log_id, last_membership) = blocking(|| {
+            self.view.with_applied(|current| {
+                let data = serde_json::to_vec(&current.state).expect("the state is plain data and always serializes");
+                (data, current.applied, current.membership.clone())
+            })
         });
         self.db.flush_async().await.map_err(|e| StorageIOError::write_state_machine(&e))?;
         let n = self.db.generate_id().map_err(|e| StorageIOError::write_snapshot(None, &e))?;

@@ -66,6 +66,8 @@ fn every_command() -> Vec<Command> {
         Command::UpsertAclTokens { tokens: vec![token(Some(5)), token(None)] },
         Command::DeleteAclTokens { accessors: vec!["a-1".into()] },
         Command::Restore { state: Box::new(state()) },
+        Command::StageRestore { id: "r-1".into(), seq: 0, text: "{\"acl\": \"€\"".into() },
+        Command::CommitRestore { id: "r-1".into(), pieces: 1, bytes: 13 },
     ];
     for command in &commands {
         match command {
@@ -78,7 +80,9 @@ fn every_command() -> Vec<Command> {
             | Command::DeleteAclPolicies { .. }
             | Command::UpsertAclTokens { .. }
             | Command::DeleteAclTokens { .. }
-            | Command::Restore { .. } => {}
+            | Command::Restore { .. }
+            | Command::StageRestore { .. }
+            | Command::CommitRestore { .. } => {}
         }
     }
     commands
@@ -200,7 +204,7 @@ async fn every_command_in_an_entry_round_trips_exactly() {
     assert!(matches!(&read.entries[1].payload, EntryPayload::Membership(m) if *m == membership()));
     assert_eq!(
         read.entries.iter().map(|entry| entry.log_id).collect::<Vec<_>>(),
-        (10..22).map(|i| log_id(2, i)).collect::<Vec<_>>()
+        (10..12 + commands.len() as u64).map(|i| log_id(2, i)).collect::<Vec<_>>()
     );
 }
 

@@ -1,7 +1,6 @@
 //! `/v1/operator/snapshot`: save, and verify before restore.
 
 use keel_http::{ApiError, Consistency, Read};
-use keel_state::Command;
 
 use crate::{Service, snapshot};
 
@@ -13,9 +12,14 @@ impl keel_http::SnapshotApi for Service {
     }
 
     async fn restore_snapshot(&self, archive: Vec<u8>) -> Result<u64, ApiError> {
-        let state = snapshot::verify(&archive)?;
-        let applied = self.write(Command::Restore { state: Box::new(state) }).await?;
-        tracing::info!(index = applied.index, bytes = archive.len(), "snapshot restored");
+        let bytes = archive.len();
+        // Unpacking and decoding up to the unpack limit takes long enough to
+        // hold up heartbeats on the async runtime.
+        let state = tokio::task::spawn_blocking(move || snapshot::verify(&archive))
+            .await
+            .map_err(|error| ApiError::internal(format!("verify the snapshot: {error}")))??;
+        let applied = self.server()?.restore(state).await.map_err(crate::service::cluster_error)?;
+        tracing::info!(index = applied.index, bytes, "snapshot restored");
         Ok(applied.index)
     }
 }
