@@ -39,6 +39,7 @@ pub struct ClusterBuilder {
     cleanup_dead_servers: bool,
     acl_enabled: bool,
     encrypt: Option<String>,
+    raft: Option<(u32, u64, u64)>,
     /// Plugins loaded instead of the embedded defaults, by kind (`acl`, ...).
     plugins: Vec<(String, std::path::PathBuf)>,
 }
@@ -79,6 +80,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Raft tuning every server reads (`server { raft_multiplier = ..,
+    /// raft_snapshot_threshold = .., raft_trailing_logs = .. }`).
+    pub fn raft(mut self, multiplier: u32, snapshot_threshold: u64, trailing_logs: u64) -> Self {
+        self.raft = Some((multiplier, snapshot_threshold, trailing_logs));
+        self
+    }
+
     /// Loads the component at `path` as every server's `kind` plugin.
     pub fn plugin(mut self, kind: &str, path: &std::path::Path) -> Self {
         self.plugins.push((kind.to_owned(), path.to_path_buf()));
@@ -93,7 +101,8 @@ impl ClusterBuilder {
              autopilot {{\n  cleanup_dead_servers = {}\n  server_stabilization_time = \"3s\"\n  \
              last_contact_threshold = \"2s\"\n}}\n\
              acl {{ enabled = {} }}\n",
-            self.encrypt.map(|key| format!("  encrypt = \"{key}\"\n")).unwrap_or_default(),
+            self.encrypt.map(|key| format!("  encrypt = \"{key}\"\n")).unwrap_or_default()
+                + &self.raft.map(raft_settings).unwrap_or_default(),
             self.cleanup_dead_servers,
             self.acl_enabled
         );
@@ -124,6 +133,14 @@ impl ClusterBuilder {
         cluster.wait_formed(LIVENESS);
         cluster
     }
+}
+
+/// The `server` block lines of a Raft tuning.
+fn raft_settings((multiplier, snapshot_threshold, trailing_logs): (u32, u64, u64)) -> String {
+    format!(
+        "  raft_multiplier = {multiplier}\n  raft_snapshot_threshold = {snapshot_threshold}\n  \
+         raft_trailing_logs = {trailing_logs}\n"
+    )
 }
 
 /// Where one server of the cluster is in its life.
@@ -159,6 +176,7 @@ impl Cluster {
             cleanup_dead_servers: true,
             acl_enabled: false,
             encrypt: None,
+            raft: None,
             plugins: Vec::new(),
         }
     }

@@ -9,13 +9,16 @@
 //! - **Growing**: the leader adds every alive server of its region that is
 //!   not in the Raft configuration as a non-voter; autopilot promotes it
 //!   once it has been stable long enough.
+//! - **Retry-join**: an agent given `retry_join` addresses joins the
+//!   gossip pool through them, trying again until one answers.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use keel_state::ServerNode;
 
-use crate::gossip::{Gossip, Member, MemberStatus};
+use crate::gossip::{self, Gossip, Member, MemberStatus};
 use crate::server::Server;
 
 /// Nomad's gossip tag names that matter for forming a cluster.
@@ -169,5 +172,40 @@ async fn add_new_servers(server: &Server, servers: Vec<ServerNode>) {
         if let Err(error) = server.add_nonvoter(node.clone()).await {
             tracing::warn!(server = %node.name, %error, "could not add the server");
         }
+    }
+}
+
+/// How often retry-join tries again until one address answers.
+const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Joins the gossip pool through `addresses` (this agent's own skipped),
+/// trying again until one of them answers.
+pub async fn retry_join(gossip: Arc<Gossip>, addresses: Vec<String>, own: SocketAddr) {
+    loop {
+        let mut targets = Vec::new();
+        let mut unresolved = false;
+        for address in &addresses {
+            match gossip::resolve_join_address(address).await {
+                Ok(socket) if socket != own => targets.push(socket),
+                Ok(_) => {}
+                Err(error) => {
+                    unresolved = true;
+                    tracing::warn!(%address, %error, "retry-join address");
+                }
+            }
+        }
+        if targets.is_empty() && !unresolved {
+            // Every address is this agent's own: nothing to join.
+            return;
+        }
+        let outcomes = gossip.join(&targets).await;
+        let joined = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+        if joined > 0 {
+            tracing::info!(joined, "retry-join succeeded");
+            return;
+        }
+        let errors: Vec<String> = outcomes.into_iter().filter_map(Result::err).collect();
+        tracing::info!(?errors, "retry-join: no address answered yet; trying again");
+        tokio::time::sleep(RETRY_JOIN_INTERVAL).await;
     }
 }

@@ -1,7 +1,8 @@
-//! Three real Raft servers in one process moving the largest things the RPC
-//! port carries: a restored state close to the restore limit, replicated to
-//! every server in one entry and sent whole to a follower that fell behind
-//! the log, and a forwarded body of several MiB relayed through a follower.
+//! Three real Raft servers in one process moving large things over the RPC
+//! port: a restored state of many MiB, committed in pieces on every server,
+//! and a forwarded body of several MiB relayed through a follower. (A
+//! restore near the limit, and a server catching up on it by snapshot, is
+//! `tests/t34_cluster_restore_near_the_limit.rs`, with real processes.)
 
 mod harness;
 
@@ -13,7 +14,6 @@ use std::time::Duration;
 use harness::{Harness, PATIENCE, agreed_leader, data_dirs, initialize, run};
 use keel_api::acl::AclPolicy;
 use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RESTORE_UNPACK_MAX_BYTES};
-use keel_api::operator::SchedulerConfiguration;
 use keel_cluster::{ClusterError, Forwarded, ForwardedReply, Forwarder, RaftTuning, Server};
 use keel_state::{Command, DataDir, State};
 
@@ -21,9 +21,7 @@ use keel_state::{Command, DataDir, State};
 /// `raft_multiplier` is meant for: at the commit entry each of them parses
 /// and writes the whole restored state at once, and their one sled log each
 /// takes the whole state's write before the next flush, which at the
-/// default multiplier outlasts a heartbeat here. A snapshot every 64 entries,
-/// keeping none behind, so a follower that misses that many writes needs a
-/// snapshot.
+/// default multiplier outlasts a heartbeat here.
 const TUNING: RaftTuning = RaftTuning { multiplier: 10, snapshot_threshold: 64, trailing_logs: 0 };
 
 /// Starts three servers on `addresses`, forms the cluster and answers the
@@ -98,63 +96,6 @@ async fn a_restore_of_many_mib_commits_in_pieces_on_every_server() {
         for server in &servers {
             wait_for_state(server, &restored).await;
         }
-    })
-    .await;
-}
-
-/// The same near the unpack limit, and a follower that missed it caught up
-/// by snapshot. Ignored in `make test`: with three servers in one process,
-/// sled 0.34's process-wide write lock can deadlock a whole-state batch of
-/// one server against the flush of another's dropped tree (seen under a
-/// loaded full run); run it alone with `--run-ignored only`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "three servers in one process can deadlock in sled's process-wide lock under load; run alone"]
-async fn a_restore_near_the_limit_replicates_and_reaches_a_follower_by_snapshot() {
-    run(|harness| async move {
-        let addresses = ["127.0.0.71:4647", "127.0.0.72:4647", "127.0.0.73:4647"];
-        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
-        let data_dirs = data_dirs(&dirs);
-        let (servers, leader) = cluster(&harness, &data_dirs, addresses).await;
-
-        // A state within a MiB of the unpack limit: it goes through the log
-        // as a hundred and more small pieces and reaches a late follower as
-        // a snapshot of many chunks.
-        let limit = usize::try_from(RESTORE_UNPACK_MAX_BYTES).expect("fits");
-        let restored = large_state(limit - (2 << 20)).await;
-        servers[leader].restore(restored.clone()).await.expect("the restore commits");
-        for server in &servers {
-            wait_for_state(server, &restored).await;
-        }
-
-        // A follower that misses writes past a snapshot, with no log kept
-        // behind it, can only be brought back by InstallSnapshot.
-        let follower = (leader + 1) % 3;
-        let left_behind_at = servers[follower].status().last_log_index;
-        // sled's flush when a tree's last handle drops can deadlock with a
-        // batch another server in this process is waiting to write, so the
-        // follower goes down only once no snapshot build holds a handle.
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while servers[follower].status().last_snapshot_index + TUNING.snapshot_threshold <= left_behind_at {
-            assert!(tokio::time::Instant::now() < deadline, "no snapshot: {:?}", servers[follower].status());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        servers[follower].shutdown().await;
-        for round in 0..70 {
-            let algorithm = if round % 2 == 0 { "binpack" } else { "spread" };
-            let config =
-                SchedulerConfiguration { scheduler_algorithm: algorithm.into(), ..SchedulerConfiguration::default() };
-            servers[leader].write(Command::SetSchedulerConfig { config, cas: None }).await.expect("a write commits");
-        }
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while servers[leader].status().purged_index <= left_behind_at {
-            assert!(tokio::time::Instant::now() < deadline, "the leader never purged: {:?}", servers[leader].status());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let expected = servers[leader].view().read(State::clone);
-        let restarted = harness.start(&data_dirs[follower], addresses[follower], TUNING).await;
-        wait_for_state(&restarted, &expected).await;
-        assert!(restarted.status().last_snapshot_index > left_behind_at, "{:?}", restarted.status());
     })
     .await;
 }

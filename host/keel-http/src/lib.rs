@@ -78,7 +78,7 @@ pub use backend::{
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;
 pub use routes::Scope;
-pub use serve::serve;
+pub use serve::{serve, shutdown_signal};
 
 /// Size and time bounds on requests. Bodies are read only through these;
 /// axum's own default limit (2 MB) plays no part.

@@ -1,5 +1,6 @@
 //! Serving the router on a TCP listener, with a bound on how long a request
 //! head may take to arrive.
+//! It also gives the agent its stop signal (SIGINT or SIGTERM).
 //!
 //! `axum::serve` builds hyper connections without a timer, and without one
 //! hyper's header read timeout never fires: a client that sends half a
@@ -76,5 +77,30 @@ pub async fn serve(
 fn log_end(result: Result<(), Box<dyn std::error::Error + Send + Sync>>, remote: std::net::SocketAddr) {
     if let Err(error) = result {
         tracing::debug!(%error, %remote, "HTTP connection ended");
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
     }
 }

@@ -3,7 +3,7 @@
 //! the plugin's membership changes after the host's own quorum check.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keel_api::operator::{OperatorHealthReply, ServerHealth, UpgradeHealth, ZoneHealth};
@@ -37,6 +37,17 @@ impl Service {
         })?;
         self.remember(&decision.health);
         Ok(reply(decision.health))
+    }
+
+    /// Runs an autopilot round every `interval` for as long as the task
+    /// lives (a round does nothing unless this server leads).
+    pub async fn autopilot_rounds(self: Arc<Self>, interval: Duration) {
+        let mut ticks = tokio::time::interval(interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.autopilot_round().await;
+        }
     }
 
     /// One autopilot round, on the leader: asks the plugin, then applies

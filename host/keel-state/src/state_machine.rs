@@ -285,7 +285,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         });
         replaced.map_err(|e| StorageIOError::write_state_machine(&e))?;
         self.db.flush_async().await.map_err(|e| StorageIOError::write_state_machine(&e))?;
-        self.snapshots.save(meta, &data).await
+        self.snapshots.save(meta, &data).await?;
+        let index = meta.last_log_id.map_or(0, |id| id.index);
+        tracing::info!(index, bytes = data.len(), "installed a snapshot sent by the leader");
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>> {

@@ -5,12 +5,11 @@
 //! and the autopilot rounds. A graceful stop (SIGINT, SIGTERM) leaves the
 //! gossip pool, so the others show this agent as `left`, not `failed`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use keel_cluster::gossip::{Gossip, GossipConfig, resolve_join_address};
+use keel_cluster::gossip::{Gossip, GossipConfig};
 use keel_cluster::{Bootstrap, Server, ServerConfig, formation};
 use keel_plugins::{Runtime, RuntimeConfig};
 use keel_state::DataDir;
@@ -20,8 +19,6 @@ use keel_server::{ApiForwarder, Service, gossip_tags};
 use crate::config::{AgentArgs, AgentConfig};
 use crate::plugins;
 
-/// How often retry-join tries again until one address answers.
-const RETRY_JOIN_INTERVAL: Duration = Duration::from_secs(2);
 /// How long a client may take to send a request head before its connection
 /// is closed.
 const HTTP_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
@@ -65,12 +62,12 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     let mut duties = Vec::new();
     if let Some(server) = &server {
         server.set_forwarder(Arc::new(ApiForwarder(api.clone())));
-        duties.push(tokio::spawn(autopilot_rounds(Arc::clone(&service), autopilot_interval)));
+        duties.push(tokio::spawn(Arc::clone(&service).autopilot_rounds(autopilot_interval)));
     }
     let listener =
         tokio::net::TcpListener::bind(http_address).await.with_context(|| format!("bind HTTP {http_address}"))?;
     tracing::info!(%http_address, "agent started");
-    let served = keel_http::serve(listener, api, HTTP_HEAD_TIMEOUT, shutdown_signal()).await;
+    let served = keel_http::serve(listener, api, HTTP_HEAD_TIMEOUT, keel_http::shutdown_signal()).await;
     for duty in duties {
         duty.abort();
     }
@@ -126,7 +123,7 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
         config.region.clone(),
     ));
     if !config.retry_join.is_empty() {
-        tokio::spawn(retry_join(Arc::clone(&gossip), config.retry_join.clone(), config.serf_address()));
+        tokio::spawn(formation::retry_join(Arc::clone(&gossip), config.retry_join.clone(), config.serf_address()));
     }
     if bootstrap == Bootstrap::Solo {
         match server.wait_ready(Duration::from_secs(10)).await {
@@ -135,72 +132,4 @@ async fn start_server(config: &AgentConfig, data_dir: &DataDir) -> anyhow::Resul
         }
     }
     Ok((server, gossip))
-}
-
-/// Joins the gossip pool through `addresses` (this agent's own skipped),
-/// trying again until one of them answers.
-async fn retry_join(gossip: Arc<Gossip>, addresses: Vec<String>, own: SocketAddr) {
-    loop {
-        let mut targets = Vec::new();
-        let mut unresolved = false;
-        for address in &addresses {
-            match resolve_join_address(address).await {
-                Ok(socket) if socket != own => targets.push(socket),
-                Ok(_) => {}
-                Err(error) => {
-                    unresolved = true;
-                    tracing::warn!(%address, %error, "retry-join address");
-                }
-            }
-        }
-        if targets.is_empty() && !unresolved {
-            // Every address is this agent's own: nothing to join.
-            return;
-        }
-        let outcomes = gossip.join(&targets).await;
-        let joined = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
-        if joined > 0 {
-            tracing::info!(joined, "retry-join succeeded");
-            return;
-        }
-        let errors: Vec<String> = outcomes.into_iter().filter_map(Result::err).collect();
-        tracing::info!(?errors, "retry-join: no address answered yet; trying again");
-        tokio::time::sleep(RETRY_JOIN_INTERVAL).await;
-    }
-}
-
-/// Runs an autopilot round every `interval` (the round itself does nothing
-/// unless this server leads).
-async fn autopilot_rounds(service: Arc<Service>, interval: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        service.autopilot_round().await;
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("listen for SIGINT: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, shutting down"),
-        () = terminate => tracing::info!("SIGTERM received, shutting down"),
-    }
 }
