@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use keel_api::acl::AclPolicy;
 use keel_api::limits::RESTORE_UNPACK_MAX_BYTES;
 use keel_state::State;
 use keel_tests::Agent;
 use keel_tests::cluster::{Cluster, LIVENESS};
+use keel_tests::large_state::grow;
 use serde_json::Value;
 
 /// Raft timings for three servers sharing two cores, as `raft_multiplier`
@@ -26,24 +26,6 @@ const NEWCOMER: usize = 3;
 /// How long the restore may take to be acknowledged, and each server to
 /// hold it: a debug build on a busy machine moves such a state slowly.
 const RESTORE_PATIENCE: Duration = Duration::from_secs(180);
-
-/// `state` with ACL policies of long rules added until its JSON is at
-/// least `bytes`.
-fn grow(mut state: State, bytes: usize) -> State {
-    const RULES_BYTES: usize = 256 * 1024;
-    let line = "namespace \"default\" { policy = \"read\" }\n";
-    let mut size = serde_json::to_vec(&state).expect("json").len();
-    let mut index = 0;
-    while size < bytes {
-        let rules = format!("# {index}\n{}", line.repeat(RULES_BYTES / line.len()));
-        let policy = AclPolicy { name: format!("restored-{index:05}"), rules, ..AclPolicy::default() };
-        // The policy's JSON, its key, the quotes, a colon and a comma.
-        size += serde_json::to_vec(&policy).expect("json").len() + policy.name.len() + 4;
-        state.acl.policies.insert(policy.name.clone(), policy);
-        index += 1;
-    }
-    state
-}
 
 /// The state inside an archive.
 fn state_in(archive: &[u8]) -> State {

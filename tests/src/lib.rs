@@ -11,6 +11,7 @@
 pub mod cluster;
 pub mod fault;
 pub mod inputs;
+pub mod large_state;
 pub mod load;
 
 use std::path::{Path, PathBuf};

@@ -69,6 +69,20 @@ pub(crate) enum RpcRequest {
     Forward(ForwardHead),
 }
 
+impl RpcRequest {
+    /// The request's kind, as the `type` label of the RPC metrics.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Self::AppendEntries(_) => "append_entries",
+            Self::Vote(_) => "vote",
+            Self::InstallSnapshot(_) => "install_snapshot",
+            Self::Initialized => "initialized",
+            Self::PreVote => "pre_vote",
+            Self::Forward(_) => "forward",
+        }
+    }
+}
+
 /// The answer to an [`RpcRequest`], in the variant of the request. A Raft
 /// error is the remote node's answer, not a transport failure.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

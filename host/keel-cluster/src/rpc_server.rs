@@ -83,6 +83,7 @@ pub(crate) async fn serve(listener: TcpListener, handlers: Handlers) {
         let handlers = handlers.clone();
         connections.spawn(async move {
             if let Err(error) = serve_connection(stream, handlers).await {
+                metrics::counter!("nomad.nomad.rpc.request_error").increment(1);
                 tracing::debug!(%peer, %error, "raft rpc connection closed");
             }
         });
@@ -138,6 +139,7 @@ async fn serve_connection(mut stream: TcpStream, handlers: Handlers) -> io::Resu
 /// back to the caller as the answer.
 async fn answer(handlers: &Handlers, request: RpcRequest, body: Vec<u8>) -> (RpcResponse, Vec<u8>) {
     let raft = &handlers.raft;
+    metrics::counter!("nomad.nomad.rpc.request", "type" => request.kind()).increment(1);
     let response = match request {
         RpcRequest::AppendEntries(rpc) => {
             let answer = raft.append_entries(rpc).await;

@@ -225,6 +225,7 @@ impl Server {
         if leader.id == self.me.id {
             return Err(ClusterError::NotLeader(None));
         }
+        metrics::counter!("nomad.nomad.rpc.forwarded").increment(1);
         let (head, body) = request.split();
         let request = RpcRequest::Forward(head);
         let call = self.client.call(&leader.address, &request, &body, timeout);
@@ -405,8 +406,13 @@ impl Server {
                 "raft entry of {entry_bytes} bytes exceeds the limit of {RAFT_ENTRY_MAX_BYTES} bytes"
             )));
         }
+        let started = std::time::Instant::now();
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(command)).await {
-            Ok(Ok(response)) => Ok(Applied { outcome: response.data, index: response.log_id.index }),
+            Ok(Ok(response)) => {
+                metrics::counter!("nomad.raft.apply").increment(1);
+                metrics::histogram!("nomad.raft.commitTime").record(started.elapsed().as_secs_f64() * 1_000.0);
+                Ok(Applied { outcome: response.data, index: response.log_id.index })
+            }
             Ok(Err(error)) => Err(write_error(error)),
             Err(_) => Err(ClusterError::Timeout(format!(
                 "the write was not committed within {}s; the leader may have lost its quorum",

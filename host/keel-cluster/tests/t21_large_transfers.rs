@@ -5,6 +5,8 @@
 //! `tests/t34_cluster_restore_near_the_limit.rs`, with real processes.)
 
 mod harness;
+#[path = "../../../tests/src/large_state.rs"]
+mod large_state;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use harness::{Harness, PATIENCE, agreed_leader, data_dirs, initialize, run};
-use keel_api::acl::AclPolicy;
 use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RESTORE_UNPACK_MAX_BYTES};
 use keel_cluster::{ClusterError, Forwarded, ForwardedReply, Forwarder, RaftTuning, Server};
 use keel_state::{Command, DataDir, State};
@@ -42,19 +43,7 @@ async fn cluster(harness: &Harness, data_dirs: &[DataDir], addresses: [&str; 3])
 /// policies with long rules, read back through serde as a server reads a
 /// restore.
 fn state_of(bytes: usize) -> State {
-    const RULES_BYTES: usize = 256 * 1024;
-    let line = "namespace \"default\" { policy = \"read\" }\n";
-    let mut state = State::default();
-    let mut size = serde_json::to_vec(&state).expect("json").len();
-    let mut index = 0;
-    while size < bytes {
-        let rules = format!("# {index}\n{}", line.repeat(RULES_BYTES / line.len()));
-        let policy = AclPolicy { name: format!("policy-{index:05}"), rules, ..AclPolicy::default() };
-        // The policy's JSON, its key, the quotes, a colon and a comma.
-        size += serde_json::to_vec(&policy).expect("json").len() + policy.name.len() + 4;
-        state.acl.policies.insert(policy.name.clone(), policy);
-        index += 1;
-    }
+    let state = large_state::grow(State::default(), bytes);
     serde_json::from_slice(&serde_json::to_vec(&state).expect("json")).expect("a state reads back")
 }
 

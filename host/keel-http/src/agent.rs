@@ -1,16 +1,18 @@
 //! `/v1/agent/...`: the local agent: gossip members, its own state, the
-//! servers a client talks to, joining and forcing members out, and health.
+//! servers a client talks to, joining and forcing members out, health, and
+//! the agent's metrics.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use keel_api::agent::{AgentHealth, HealthOfPart};
 
 use crate::reply::Json;
 use crate::request::Params;
-use crate::{ApiError, Backend};
+use crate::{ApiError, Backend, Metrics};
 
 /// `GET /v1/agent/members`: the gossip pool as this agent sees it.
 pub(crate) async fn members<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
@@ -25,6 +27,19 @@ pub(crate) async fn agent_self<B: Backend>(
 ) -> Result<Response, ApiError> {
     Ok(Json::new(backend.agent_self()?, params.format()).into_response())
 }
+
+/// `GET /v1/metrics[?format=prometheus]`: Nomad's JSON by default, any
+/// other `format` included, as Nomad does.
+pub(crate) async fn metrics<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
+    let prometheus = params.first("format") == Some("prometheus");
+    Ok(match backend.metrics(prometheus)? {
+        Metrics::Json(value) => Json::new(value, params.format()).into_response(),
+        Metrics::Prometheus(text) => ([(CONTENT_TYPE, PROMETHEUS_TEXT)], text).into_response(),
+    })
+}
+
+/// The content type of Prometheus's text exposition format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `GET /v1/agent/servers`: a client's known servers, sorted.
 pub(crate) async fn servers<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {

@@ -142,6 +142,15 @@ pub trait Authorize: Send + Sync + 'static {
     fn authorize(&self, token: Option<&str>, need: Capability) -> impl Future<Output = Result<(), ApiError>> + Send;
 }
 
+/// The agent's metrics in the format asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Metrics {
+    /// Nomad's `{Timestamp, Gauges, Points, Counters, Samples}`.
+    Json(serde_json::Value),
+    /// Prometheus's text exposition format.
+    Prometheus(String),
+}
+
 /// The agent itself: who it is, where the leader is, gossip members and a
 /// client's servers, health and status.
 ///
@@ -176,6 +185,9 @@ pub trait AgentApi: Send + Sync + 'static {
     fn agent_self(&self) -> Result<serde_json::Value, ApiError>;
     /// A client agent's known servers; 501 on a server-only agent.
     fn servers(&self) -> Result<Vec<String>, ApiError>;
+    /// `GET /v1/metrics`: Nomad's JSON shape, or Prometheus's text format
+    /// when `prometheus` is asked for (415 unless the agent enables it).
+    fn metrics(&self, prometheus: bool) -> Result<Metrics, ApiError>;
     fn set_servers(&self, addresses: Vec<String>) -> Result<(), ApiError>;
     /// Joins the gossip pool through `addresses`; 501 on a client-only agent.
     fn join(&self, addresses: Vec<String>) -> impl Future<Output = Result<JoinResponse, ApiError>> + Send;

@@ -23,6 +23,7 @@
 //! routes.rs              the route table: per path and method, the right ("ACL Required"), scope, checks, handler
 //! authorize.rs           the layer that checks a route's right before its handler runs
 //! forward.rs             the layer that relays leader-only requests on a follower to the leader
+//! observe.rs             the layer that times every request into the agent's metrics
 //! request.rs             extractors: token, query options, bodies under limits, JSON objects only
 //! reply.rs               JSON replies, ?pretty, the X-Nomad-* query headers
 //! serve.rs               the connection loop: hyper with a request head timeout
@@ -31,7 +32,7 @@
 //! operator_scheduler.rs  /v1/operator/scheduler/configuration
 //! operator_license.rs    /v1/operator/license
 //! operator_snapshot.rs   /v1/operator/snapshot
-//! agent.rs               /v1/agent/{members,self,servers,join,force-leave,health}
+//! agent.rs               /v1/agent/{members,self,servers,join,force-leave,health}, /v1/metrics
 //! status.rs              /v1/status/{leader,peers}
 //! acl_endpoints.rs       /v1/acl/{bootstrap,policies,policy/:name,tokens,token,token/:accessor,token/self}
 //! backend.rs             the contract with the binary: one trait per endpoint family, Backend over all
@@ -48,6 +49,7 @@ mod authorize;
 mod backend;
 mod error;
 mod forward;
+mod observe;
 mod operator_autopilot;
 mod operator_license;
 mod operator_raft;
@@ -73,7 +75,7 @@ use axum::extract::FromRef;
 
 pub use backend::{
     AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, Leadership, LicenseApi,
-    OperatorRaftApi, PeerSelector, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
+    Metrics, OperatorRaftApi, PeerSelector, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
 };
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;
@@ -141,7 +143,8 @@ pub fn router<B: Backend>(backend: Arc<B>) -> Router {
 /// answers a method it does not serve with "Invalid method" (405, or 404
 /// where Nomad does so), and any other path with 404 "404 page not found".
 /// Inside each route, the forwarding layer runs first and then the
-/// authorization layer, so a follower relays a request without judging it.
+/// authorization layer, so a follower relays a request without judging it;
+/// around both, every request is timed into the agent's metrics.
 pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router {
     let state = RouterState { backend, limits };
     let table = Arc::new(routes::table::<B>());
@@ -150,6 +153,7 @@ pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router
     router
         .route_layer(axum::middleware::from_fn_with_state(layers.clone(), authorize::check_right::<B>))
         .route_layer(axum::middleware::from_fn_with_state(layers, forward::to_leader::<B>))
+        .route_layer(axum::middleware::from_fn(observe::record))
         .fallback(page_not_found)
         .with_state(state)
 }

@@ -138,6 +138,7 @@ pub(crate) fn table<B: Backend>() -> Vec<Route<B>> {
     let mut table = raft_table();
     table.extend(operator_table());
     table.extend(agent_table());
+    table.extend(status_table());
     table.extend(acl_table());
     table
 }
@@ -283,12 +284,26 @@ fn agent_table<B: Backend>() -> Vec<Route<B>> {
             "/v1/agent/health",
             allowed,
             vec![endpoint(
-                get.clone(),
+                get,
                 Agent,
                 Capability::None,
                 |p| agent::health_types(p).map(drop),
                 |m| on(m, agent::health::<B>),
             )],
+        ),
+    ]
+}
+
+/// The agent's metrics and the status endpoints, which need no right.
+fn status_table<B: Backend>() -> Vec<Route<B>> {
+    use Scope::Agent;
+    let allowed = StatusCode::METHOD_NOT_ALLOWED;
+    let get = Method::GET;
+    vec![
+        methods_route(
+            "/v1/metrics",
+            allowed,
+            vec![endpoint(get.clone(), Agent, Capability::None, no_check, |m| on(m, agent::metrics::<B>))],
         ),
         methods_route(
             "/v1/status/leader",

@@ -329,6 +329,13 @@ impl AgentApi for TestBackend {
         Ok(self.state().servers.clone())
     }
 
+    fn metrics(&self, prometheus: bool) -> Result<crate::Metrics, ApiError> {
+        match prometheus {
+            true => Err(ApiError::new(axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "Prometheus is not enabled")),
+            false => Ok(crate::Metrics::Json(serde_json::json!({"Gauges": [], "Counters": [], "Samples": []}))),
+        }
+    }
+
     fn set_servers(&self, addresses: Vec<String>) -> Result<(), ApiError> {
         if !self.identity.client {
             return Err(ApiError::not_implemented("Invalid method"));

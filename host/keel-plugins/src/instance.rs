@@ -158,7 +158,11 @@ impl<W: World> Shared<W> {
             }
             call(bindings, store, &instance)
         });
-        self.metrics.record_call(started.elapsed());
+        let elapsed = started.elapsed();
+        self.metrics.record_call(elapsed);
+        let plugin = self.info.name.clone();
+        metrics::histogram!("keel.plugin.call", "kind" => W::KIND.name(), "plugin" => plugin, "function" => function)
+            .record(elapsed.as_secs_f64() * 1_000.0);
         if result.is_ok() {
             self.checkin(live);
         }

@@ -158,7 +158,11 @@ impl Service {
         }
     }
 
+    /// Keeps each server's verdict for the next round, and sets the health
+    /// gauges Nomad's leader reports.
     fn remember(&self, health: &Health) {
+        metrics::gauge!("nomad.nomad.autopilot.healthy").set(f64::from(u8::from(health.healthy)));
+        metrics::gauge!("nomad.nomad.autopilot.failure_tolerance").set(f64::from(health.failure_tolerance));
         if let Ok(mut verdicts) = self.autopilot.verdicts.lock() {
             verdicts.retain(|id, _| health.servers.iter().any(|server| &server.id == id));
             for server in &health.servers {

@@ -11,7 +11,7 @@ use keel_http::{ApiError, Consistency, Identity, QueryMeta, Read, Written};
 use keel_plugins::Plugins;
 use keel_state::{Command, DataDir, State};
 
-use crate::{Clock, Settings, acl, autopilot};
+use crate::{Clock, Settings, Telemetry, acl, autopilot};
 
 /// The Raft protocol version Keel speaks, as Nomad reports it.
 pub const RAFT_PROTOCOL: &str = "3";
@@ -34,6 +34,8 @@ pub struct Service {
     pub(crate) data_dir: Arc<DataDir>,
     /// Wall-clock time for expiry, license validity and stabilization.
     pub(crate) clock: Arc<dyn Clock>,
+    /// The process's metrics, for `/v1/metrics`.
+    pub(crate) telemetry: Telemetry,
 }
 
 impl Service {
@@ -44,6 +46,7 @@ impl Service {
         plugins: Arc<Plugins>,
         data_dir: Arc<DataDir>,
         clock: Arc<dyn Clock>,
+        telemetry: Telemetry,
     ) -> Self {
         let identity = Identity {
             node_name: config.node_name.clone(),
@@ -70,6 +73,7 @@ impl Service {
             data_dir,
             config,
             clock,
+            telemetry,
         }
     }
 

@@ -14,7 +14,7 @@ use keel_cluster::{Bootstrap, Server, ServerConfig, formation};
 use keel_plugins::{Runtime, RuntimeConfig};
 use keel_state::DataDir;
 
-use keel_server::{ApiForwarder, Service, gossip_tags};
+use keel_server::{ApiForwarder, Service, Telemetry, gossip_tags};
 
 use crate::config::{AgentArgs, AgentConfig};
 use crate::plugins;
@@ -42,6 +42,8 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     let data_dir =
         Arc::new(DataDir::open(&data_path).with_context(|| format!("open data dir {}", data_path.display()))?);
 
+    // First, so that what start-up records is kept.
+    let telemetry = Telemetry::install(config.prometheus_metrics).map_err(anyhow::Error::msg)?;
     let runtime = Runtime::new(RuntimeConfig::default(), Some(data_dir.subdir("plugin-cache")?))?;
     let plugins = Arc::new(plugins::load(&runtime, &config.plugins)?);
     tracing::info!(plugins = %plugins.describe(), data_dir = %data_path.display(), "plugins loaded");
@@ -56,8 +58,8 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     let http_address = config.http_address();
     let autopilot_interval = config.autopilot_interval;
     let clock = Arc::new(keel_server::SystemClock);
-    let service =
-        Arc::new(Service::new(config.server_settings(), server.clone(), gossip.clone(), plugins, data_dir, clock));
+    let settings = config.server_settings();
+    let service = Arc::new(Service::new(settings, server.clone(), gossip.clone(), plugins, data_dir, clock, telemetry));
     let api = keel_http::router(Arc::clone(&service));
     let mut duties = Vec::new();
     if let Some(server) = &server {

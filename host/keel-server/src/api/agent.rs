@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use axum::http::{Request, Response};
+use axum::http::{Request, Response, StatusCode};
 use keel_api::agent::{JoinResponse, MembersResponse};
-use keel_http::{ApiError, Identity, Leadership, RelayError};
+use keel_http::{ApiError, Identity, Leadership, Metrics, RelayError};
 
 use crate::Service;
 
@@ -59,6 +59,15 @@ impl keel_http::AgentApi for Service {
         let mut servers = self.client_servers.read().map(|servers| servers.clone()).unwrap_or_default();
         servers.sort();
         Ok(servers)
+    }
+
+    fn metrics(&self, prometheus: bool) -> Result<Metrics, ApiError> {
+        self.refresh_metrics();
+        if !prometheus {
+            return Ok(Metrics::Json(self.telemetry.json(self.acl_now_ms())));
+        }
+        let unsupported = || ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Prometheus is not enabled");
+        self.telemetry.prometheus().map(Metrics::Prometheus).ok_or_else(unsupported)
     }
 
     fn set_servers(&self, addresses: Vec<String>) -> Result<(), ApiError> {

@@ -28,6 +28,7 @@ pub(super) struct FileConfig {
     pub(super) server: ServerBlock,
     pub(super) client: ClientBlock,
     pub(super) acl: AclBlock,
+    pub(super) telemetry: TelemetryBlock,
     pub(super) autopilot: AutopilotBlock,
     pub(super) plugin: BTreeMap<String, PluginBlock>,
 }
@@ -189,6 +190,13 @@ pub(super) struct AclBlock {
     pub(super) token_min_expiration_ttl: Option<Duration>,
     #[serde(deserialize_with = "optional_duration")]
     pub(super) token_max_expiration_ttl: Option<Duration>,
+}
+
+/// `telemetry { prometheus_metrics = true }` serves `/v1/metrics?format=prometheus`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct TelemetryBlock {
+    pub(super) prometheus_metrics: bool,
 }
 
 /// `autopilot { ... }`: every key optional, Nomad's defaults for the rest.

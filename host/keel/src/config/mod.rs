@@ -79,6 +79,9 @@ pub struct AgentConfig {
     /// Nomad's defaults are one minute and one day).
     pub acl_token_min_ttl: Duration,
     pub acl_token_max_ttl: Duration,
+    /// Whether `/v1/metrics?format=prometheus` is served (`telemetry {
+    /// prometheus_metrics = true }`).
+    pub prometheus_metrics: bool,
     pub autopilot: AutopilotConfiguration,
     pub scheduler: SchedulerConfiguration,
     pub plugins: BTreeMap<Kind, PluginConfig>,
@@ -146,6 +149,7 @@ impl AgentConfig {
             acl_enabled: args.acl_enabled || file.acl.enabled,
             acl_token_min_ttl: file.acl.token_min_expiration_ttl.unwrap_or(Duration::from_secs(60)),
             acl_token_max_ttl: file.acl.token_max_expiration_ttl.unwrap_or(Duration::from_secs(24 * 3600)),
+            prometheus_metrics: file.telemetry.prometheus_metrics,
             autopilot: file.autopilot.resolve(),
             scheduler: file
                 .server
@@ -267,6 +271,7 @@ fn config_report(config: &AgentConfig) -> serde_json::Value {
             "TokenMinExpirationTTL": keel_api::duration::format(config.acl_token_min_ttl),
             "TokenMaxExpirationTTL": keel_api::duration::format(config.acl_token_max_ttl),
         },
+        "Telemetry": { "PrometheusMetrics": config.prometheus_metrics },
         "Autopilot": config.autopilot,
         "Plugins": plugins,
         "Files": config.files,
