@@ -85,13 +85,8 @@ async fn a_restarted_follower_catches_up() {
         let addresses = ["127.0.0.54:4647", "127.0.0.55:4647", "127.0.0.56:4647"];
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
         let data_dirs = data_dirs(&dirs);
-        let mut servers = Vec::new();
-        for (data_dir, address) in data_dirs.iter().zip(addresses) {
-            servers.push(harness.start(data_dir, address, RaftTuning::default()).await);
-        }
+        let (servers, leader) = harness.form(&data_dirs, addresses, RaftTuning::default()).await;
         let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
-        initialize(&all).await;
-        let leader = agreed_leader(&all).await;
         let before = set_algorithm(the_leader(&all, &leader), "spread").await;
         for server in &all {
             wait_for_algorithm(server, "spread", before).await;
@@ -120,13 +115,8 @@ async fn a_follower_behind_the_log_catches_up_from_a_snapshot() {
         let addresses = ["127.0.0.24:4647", "127.0.0.25:4647", "127.0.0.26:4647"];
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("temp dir")).collect();
         let data_dirs = data_dirs(&dirs);
-        let mut servers = Vec::new();
-        for (data_dir, address) in data_dirs.iter().zip(addresses) {
-            servers.push(harness.start(data_dir, address, tuning).await);
-        }
+        let (servers, leader) = harness.form(&data_dirs, addresses, tuning).await;
         let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
-        initialize(&all).await;
-        let leader = agreed_leader(&all).await;
         let follower = all.iter().position(|server| server.me() != &leader).expect("a follower");
         let left_behind_at = all[follower].status().last_log_index;
         all[follower].shutdown().await;

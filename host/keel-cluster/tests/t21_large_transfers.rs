@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::{Harness, PATIENCE, agreed_leader, data_dirs, initialize, run};
+use harness::{Harness, PATIENCE, data_dirs, run};
 use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RESTORE_UNPACK_MAX_BYTES};
 use keel_cluster::{ClusterError, Forwarded, ForwardedReply, Forwarder, RaftTuning, Server};
 use keel_state::{Command, DataDir, State};
@@ -28,13 +28,7 @@ const TUNING: RaftTuning = RaftTuning { multiplier: 10, snapshot_threshold: 64, 
 /// Starts three servers on `addresses`, forms the cluster and answers the
 /// servers and the leader's position among them.
 async fn cluster(harness: &Harness, data_dirs: &[DataDir], addresses: [&str; 3]) -> (Vec<Arc<Server>>, usize) {
-    let mut servers = Vec::new();
-    for (data_dir, address) in data_dirs.iter().zip(addresses) {
-        servers.push(harness.start(data_dir, address, TUNING).await);
-    }
-    let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
-    initialize(&all).await;
-    let leader = agreed_leader(&all).await;
+    let (servers, leader) = harness.form(data_dirs, addresses, TUNING).await;
     let position = servers.iter().position(|server| *server.me() == leader).expect("the leader is a server");
     (servers, position)
 }

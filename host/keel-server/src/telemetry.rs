@@ -61,11 +61,6 @@ impl Telemetry {
         (Self { totals, prometheus, started: Instant::now() }, fanout.build())
     }
 
-    /// Whether `?format=prometheus` is served.
-    pub fn prometheus_enabled(&self) -> bool {
-        self.prometheus.is_some()
-    }
-
     /// Prometheus's text exposition format, if enabled.
     pub fn prometheus(&self) -> Option<String> {
         self.prometheus.as_ref().map(|handle| {

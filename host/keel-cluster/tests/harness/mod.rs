@@ -73,6 +73,24 @@ impl Harness {
         self.started.lock().expect("harness lock").push(Arc::clone(&server));
         server
     }
+
+    /// Starts a server on each of `addresses`, forms them into one cluster
+    /// and answers the servers and the leader they agree on.
+    pub async fn form(
+        &self,
+        data_dirs: &[DataDir],
+        addresses: [&str; 3],
+        raft: RaftTuning,
+    ) -> (Vec<Arc<Server>>, ServerNode) {
+        let mut servers = Vec::new();
+        for (data_dir, address) in data_dirs.iter().zip(addresses) {
+            servers.push(self.start(data_dir, address, raft).await);
+        }
+        let all: Vec<&Server> = servers.iter().map(|server| &**server).collect();
+        initialize(&all).await;
+        let leader = agreed_leader(&all).await;
+        (servers, leader)
+    }
 }
 
 /// Opens a data directory in each temporary directory.
