@@ -237,27 +237,6 @@ fn a_single_server_describes_itself_truthfully() {
     assert_eq!(me["member"]["Name"], "solo.global");
 }
 
-/// Sends `raw` on a fresh connection to the agent and returns what comes
-/// back until the server closes the connection or `timeout` passes.
-fn raw_exchange(agent: &Agent, raw: &[u8], timeout: std::time::Duration) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read as _, Write as _};
-    let address = agent.http.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.write_all(raw)?;
-    let mut received = Vec::new();
-    let mut buffer = [0u8; 4096];
-    loop {
-        match stream.read(&mut buffer) {
-            Ok(0) => return Ok(received),
-            Ok(n) => received.extend_from_slice(&buffer[..n]),
-            // A reset after the answer also ends the exchange.
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return Ok(received),
-            Err(error) => return Err(error),
-        }
-    }
-}
-
 #[test]
 fn invalid_bodies_are_refused_and_change_nothing() {
     let agent = Agent::start_dev("127.0.0.38", &[]);
@@ -322,7 +301,7 @@ fn declared_lengths_over_the_limit_and_slow_heads_get_an_answer() {
     {
         // The head declares the body; the body never comes.
         let head = format!("PUT {path} HTTP/1.1\r\nHost: keel\r\nContent-Length: {declared_bytes}\r\n\r\n");
-        let answer = raw_exchange(&agent, head.as_bytes(), timeout).expect("an answer before the body");
+        let answer = agent.raw_exchange(head.as_bytes(), timeout).expect("an answer before the body");
         let answer = String::from_utf8_lossy(&answer);
         assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
         assert!(answer.contains("Request body is larger than the limit"), "{path}: {answer}");
@@ -331,7 +310,7 @@ fn declared_lengths_over_the_limit_and_slow_heads_get_an_answer() {
     // Half a request line: the server closes the connection instead of
     // waiting for the rest.
     let cut_off =
-        raw_exchange(&agent, b"GET /v1/agent/health HTTP/1.1\r\nHost: ke", std::time::Duration::from_secs(60));
+        agent.raw_exchange(b"GET /v1/agent/health HTTP/1.1\r\nHost: ke", std::time::Duration::from_secs(60));
     assert!(cut_off.is_ok(), "the connection was not closed: {cut_off:?}");
 
     let reply = agent.put("/v1/agent/force-leave?node=no-such-node", "");

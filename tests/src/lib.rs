@@ -208,6 +208,26 @@ impl Agent {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}\n{}", self.log()))
     }
 
+    /// Sends `raw` bytes on a fresh connection to the agent's HTTP port and
+    /// returns what comes back until the server closes the connection (or
+    /// resets it after answering); silence for `timeout` is an error.
+    pub fn raw_exchange(&self, raw: &[u8], timeout: Duration) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read as _, Write as _};
+        let mut stream = std::net::TcpStream::connect(self.http.trim_start_matches("http://"))?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.write_all(raw)?;
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => return Ok(received),
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+                Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return Ok(received),
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// Like [`Agent::request`], but a request that cannot be sent or is not
     /// answered within `timeout` is an error instead of a panic: for agents
     /// that may be stopped, paused or without a leader.

@@ -6,16 +6,18 @@
 //! checks Nomad makes before its ACL check (the query string, `?region` and
 //! `?dc`, a path segment that decodes, and the endpoint's own query
 //! options), so a malformed request is a 400 for anyone; the body is read
-//! only after the right is granted. A method the route does not serve goes
+//! only after the right is granted, and a refusal drains a bounded part of
+//! it first (see [`crate::request::drain_body`]). A method the route does not serve goes
 //! on to its "Invalid method" answer unchecked.
 
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
 use axum::middleware::Next;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use crate::request::{Params, Token};
-use crate::routes::{LayerState, find};
-use crate::{ApiError, Backend};
+use crate::request::{Params, Token, drain_body};
+use crate::routes::{Endpoint, LayerState, find};
+use crate::{ApiError, Backend, RouterState};
 
 pub(crate) async fn check_right<B: Backend>(
     State((state, table)): State<LayerState<B>>,
@@ -29,19 +31,27 @@ pub(crate) async fn check_right<B: Backend>(
     let Some(endpoint) = find(&table, matched.as_str(), &parts.method) else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let params = match Params::from_request_parts(&mut parts, &state).await {
-        Ok(params) => params,
-        Err(error) => return error.into_response(),
-    };
-    if matched.as_str().contains('{') && Path::<Vec<String>>::from_request_parts(&mut parts, &()).await.is_err() {
-        return ApiError::bad_request("Invalid path").into_response();
+    match admit(&state, &mut parts, matched.as_str(), endpoint).await {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(refusal) => {
+            drain_body(body).await;
+            refusal.into_response()
+        }
     }
-    if let Err(error) = (endpoint.check)(&params) {
-        return error.into_response();
+}
+
+/// The checks of the module's header, in Nomad's order.
+async fn admit<B: Backend>(
+    state: &RouterState<B>,
+    parts: &mut Parts,
+    matched: &str,
+    endpoint: &Endpoint<B>,
+) -> Result<(), ApiError> {
+    let params = Params::from_request_parts(parts, state).await?;
+    if matched.contains('{') && Path::<Vec<String>>::from_request_parts(parts, &()).await.is_err() {
+        return Err(ApiError::bad_request("Invalid path"));
     }
-    let Ok(token) = Token::from_request_parts(&mut parts, &()).await;
-    if let Err(error) = state.backend.authorize(token.as_deref(), endpoint.capability).await {
-        return error.into_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
+    (endpoint.check)(&params)?;
+    let Ok(token) = Token::from_request_parts(parts, &()).await;
+    state.backend.authorize(token.as_deref(), endpoint.capability).await
 }

@@ -176,6 +176,23 @@ fn parse_uint(value: &str) -> Result<u64, String> {
     value.parse().map_err(|_| format!("strconv.ParseUint: parsing {value:?}: value out of range"))
 }
 
+/// How much of a refused request's body is read before the answer, as Go's
+/// server does (it reads up to 256 KiB): a server that closes with the body
+/// unread makes the kernel reset the connection, and the client that is
+/// still sending loses the answer. A body read to its end also keeps the
+/// connection open for the client's next request.
+const DRAIN_MAX_BYTES: usize = 256 * 1024;
+
+/// How long a refusal waits for the rest of a body it drains.
+const DRAIN_IDLE_MS: u64 = 1_000;
+
+/// Reads and drops what remains of a refused request's body, within
+/// [`DRAIN_MAX_BYTES`]; a larger or stalled body is left, and the
+/// connection closes after the answer.
+pub(crate) async fn drain_body(body: Body) {
+    let _ = read_body(body, DRAIN_MAX_BYTES, DRAIN_IDLE_MS).await;
+}
+
 /// Reads the whole body under `max_bytes`, refusing it with a 413. A
 /// declared `Content-Length` over the limit is refused before any of the body
 /// is read, so a client that declares much and sends nothing still gets its
