@@ -309,8 +309,7 @@ fn declared_lengths_over_the_limit_and_slow_heads_get_an_answer() {
 
     // Half a request line: the server closes the connection instead of
     // waiting for the rest.
-    let cut_off =
-        agent.raw_exchange(b"GET /v1/agent/health HTTP/1.1\r\nHost: ke", std::time::Duration::from_secs(60));
+    let cut_off = agent.raw_exchange(b"GET /v1/agent/health HTTP/1.1\r\nHost: ke", std::time::Duration::from_secs(60));
     assert!(cut_off.is_ok(), "the connection was not closed: {cut_off:?}");
 
     let reply = agent.put("/v1/agent/force-leave?node=no-such-node", "");

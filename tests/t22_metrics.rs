@@ -102,8 +102,13 @@ fn metrics_in_both_formats_name_what_operators_read() {
     );
 
     agent.get("/v1/agent/health");
+    let refused = agent.get("/v1/acl/policy/anything");
     let later = metrics(&agent);
     assert!(count(&later, "Samples", "nomad.http.request", &health) > health_requests, "the count went up");
+    let code = refused.status.to_string();
+    let by_pattern = [("method", "GET"), ("route", "/v1/acl/policy/{name}"), ("code", code.as_str())];
+    assert_eq!(count(&later, "Samples", "nomad.http.request", &by_pattern), 1, "its own series, under the pattern");
+    assert_eq!(count(&later, "Samples", "nomad.http.request", &health), health_requests + 1, "not counted as health");
 
     let reply = agent.get("/v1/metrics?format=prometheus");
     assert_eq!(reply.status, 200, "{}", reply.text());

@@ -11,8 +11,8 @@
 //! on to its "Invalid method" answer unchecked.
 
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
-use axum::middleware::Next;
 use axum::http::request::Parts;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::request::{Params, Token, drain_body};

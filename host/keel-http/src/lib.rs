@@ -149,11 +149,12 @@ pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router
     let state = RouterState { backend, limits };
     let table = Arc::new(routes::table::<B>());
     let router = table.iter().fold(Router::new(), |router, route| router.route(route.path, route.method_router()));
+    let timings = observe::Timings::new(table.iter().map(|route| route.path));
     let layers = (state.clone(), table);
     router
         .route_layer(axum::middleware::from_fn_with_state(layers.clone(), authorize::check_right::<B>))
         .route_layer(axum::middleware::from_fn_with_state(layers, forward::to_leader::<B>))
-        .route_layer(axum::middleware::from_fn(observe::record))
+        .route_layer(axum::middleware::from_fn_with_state(timings, observe::record))
         .fallback(page_not_found)
         .with_state(state)
 }

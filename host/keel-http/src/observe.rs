@@ -2,24 +2,64 @@
 //! `nomad.http.request` (milliseconds), labelled with its method, its route
 //! pattern (`/v1/acl/policy/{name}`, never the raw path, so the labels stay
 //! few) and its status code: requests by route and status, and latency.
+//!
+//! The layer is on every request's path, so it registers each label set
+//! once and keeps the handle: a request after the first of its kind records
+//! without allocating, hashing labels or asking the recorder.
 
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::Histogram;
+
+/// The histograms registered so far, by route pattern.
+pub(crate) struct Timings {
+    routes: HashMap<&'static str, RwLock<Vec<Seen>>>,
+}
+
+/// One route's histogram for one method and status (a route sees a handful).
+type Seen = (Method, StatusCode, Histogram);
+
+impl Timings {
+    /// Timings for the route table's patterns.
+    pub(crate) fn new(patterns: impl IntoIterator<Item = &'static str>) -> Arc<Self> {
+        Arc::new(Self { routes: patterns.into_iter().map(|pattern| (pattern, RwLock::default())).collect() })
+    }
+
+    fn record(&self, route: &str, method: &Method, code: StatusCode, milliseconds: f64) {
+        let Some((&pattern, seen)) = self.routes.get_key_value(route) else {
+            return;
+        };
+        let known = seen.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, _, histogram)) = known.iter().find(|(m, c, _)| m == method && *c == code) {
+            return histogram.record(milliseconds);
+        }
+        drop(known);
+        let histogram = metrics::histogram!(
+            "nomad.http.request",
+            "method" => method.as_str().to_owned(),
+            "route" => pattern,
+            "code" => code.as_str().to_owned(),
+        );
+        histogram.record(milliseconds);
+        seen.write().unwrap_or_else(PoisonError::into_inner).push((method.clone(), code, histogram));
+    }
+}
 
 /// The outermost route layer: it sees the answer whoever gave it (the
 /// handler, the authorization layer, or the leader through the forwarder).
-pub(crate) async fn record(request: Request, next: Next) -> Response {
+pub(crate) async fn record(State(timings): State<Arc<Timings>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     if let Some(route) = route {
-        let code = response.status().as_str().to_owned();
-        metrics::histogram!("nomad.http.request", "method" => method, "route" => route, "code" => code)
-            .record(started.elapsed().as_secs_f64() * 1_000.0);
+        timings.record(route.as_str(), &method, response.status(), started.elapsed().as_secs_f64() * 1_000.0);
     }
     response
 }
