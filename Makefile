@@ -32,7 +32,7 @@ GUEST_CARGO = RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN
 GUEST_FLAGS := -Z build-std=std,panic_abort
 endif
 
-.PHONY: help run test plugins toolchain etcd build bench soak clean-plugins
+.PHONY: help run test plugins toolchain browser etcd build bench soak clean-plugins
 
 help:
 	@echo "make run        start a dev agent (http://127.0.0.1:4646) with the default plugins"
@@ -41,12 +41,13 @@ help:
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make soak       the fault harness for SOAK_SECONDS (default 600) against three servers"
 	@echo "make toolchain  install the wasm guest toolchain if it is missing"
+	@echo "make browser    install Chromium and ChromeDriver, for the status page's tests, if missing"
 	@echo "make etcd       install etcd, the cluster bench's baseline, if it is missing"
 
 run: plugins
 	$(CARGO) run --release -p keel -- agent --dev
 
-test: plugins
+test: plugins browser
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(CARGO) nextest run --workspace --locked --no-fail-fast
@@ -82,6 +83,14 @@ else
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lld-$$major >/dev/null; \
 	fi
 endif
+
+# The status page's tests drive Debian's Chromium through ChromeDriver.
+browser:
+	@if ! { [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; }; then \
+		echo "installing Chromium and ChromeDriver (Debian chromium, chromium-driver)"; \
+		$(SUDO) apt-get update -qq; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
 
 # The cluster bench runs a three-member etcd cluster beside Keel's.
 etcd:

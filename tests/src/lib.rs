@@ -8,6 +8,7 @@
 //! and a fault harness that checks a recorded history against a cluster
 //! under kills and pauses (`fault`).
 
+pub mod browser;
 pub mod cluster;
 pub mod fault;
 pub mod inputs;

@@ -200,8 +200,13 @@ fn every_endpoint_is_found_by_its_own_method_and_path() {
     }
     assert!(find(&table, "/v1/operator/raft/configuration/extra", &Method::GET).is_none());
     assert!(find(&table, "/v1/operator/raft/configuration", &Method::PATCH).is_none());
-    let agent_path =
-        |path: &&str| path.starts_with("/v1/agent/") || path.starts_with("/v1/status/") || *path == "/v1/metrics";
+    let agent_path = |path: &&str| {
+        path.starts_with("/v1/agent/")
+            || path.starts_with("/v1/status/")
+            || *path == "/v1/metrics"
+            || *path == "/"
+            || path.starts_with("/ui")
+    };
     assert!(agent_paths.iter().all(agent_path), "{agent_paths:?}");
-    assert_eq!(agent_paths.len(), 13);
+    assert_eq!(agent_paths.len(), 17);
 }

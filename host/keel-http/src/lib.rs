@@ -34,6 +34,7 @@
 //! operator_snapshot.rs   /v1/operator/snapshot
 //! agent.rs               /v1/agent/{members,self,servers,join,force-leave,health}, /v1/metrics
 //! status.rs              /v1/status/{leader,peers}
+//! ui.rs                  the status page at /ui/, its files embedded by build.rs from ui/
 //! acl_endpoints.rs       /v1/acl/{bootstrap,policies,policy/:name,tokens,token,token/:accessor,token/self}
 //! backend.rs             the contract with the binary: one trait per endpoint family, Backend over all
 //! error.rs               ApiError, Nomad's error replies
@@ -60,6 +61,7 @@ mod request;
 mod routes;
 mod serve;
 mod status;
+mod ui;
 
 #[cfg(test)]
 mod forward_tests;
@@ -153,8 +155,7 @@ pub fn router_with_limits<B: Backend>(backend: Arc<B>, limits: Limits) -> Router
     let layers = (state.clone(), table);
     router
         .route_layer(axum::middleware::from_fn_with_state(layers.clone(), authorize::check_right::<B>))
-        .route_layer(axum::middleware::from_fn_with_state(layers, forward::to_leader::<B>))
-        .route_layer(axum::middleware::from_fn_with_state(timings, observe::record))
+        .route_layer(axum::middleware::from_fn_with_state((layers, timings), observe::record::<B>))
         .fallback(page_not_found)
         .with_state(state)
 }

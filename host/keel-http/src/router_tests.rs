@@ -162,7 +162,7 @@ async fn pretty_indents_every_json_reply() {
 async fn unknown_paths_are_go_404s() {
     let harness = Harness::new();
     for (method, uri) in [
-        ("GET", "/"),
+        ("GET", "/uix"),
         ("GET", "/v1"),
         ("GET", "/v1/agent/health/"),
         ("GET", "/v1/operator/raft"),

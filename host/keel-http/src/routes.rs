@@ -12,7 +12,7 @@ use axum::routing::{MethodFilter, MethodRouter, any, on};
 use crate::request::Params;
 use crate::{
     ApiError, Backend, Capability, RouterState, acl_endpoints, agent, operator_autopilot, operator_license,
-    operator_raft, operator_scheduler, operator_snapshot, status,
+    operator_raft, operator_scheduler, operator_snapshot, status, ui,
 };
 
 /// Which server answers a route.
@@ -140,6 +140,7 @@ pub(crate) fn table<B: Backend>() -> Vec<Route<B>> {
     table.extend(agent_table());
     table.extend(status_table());
     table.extend(acl_table());
+    table.extend(ui_table());
     table
 }
 
@@ -315,6 +316,21 @@ fn status_table<B: Backend>() -> Vec<Route<B>> {
             allowed,
             vec![endpoint(get, Agent, Capability::None, read_check, |m| on(m, status::peers::<B>))],
         ),
+    ]
+}
+
+/// The status page and its files, which need no right: the page reads the
+/// API with the user's token.
+fn ui_table<B: Backend>() -> Vec<Route<B>> {
+    fn page<B: Backend>(path: &'static str, handler: fn(MethodFilter) -> MethodRouter<RouterState<B>>) -> Route<B> {
+        let get = endpoint(Method::GET, Scope::Agent, Capability::None, no_check, handler);
+        methods_route(path, StatusCode::METHOD_NOT_ALLOWED, vec![get])
+    }
+    vec![
+        page("/", |m| on(m, ui::to_page)),
+        page("/ui", |m| on(m, ui::to_page)),
+        page("/ui/", |m| on(m, ui::index)),
+        page("/ui/{*file}", |m| on(m, ui::file)),
     ]
 }
 
