@@ -6,8 +6,7 @@
 //! checks Nomad makes before its ACL check (the query string, `?region` and
 //! `?dc`, a path segment that decodes, and the endpoint's own query
 //! options), so a malformed request is a 400 for anyone; the body is read
-//! only after the right is granted, and a refusal drains a bounded part of
-//! it first (see [`crate::request::drain_body`]). A method the route does not serve goes
+//! only after the right is granted. A method the route does not serve goes
 //! on to its "Invalid method" answer unchecked.
 
 use axum::extract::{FromRequestParts, MatchedPath, Path, Request, State};
@@ -15,7 +14,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::request::{Params, Token, drain_body};
+use crate::request::{Params, Token};
 use crate::routes::{Endpoint, LayerState, find};
 use crate::{ApiError, Backend, RouterState};
 
@@ -33,10 +32,7 @@ pub(crate) async fn check_right<B: Backend>(
     };
     match admit(&state, &mut parts, matched.as_str(), endpoint).await {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
-        Err(refusal) => {
-            drain_body(body).await;
-            refusal.into_response()
-        }
+        Err(refusal) => refusal.into_response(),
     }
 }
 

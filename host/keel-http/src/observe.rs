@@ -14,9 +14,10 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use metrics::Histogram;
 
+use crate::request::read_small_body;
 use crate::routes::LayerState;
 use crate::{Backend, forward};
 
@@ -54,8 +55,9 @@ impl Timings {
     }
 }
 
-/// The outermost route layer: it times the answer whoever gave it (the
-/// handler, the authorization layer, or the leader through the forwarder).
+/// The outermost route layer: it reads a small body ahead (see
+/// [`read_small_body`]) and times the answer whoever gave it (the handler,
+/// the authorization layer, or the leader through the forwarder).
 /// The forwarding layer runs inside it as a call rather than as a layer of
 /// its own: every layer costs an allocation and a boxed future per request,
 /// which on the cheapest endpoints was most of what timing them cost.
@@ -67,7 +69,11 @@ pub(crate) async fn record<B: Backend>(
     let started = Instant::now();
     let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = forward::to_leader(State(layers), request, next).await;
+    let idle_timeout_ms = layers.0.limits.body_idle_timeout_ms;
+    let response = match read_small_body(request, idle_timeout_ms).await {
+        Ok(request) => forward::to_leader(State(layers), request, next).await,
+        Err(error) => error.into_response(),
+    };
     if let Some(route) = route {
         timings.record(route.as_str(), &method, response.status(), started.elapsed().as_secs_f64() * 1_000.0);
     }

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{FromRequestParts, Query, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -176,21 +176,25 @@ fn parse_uint(value: &str) -> Result<u64, String> {
     value.parse().map_err(|_| format!("strconv.ParseUint: parsing {value:?}: value out of range"))
 }
 
-/// How much of a refused request's body is read before the answer, as Go's
-/// server does (it reads up to 256 KiB): a server that closes with the body
-/// unread makes the kernel reset the connection, and the client that is
-/// still sending loses the answer. A body read to its end also keeps the
-/// connection open for the client's next request.
-const DRAIN_MAX_BYTES: usize = 256 * 1024;
+/// Bodies up to this size are read before the route runs, as Go's server
+/// reads up to 256 KiB of what a handler left. A handler that answers
+/// without reading the body (a refusal, or an endpoint that takes none)
+/// would leave bytes unread, and the connection would close after the
+/// answer: the kernel resets it under a client still sending, and a client
+/// that reuses it loses its next request. Larger bodies, and bodies of
+/// unknown length, stream to the handler under its limit as before.
+const READ_AHEAD_MAX_BYTES: u64 = 256 * 1024;
 
-/// How long a refusal waits for the rest of a body it drains.
-const DRAIN_IDLE_MS: u64 = 1_000;
-
-/// Reads and drops what remains of a refused request's body, within
-/// [`DRAIN_MAX_BYTES`]; a larger or stalled body is left, and the
-/// connection closes after the answer.
-pub(crate) async fn drain_body(body: Body) {
-    let _ = read_body(body, DRAIN_MAX_BYTES, DRAIN_IDLE_MS).await;
+/// The request with its body read ahead when it declares at most
+/// [`READ_AHEAD_MAX_BYTES`]; a body that stalls is a 408 as in [`read_body`].
+pub(crate) async fn read_small_body(request: Request, idle_timeout_ms: u64) -> Result<Request, ApiError> {
+    if !request.body().size_hint().exact().is_some_and(|bytes| bytes > 0 && bytes <= READ_AHEAD_MAX_BYTES) {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let max_bytes = usize::try_from(READ_AHEAD_MAX_BYTES).unwrap_or(usize::MAX);
+    let body = read_body(body, max_bytes, idle_timeout_ms).await?;
+    Ok(Request::from_parts(parts, Body::from(body)))
 }
 
 /// Reads the whole body under `max_bytes`, refusing it with a 413. A

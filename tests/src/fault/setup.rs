@@ -69,7 +69,19 @@ pub fn converge(cluster: &Cluster, token: &str) -> Result<Vec<State>, String> {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    Err(format!("servers did not converge in {CONVERGE_TIMEOUT:?}; (policies, register) per server: {last}"))
+    let warnings: String = cluster.running().into_iter().map(|server| warnings_of(cluster, server)).collect();
+    Err(format!(
+        "servers did not converge in {CONVERGE_TIMEOUT:?}; (policies, register) per server: {last}\n{warnings}"
+    ))
+}
+
+/// The last warnings and errors a server logged, for a report that must
+/// say why it fell behind.
+fn warnings_of(cluster: &Cluster, server: usize) -> String {
+    let log = cluster.agent(server).log();
+    let lines: Vec<&str> = log.lines().filter(|line| line.contains(" WARN ") || line.contains(" ERROR ")).collect();
+    let tail = &lines[lines.len().saturating_sub(15)..];
+    format!("server {server}'s last warnings and errors:\n  {}\n", tail.join("\n  "))
 }
 
 fn summary(cluster: &Cluster, server: usize, token: &str) -> Option<Summary> {
