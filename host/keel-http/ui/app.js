@@ -182,7 +182,7 @@ const Keel = (() => {
         return [path, { error }];
       }
     })));
-    showLeader(answers.get(LEADER_PATH));
+    showLeader(answers);
     for (const spec of views) {
       const element = section(spec);
       const failed = spec.paths.map((path) => answers.get(path).error).find(Boolean);
@@ -198,11 +198,18 @@ const Keel = (() => {
     document.getElementById("updated").textContent = `Last read ${new Date().toLocaleTimeString("en-GB")}.`;
   }
 
-  function showLeader(answer) {
-    const banner = document.getElementById("banner");
+  /// The banner: this agent names no leader, or names one that cannot
+  /// answer (a leader that lost its quorum, or one a follower cannot reach
+  /// to relay a read, answers a 5xx that says so).
+  function showLeader(answers) {
+    const answer = answers.get(LEADER_PATH);
+    const unreachable = [...answers.values()].map(({ error }) => error)
+      .find((error) => error && error.status >= 500 && /leader/i.test(error.message));
     let problem = null;
     if (answer.error) problem = `This agent cannot reach a cluster leader: ${answer.error.message}`;
     else if (!answer.value) problem = "This agent knows no cluster leader: the servers may be electing one, or too few are up.";
+    else if (unreachable) problem = `This agent cannot reach a cluster leader: ${unreachable.message}`;
+    const banner = document.getElementById("banner");
     banner.hidden = !problem;
     banner.textContent = problem || "";
     document.body.dataset.leader = answer.value || "";
