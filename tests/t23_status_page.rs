@@ -9,16 +9,11 @@ use std::time::{Duration, Instant};
 use keel_tests::Agent;
 use keel_tests::browser::Browser;
 use keel_tests::cluster::Cluster;
+use keel_tests::fault::bootstrap;
 
 /// How long the page may take to show a change: it reads every 2 s, and an
 /// election after a kill takes a few seconds more.
 const SHOWN: Duration = Duration::from_secs(60);
-
-fn bootstrap(agent: &Agent) -> String {
-    let reply = agent.request("POST", "/v1/acl/bootstrap", &[], b"");
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    reply.json()["SecretID"].as_str().expect("a secret").to_owned()
-}
 
 /// The leader's name as the API tells a management token, once one is known.
 fn leader_name(agent: &Agent, management: &str) -> Option<String> {
@@ -47,7 +42,7 @@ fn the_page_follows_the_cluster_through_a_leader_kill() {
     let mut cluster = Cluster::builder(&["127.0.0.196", "127.0.0.197", "127.0.0.198"]).acl_enabled(true).launch();
     let leader = cluster.leader();
     let watched = cluster.followers()[0];
-    let management = bootstrap(cluster.agent(watched));
+    let management = bootstrap(&cluster);
     let browser = Browser::start();
 
     let opened = Instant::now();

@@ -21,7 +21,8 @@ pub struct Browser {
     driver: Child,
     base: String,
     session: String,
-    _profile: tempfile::TempDir,
+    client: ureq::Agent,
+    profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -40,7 +41,12 @@ impl Browser {
             .expect("chromedriver starts");
         let base = format!("http://127.0.0.1:{port}");
         let profile = tempfile::tempdir().expect("a profile directory");
-        let mut browser = Self { driver, base, session: String::new(), _profile: profile };
+        let client = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let mut browser = Self { driver, base, session: String::new(), client, profile };
         let deadline = Instant::now() + Duration::from_secs(30);
         while browser.call("GET", "/status", None).map(|v| v["ready"] != true).unwrap_or(true) {
             assert!(Instant::now() < deadline, "chromedriver did not get ready within 30 s");
@@ -58,7 +64,7 @@ impl Browser {
             "--window-size=1280,1000",
         ];
         let mut args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-        args.push(format!("--user-data-dir={}", browser._profile.path().display()));
+        args.push(format!("--user-data-dir={}", browser.profile.path().display()));
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
@@ -76,12 +82,7 @@ impl Browser {
             .header("content-type", "application/json")
             .body(body.map(|body| body.to_string()).unwrap_or_default())
             .map_err(|e| e.to_string())?;
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let mut response = agent.run(request).map_err(|e| format!("{method} {path}: {e}"))?;
+        let mut response = self.client.run(request).map_err(|e| format!("{method} {path}: {e}"))?;
         let text = response.body_mut().read_to_string().map_err(|e| e.to_string())?;
         let reply: Value = serde_json::from_str(&text).map_err(|e| format!("{method} {path}: {e}: {text}"))?;
         match response.status().is_success() {

@@ -23,7 +23,7 @@
 //! routes.rs              the route table: per path and method, the right ("ACL Required"), scope, checks, handler
 //! authorize.rs           the layer that checks a route's right before its handler runs
 //! forward.rs             the layer that relays leader-only requests on a follower to the leader
-//! observe.rs             the layer that times every request into the agent's metrics
+//! observe.rs             the outermost layer: reads small bodies ahead, times every request into the metrics
 //! request.rs             extractors: token, query options, bodies under limits, JSON objects only
 //! reply.rs               JSON replies, ?pretty, the X-Nomad-* query headers
 //! serve.rs               the connection loop: hyper with a request head timeout

@@ -22,6 +22,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use report::Report;
+/// Also the start of tests that need ACLs on a cluster and its management token.
+pub use setup::bootstrap;
 
 use crate::cluster::Cluster;
 use client::Workload;
