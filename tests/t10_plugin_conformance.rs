@@ -242,6 +242,29 @@ async fn license_world_contract() {
     assert!(validator.validate("garbage", "nomad", 0).await.features().is_empty());
 }
 
+/// Every world: the default plugins pass the smoke cases an install runs
+/// before anything changes (`keel_plugins::smoke`), and a plugin that traps
+/// fails them with the case named.
+#[tokio::test]
+async fn the_default_plugins_pass_the_install_smoke_cases() {
+    let runtime = runtime();
+    for kind in keel_plugins::Kind::ALL {
+        let loaded = runtime.load_kind(kind, &plugin(kind.default_plugin()), &[]).expect("default plugin loads");
+        keel_plugins::smoke::run(&loaded).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+    }
+    let panics = runtime.load_kind(keel_plugins::Kind::Autopilot, &keel_tests::fixture("panic"), &[]).expect("loads");
+    match keel_plugins::smoke::run(&panics).await {
+        Err(PluginError::Smoke { plugin, case }) => {
+            assert_eq!(plugin, "fixture-panic");
+            assert!(case.contains("five voters"), "{case}");
+        }
+        other => panic!("a trapping plugin passed the smoke cases: {other:?}"),
+    }
+    let never_write =
+        runtime.load_kind(keel_plugins::Kind::Acl, &keel_tests::fixture("acl-never-write"), &[]).expect("loads");
+    keel_plugins::smoke::run(&never_write).await.expect("a stricter ACL plugin passes");
+}
+
 /// Every guest crate in the tree is built by `make plugins` and loaded by a
 /// test: the default plugins above, the hostile fixtures in
 /// `t50_hostile_plugins`, the custom ACL plugin in `t40_acl`.

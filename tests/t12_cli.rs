@@ -25,9 +25,10 @@ fn plugin_check_accepts_every_default_plugin() {
         let output = keel(&["plugin", "check", path.to_str().expect("utf-8 path")]);
         assert!(output.status.success(), "{}: {}", kind, stderr(&output));
         let printed = stdout(&output);
-        assert!(printed.contains(&format!("world:   {}", kind.world())), "{printed}");
-        assert!(printed.contains(&format!("name:    {}", kind.default_plugin())), "{printed}");
-        assert!(printed.contains("version: "), "{printed}");
+        assert!(printed.contains(&format!("world:    {}", kind.world())), "{printed}");
+        assert!(printed.contains(&format!("name:     {}", kind.default_plugin())), "{printed}");
+        assert!(printed.contains("version:  "), "{printed}");
+        assert!(printed.contains("contract: keel:plugin@0.1.0"), "{printed}");
     }
 }
 

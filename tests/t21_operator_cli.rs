@@ -159,6 +159,8 @@ fn autopilot_settings_are_set_and_the_server_is_healthy() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(fields(&health)["Healthy"], "true", "{health}");
+    let latency = health.lines().find(|line| line.starts_with("Plugin autopilot-default")).unwrap_or_default();
+    assert!(latency.contains(" calls, p50 ") && latency.contains("µs"), "the plugin's latency line: {health}");
     let server = row_with(&health, "127.0.0.43:4647");
     assert_eq!(server[1..4], ["gamma.global", "127.0.0.43:4647", "alive"], "{health}");
 }
@@ -185,7 +187,11 @@ fn a_snapshot_saved_inspected_and_restored_brings_the_old_configuration_back() {
     assert_eq!(inspected["Version"], keel_state::archive::FORMAT_VERSION.to_string());
     let json = keel(&["operator", "snapshot", "inspect", path_arg(&file), "--json"], &[]).succeeded();
     let json: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("--json is not JSON ({e}):\n{json}"));
-    assert_eq!((json["Index"].as_u64(), json["Version"].as_u64()), (Some(index), Some(1)), "{json}");
+    assert_eq!(
+        (json["Index"].as_u64(), json["Version"].as_u64()),
+        (Some(index), Some(u64::from(keel_state::archive::FORMAT_VERSION))),
+        "{json}"
+    );
     assert_eq!(json["Membership"][0]["Address"], "127.0.0.44:4647", "{json}");
 
     let restored = keel_at(&agent.http, &["operator", "snapshot", "restore", path_arg(&file)]).succeeded();

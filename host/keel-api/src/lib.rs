@@ -16,6 +16,7 @@ pub mod duration;
 pub mod json;
 pub mod limits;
 pub mod operator;
+pub mod plugin;
 pub mod time;
 
 mod boolean;

@@ -111,6 +111,9 @@ pub fn run(args: &ClientArgs, command: AutopilotCommand) -> anyhow::Result<()> {
                 println!("{}", reply.pretty());
             } else {
                 print!("{}", render_health(&health));
+                if let Some(latency) = crate::plugin::latency_line(&client, "autopilot") {
+                    print!("\n{latency}");
+                }
             }
             if reply.status == StatusCode::TOO_MANY_REQUESTS || !health.healthy {
                 return Err(Unhealthy.into());

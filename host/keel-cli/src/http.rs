@@ -227,6 +227,11 @@ impl Client {
         self.call(Method::PUT, path, body, &[])
     }
 
+    /// `POST path` with `body`.
+    pub fn post(&self, path: &str, body: &[u8]) -> Result<Reply, ClientError> {
+        self.call(Method::POST, path, body, &[])
+    }
+
     /// `DELETE path`.
     pub fn delete(&self, path: &str) -> Result<Reply, ClientError> {
         self.call(Method::DELETE, path, &[], &[])

@@ -19,6 +19,7 @@ pub mod acl;
 pub mod http;
 pub mod license;
 pub mod operator;
+pub mod plugin;
 pub mod server;
 pub mod status;
 

@@ -128,9 +128,7 @@ impl SignArgs {
 pub fn run(command: LicenseCommand) -> anyhow::Result<()> {
     match command {
         LicenseCommand::Keygen { out } => {
-            let mut seed = [0_u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut seed);
-            let files = keygen(&out, &SigningKey::from_bytes(&seed))?;
+            let files = keygen(&out, &new_signing_key())?;
             println!("Key ID:     {}", files.key_id);
             println!("Secret key: {} (keep it secret: it signs licenses)", files.secret.display());
             println!("Public key: {}", files.public.display());
@@ -138,9 +136,7 @@ pub fn run(command: LicenseCommand) -> anyhow::Result<()> {
             println!("Trust it with the license plugin's setting: public_key = \"{}\"", files.public_key);
         }
         LicenseCommand::Sign(args) => {
-            let text = std::fs::read_to_string(&args.key).with_context(|| format!("read {}", args.key.display()))?;
-            let key = license_document::decode_secret_key(&text)
-                .map_err(|reason| anyhow::anyhow!("{} is not a secret key: {reason}", args.key.display()))?;
+            let key = read_secret_key(&args.key)?;
             let now_ms = now_ms();
             let terms = args.terms(now_ms, || uuid::Uuid::new_v4().to_string());
             let document = license_document::sign(&terms, &key);
@@ -175,16 +171,30 @@ fn now_ms() -> i64 {
 }
 
 /// The files `keygen` wrote.
-struct KeyFiles {
-    secret: PathBuf,
-    public: PathBuf,
-    public_key: String,
+pub(crate) struct KeyFiles {
+    pub(crate) secret: PathBuf,
+    pub(crate) public: PathBuf,
+    pub(crate) public_key: String,
     key_id: String,
+}
+
+/// A new Ed25519 signing key from the operating system's randomness.
+pub(crate) fn new_signing_key() -> SigningKey {
+    let mut seed = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    SigningKey::from_bytes(&seed)
+}
+
+/// Reads a secret key file as [`keygen`] wrote it.
+pub(crate) fn read_secret_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+    license_document::decode_secret_key(&text)
+        .map_err(|reason| anyhow::anyhow!("{} is not a secret key: {reason}", path.display()))
 }
 
 /// Writes `PREFIX.key` (mode 0600) and `PREFIX.pub` for `key`, refusing to
 /// replace either.
-fn keygen(prefix: &Path, key: &SigningKey) -> anyhow::Result<KeyFiles> {
+pub(crate) fn keygen(prefix: &Path, key: &SigningKey) -> anyhow::Result<KeyFiles> {
     let with_suffix = |suffix: &str| {
         let mut name = OsString::from(prefix.as_os_str());
         name.push(suffix);
@@ -204,7 +214,7 @@ fn keygen(prefix: &Path, key: &SigningKey) -> anyhow::Result<KeyFiles> {
 
 /// Creates `path` with `text` and a newline; fails if it exists. The mode
 /// is set at creation, so a secret is never readable by others, even briefly.
-fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
+pub(crate) fn write_new(path: &Path, text: &str, mode: u32) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -226,26 +226,35 @@ impl Server {
             return Err(ClusterError::NotLeader(None));
         }
         metrics::counter!("nomad.nomad.rpc.forwarded").increment(1);
-        let (head, body) = request.split();
-        let request = RpcRequest::Forward(head);
-        let call = self.client.call(&leader.address, &request, &body, timeout);
-        let answer = tokio::select! {
-            answer = call => answer,
+        tokio::select! {
+            answer = self.ask(&leader.address, request, timeout) => answer,
             () = self.leadership_moves_from(&leader.id) => {
-                return Err(ClusterError::Rpc(format!(
+                Err(ClusterError::Rpc(format!(
                     "{}: another server was elected leader while the request was relayed; it may or may not \
                      have been applied",
                     leader.address
-                )));
+                )))
             }
-        };
-        match answer {
+        }
+    }
+
+    /// Sends an API request to the server at `rpc_address`, which serves it
+    /// through its own router, and brings back its answer, or fails after
+    /// `timeout`.
+    pub async fn ask(
+        &self,
+        rpc_address: &str,
+        request: Forwarded,
+        timeout: Duration,
+    ) -> Result<ForwardedReply, ClusterError> {
+        let (head, body) = request.split();
+        match self.client.call(rpc_address, &RpcRequest::Forward(head), &body, timeout).await {
             Ok((RpcResponse::Forward(reply), body)) => Ok(ForwardedReply::join(reply, body)),
-            Ok(_) => Err(ClusterError::Rpc(format!("{} answered another request", leader.address))),
+            Ok(_) => Err(ClusterError::Rpc(format!("{rpc_address} answered another request"))),
             Err(failed) if !failed.maybe_delivered => {
-                Err(ClusterError::Unreachable(format!("{}: {}", leader.address, failed.error)))
+                Err(ClusterError::Unreachable(format!("{rpc_address}: {}", failed.error)))
             }
-            Err(failed) => Err(ClusterError::Rpc(format!("{}: {}", leader.address, failed.error))),
+            Err(failed) => Err(ClusterError::Rpc(format!("{rpc_address}: {}", failed.error))),
         }
     }
 

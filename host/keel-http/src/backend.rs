@@ -15,6 +15,8 @@ use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, SchedulerConfiguration,
 };
 
+use keel_api::plugin::{AgentPlugin, PluginEntry, PluginInstallRequest, PluginInstallResponse, PluginStatus};
+
 use crate::ApiError;
 
 /// The right a request needs, as the "ACL Required" column of the API
@@ -121,12 +123,20 @@ pub struct Identity {
 ///   clients; internal detail is logged by the implementation, not returned.
 ///   This holds for every method of every family below.
 pub trait Backend:
-    Authorize + AgentApi + OperatorRaftApi + AutopilotApi + SchedulerApi + LicenseApi + SnapshotApi + AclApi
+    Authorize + AgentApi + OperatorRaftApi + AutopilotApi + SchedulerApi + LicenseApi + SnapshotApi + AclApi + PluginApi
 {
 }
 
 impl<T> Backend for T where
-    T: Authorize + AgentApi + OperatorRaftApi + AutopilotApi + SchedulerApi + LicenseApi + SnapshotApi + AclApi
+    T: Authorize
+        + AgentApi
+        + OperatorRaftApi
+        + AutopilotApi
+        + SchedulerApi
+        + LicenseApi
+        + SnapshotApi
+        + AclApi
+        + PluginApi
 {
 }
 
@@ -192,6 +202,42 @@ pub trait AgentApi: Send + Sync + 'static {
     /// Joins the gossip pool through `addresses`; 501 on a client-only agent.
     fn join(&self, addresses: Vec<String>) -> impl Future<Output = Result<JoinResponse, ApiError>> + Send;
     fn force_leave(&self, node: String, prune: bool) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// `/v1/operator/plugins`, `/v1/operator/plugin/:kind[/promote|/rollback]`
+/// and `/v1/agent/plugins`: the cluster's plugin registry. `kind` is as the
+/// path spells it; an unknown kind is a 400.
+///
+/// # To ensure correctness
+/// - An install is verified before anything is written, and every refusal
+///   is a 400 naming the reason that changes nothing.
+/// - A change answers once the answering server enforces it.
+pub trait PluginApi: Send + Sync + 'static {
+    fn plugins(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<PluginEntry>>, ApiError>> + Send;
+    /// One kind, with every server's active plugin, asked with `token`.
+    fn plugin(
+        &self,
+        kind: String,
+        consistency: Consistency,
+        token: Option<String>,
+    ) -> impl Future<Output = Result<Read<PluginStatus>, ApiError>> + Send;
+    fn install_plugin(
+        &self,
+        kind: String,
+        request: PluginInstallRequest,
+    ) -> impl Future<Output = Result<PluginInstallResponse, ApiError>> + Send;
+    fn promote_plugin(&self, kind: String) -> impl Future<Output = Result<u64, ApiError>> + Send;
+    fn rollback_plugin(
+        &self,
+        kind: String,
+        digest: Option<String>,
+    ) -> impl Future<Output = Result<u64, ApiError>> + Send;
+    fn remove_plugin(&self, kind: String) -> impl Future<Output = Result<u64, ApiError>> + Send;
+    /// This agent's active plugins.
+    fn agent_plugins(&self) -> Vec<AgentPlugin>;
 }
 
 /// `/v1/operator/raft/...`.

@@ -208,5 +208,5 @@ fn every_endpoint_is_found_by_its_own_method_and_path() {
             || path.starts_with("/ui")
     };
     assert!(agent_paths.iter().all(agent_path), "{agent_paths:?}");
-    assert_eq!(agent_paths.len(), 17);
+    assert_eq!(agent_paths.len(), 18);
 }

@@ -53,6 +53,7 @@ mod forward;
 mod observe;
 mod operator_autopilot;
 mod operator_license;
+mod operator_plugin;
 mod operator_raft;
 mod operator_scheduler;
 mod operator_snapshot;
@@ -77,7 +78,7 @@ use axum::extract::FromRef;
 
 pub use backend::{
     AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Metrics, OperatorRaftApi, PeerSelector, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
+    Metrics, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
 };
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;

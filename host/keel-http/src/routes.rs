@@ -12,7 +12,7 @@ use axum::routing::{MethodFilter, MethodRouter, any, on};
 use crate::request::Params;
 use crate::{
     ApiError, Backend, Capability, RouterState, acl_endpoints, agent, operator_autopilot, operator_license,
-    operator_raft, operator_scheduler, operator_snapshot, status, ui,
+    operator_plugin, operator_raft, operator_scheduler, operator_snapshot, status, ui,
 };
 
 /// Which server answers a route.
@@ -140,6 +140,7 @@ pub(crate) fn table<B: Backend>() -> Vec<Route<B>> {
     table.extend(agent_table());
     table.extend(status_table());
     table.extend(acl_table());
+    table.extend(plugin_table());
     table.extend(ui_table());
     table
 }
@@ -233,6 +234,46 @@ fn operator_table<B: Backend>() -> Vec<Route<B>> {
                 endpoint(get, Leader, Management, read_check, |m| on(m, operator_snapshot::save::<B>)),
                 snapshot_restore,
             ],
+        ),
+    ]
+}
+
+/// The plugin registry: a management token for every registry route, as
+/// for snapshots; the agent's own plugins with `agent:read`.
+fn plugin_table<B: Backend>() -> Vec<Route<B>> {
+    use Capability::Management;
+    use Scope::Leader;
+    let allowed = StatusCode::METHOD_NOT_ALLOWED;
+    let (get, put, post, delete) = (Method::GET, Method::PUT, Method::POST, Method::DELETE);
+    vec![
+        methods_route(
+            "/v1/operator/plugins",
+            allowed,
+            vec![endpoint(get.clone(), Leader, Management, read_check, |m| on(m, operator_plugin::list::<B>))],
+        ),
+        methods_route(
+            "/v1/operator/plugin/{kind}",
+            allowed,
+            vec![
+                endpoint(get.clone(), Leader, Management, read_check, |m| on(m, operator_plugin::status::<B>)),
+                endpoint(put, Leader, Management, no_check, |m| on(m, operator_plugin::install::<B>)),
+                endpoint(delete, Leader, Management, no_check, |m| on(m, operator_plugin::remove::<B>)),
+            ],
+        ),
+        methods_route(
+            "/v1/operator/plugin/{kind}/promote",
+            allowed,
+            vec![endpoint(post.clone(), Leader, Management, no_check, |m| on(m, operator_plugin::promote::<B>))],
+        ),
+        methods_route(
+            "/v1/operator/plugin/{kind}/rollback",
+            allowed,
+            vec![endpoint(post, Leader, Management, no_check, |m| on(m, operator_plugin::rollback::<B>))],
+        ),
+        methods_route(
+            "/v1/agent/plugins",
+            allowed,
+            vec![endpoint(get, Scope::Agent, Capability::AgentRead, no_check, |m| on(m, operator_plugin::agent::<B>))],
         ),
     ]
 }

@@ -14,11 +14,15 @@ use keel_api::operator::{
     AutopilotConfiguration, License, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer,
     SchedulerConfiguration, ServerHealth,
 };
+use keel_api::plugin::{
+    AgentPlugin, PluginEntry, PluginHistoryEntry, PluginInstallRequest, PluginInstallResponse, PluginStatus,
+    PluginVersion,
+};
 use tower::ServiceExt;
 
 use crate::{
     AclApi, AgentApi, ApiError, Authorize, AutopilotApi, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Limits, OperatorRaftApi, PeerSelector, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
+    Limits, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
 };
 
 /// Everything the test backend knows and everything it was asked.
@@ -42,6 +46,8 @@ pub(crate) struct State {
     pub acl_tokens: Vec<AclToken>,
     /// The index of the bootstrap, once done.
     pub acl_bootstrapped: Option<u64>,
+    /// Installed plugins by kind: the entry and the history of digests.
+    pub plugins: BTreeMap<String, PluginEntry>,
 
     pub last_auth: Option<(Option<String>, Capability)>,
     pub last_consistency: Option<Consistency>,
@@ -132,6 +138,7 @@ impl TestBackend {
             acl_policies: BTreeMap::new(),
             acl_tokens: Vec::new(),
             acl_bootstrapped: None,
+            plugins: BTreeMap::new(),
             last_auth: None,
             last_consistency: None,
             removed: Vec::new(),
@@ -578,6 +585,104 @@ impl AclApi for TestBackend {
         let mut state = self.acl_write()?;
         state.acl_tokens.retain(|t| t.accessor_id != accessor);
         Ok(state.index)
+    }
+}
+
+/// The plugin kinds the test backend knows.
+const PLUGIN_KINDS: [&str; 4] = ["acl", "autopilot", "scheduler", "license"];
+
+fn plugin_kind(kind: &str) -> Result<String, ApiError> {
+    match PLUGIN_KINDS.contains(&kind) {
+        true => Ok(kind.to_owned()),
+        false => Err(ApiError::bad_request(format!("unknown plugin kind {kind:?}"))),
+    }
+}
+
+/// A registry of installs in memory: the component's bytes are its "digest".
+impl PluginApi for TestBackend {
+    async fn plugins(&self, consistency: Consistency) -> Result<Read<Vec<PluginEntry>>, ApiError> {
+        self.read(consistency, |state| state.plugins.values().cloned().collect())
+    }
+
+    async fn plugin(
+        &self,
+        kind: String,
+        consistency: Consistency,
+        _token: Option<String>,
+    ) -> Result<Read<PluginStatus>, ApiError> {
+        let kind = plugin_kind(&kind)?;
+        self.read(consistency, |state| PluginStatus {
+            entry: state.plugins.get(&kind).cloned().unwrap_or_else(|| PluginEntry { kind, ..PluginEntry::default() }),
+            servers: Vec::new(),
+        })
+    }
+
+    async fn install_plugin(
+        &self,
+        kind: String,
+        request: PluginInstallRequest,
+    ) -> Result<PluginInstallResponse, ApiError> {
+        let kind = plugin_kind(&kind)?;
+        if request.component.is_empty() {
+            return Err(ApiError::bad_request("Component is not a plugin"));
+        }
+        let mut state = self.write()?;
+        state.index += 1;
+        let index = state.index;
+        let entry = state.plugins.entry(kind.clone()).or_default();
+        if let Some(previous) = entry.installed.take() {
+            let PluginVersion { digest, name, version, install_index, .. } = previous;
+            entry.history.insert(0, PluginHistoryEntry { digest, name, version, install_index });
+        }
+        let digest = request.component.clone();
+        let version =
+            PluginVersion { digest: digest.clone(), name: "test".into(), install_index: index, ..Default::default() };
+        *entry = PluginEntry {
+            kind: kind.clone(),
+            source: "installed".into(),
+            mode: "active".into(),
+            installed: Some(version),
+            active_index: index,
+            ..entry.clone()
+        };
+        Ok(PluginInstallResponse {
+            kind,
+            digest,
+            name: "test".into(),
+            version: String::new(),
+            mode: "active".into(),
+            index,
+        })
+    }
+
+    async fn promote_plugin(&self, kind: String) -> Result<u64, ApiError> {
+        plugin_kind(&kind)?;
+        Err(ApiError::bad_request("there is no shadow plugin to promote"))
+    }
+
+    async fn rollback_plugin(&self, kind: String, digest: Option<String>) -> Result<u64, ApiError> {
+        let kind = plugin_kind(&kind)?;
+        let mut state = self.write()?;
+        state.index += 1;
+        let index = state.index;
+        let entry = state.plugins.get_mut(&kind).ok_or_else(|| ApiError::bad_request("nothing installed"))?;
+        if digest.is_some_and(|digest| !entry.history.iter().any(|kept| kept.digest == digest)) {
+            return Err(ApiError::bad_request("no kept plugin has that digest"));
+        }
+        entry.installed = None;
+        entry.active_index = index;
+        Ok(index)
+    }
+
+    async fn remove_plugin(&self, kind: String) -> Result<u64, ApiError> {
+        self.rollback_plugin(kind, None).await
+    }
+
+    fn agent_plugins(&self) -> Vec<AgentPlugin> {
+        PLUGIN_KINDS
+            .iter()
+            .map(|kind| AgentPlugin { kind: (*kind).to_owned(), source: "embedded".into(), ..AgentPlugin::default() })
+            .collect()
     }
 }
 

@@ -1,32 +1,284 @@
-//! The agent's four active plugins, one per kind.
+//! The agent's four active plugins, one per kind, each replaceable while
+//! calls run: a call takes the current plugin ([`Slot::get`]) and keeps it
+//! until it returns, so calls in flight finish on the plugin they started
+//! with and the next call uses the new one. No call sees a mix.
 
-use crate::{AclPlugin, AutopilotPlugin, Kind, LicensePlugin, MetricsSnapshot, PluginInfo, SchedulerPlugin};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::{
+    AclPlugin, AutopilotPlugin, Kind, LicensePlugin, MetricsSnapshot, PluginError, PluginInfo, Runtime, SchedulerPlugin,
+};
+
+/// Where an active plugin came from, in order of precedence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Installed through the cluster's plugin registry.
+    Installed,
+    /// Named by the agent's configuration (`--plugin`, `plugin "KIND" { path }`).
+    Configured,
+    /// Built into the binary.
+    Embedded,
+}
+
+impl Source {
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Installed => "installed",
+            Source::Configured => "configured",
+            Source::Embedded => "embedded",
+        }
+    }
+}
+
+/// What identifies an active plugin's component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub source: Source,
+    /// Hex SHA-256 of the component.
+    pub digest: String,
+    /// The Raft index that activated it; 0 unless installed.
+    pub index: u64,
+}
+
+impl Origin {
+    /// The origin of `component` from `source`, activated at `index`.
+    pub fn of(source: Source, component: &[u8], index: u64) -> Self {
+        Self { source, digest: crate::digest(component), index }
+    }
+}
+
+/// A loaded plugin of any kind.
+pub enum AnyPlugin {
+    Acl(AclPlugin),
+    Autopilot(AutopilotPlugin),
+    Scheduler(SchedulerPlugin),
+    License(LicensePlugin),
+}
+
+impl AnyPlugin {
+    pub fn kind(&self) -> Kind {
+        match self {
+            AnyPlugin::Acl(_) => Kind::Acl,
+            AnyPlugin::Autopilot(_) => Kind::Autopilot,
+            AnyPlugin::Scheduler(_) => Kind::Scheduler,
+            AnyPlugin::License(_) => Kind::License,
+        }
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        match self {
+            AnyPlugin::Acl(plugin) => plugin.info(),
+            AnyPlugin::Autopilot(plugin) => plugin.info(),
+            AnyPlugin::Scheduler(plugin) => plugin.info(),
+            AnyPlugin::License(plugin) => plugin.info(),
+        }
+    }
+}
+
+/// Tells plugins apart across activations, so that what was computed with
+/// one (a compiled ACL) is never used with another.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+/// One active plugin with its origin.
+pub struct Active<P> {
+    pub plugin: P,
+    pub origin: Origin,
+    generation: u64,
+}
+
+impl<P> Active<P> {
+    pub fn new(plugin: P, origin: Origin) -> Self {
+        Self { plugin, origin, generation: GENERATIONS.fetch_add(1, Ordering::Relaxed) }
+    }
+
+    /// A number no other activation in this process has.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+}
+
+impl<P> std::ops::Deref for Active<P> {
+    type Target = P;
+
+    fn deref(&self) -> &P {
+        &self.plugin
+    }
+}
+
+/// The place one kind's active plugin is kept.
+pub struct Slot<P> {
+    current: RwLock<Arc<Active<P>>>,
+}
+
+impl<P> Slot<P> {
+    fn new(active: Active<P>) -> Self {
+        Self { current: RwLock::new(Arc::new(active)) }
+    }
+
+    /// The plugin to make the next call with.
+    pub fn get(&self) -> Arc<Active<P>> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn set(&self, active: Active<P>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
+    }
+}
+
+/// One kind's active plugin as listings show it.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub kind: Kind,
+    pub info: PluginInfo,
+    pub origin: Origin,
+    pub metrics: MetricsSnapshot,
+}
 
 /// The four active plugins of an agent.
 pub struct Plugins {
-    pub acl: AclPlugin,
-    pub autopilot: AutopilotPlugin,
-    pub scheduler: SchedulerPlugin,
-    pub license: LicensePlugin,
+    pub acl: Slot<AclPlugin>,
+    pub autopilot: Slot<AutopilotPlugin>,
+    pub scheduler: Slot<SchedulerPlugin>,
+    pub license: Slot<LicensePlugin>,
 }
 
 impl Plugins {
-    /// Each kind with its plugin's identity and counters.
-    pub fn described(&self) -> [(Kind, &PluginInfo, MetricsSnapshot); 4] {
-        [
-            (Kind::Acl, self.acl.info(), self.acl.metrics().snapshot()),
-            (Kind::Autopilot, self.autopilot.info(), self.autopilot.metrics().snapshot()),
-            (Kind::Scheduler, self.scheduler.info(), self.scheduler.metrics().snapshot()),
-            (Kind::License, self.license.info(), self.license.metrics().snapshot()),
-        ]
+    /// Loads each kind's plugin from what `chosen` holds for it.
+    pub fn load(runtime: &Runtime, chosen: &Fallbacks) -> Result<Self, PluginError> {
+        fn slot<P>(
+            chosen: &Chosen,
+            load: impl FnOnce(&[u8], &[(String, String)]) -> Result<P, PluginError>,
+        ) -> Result<Slot<P>, PluginError> {
+            Ok(Slot::new(Active::new(load(&chosen.component, &chosen.settings)?, chosen.origin())))
+        }
+        Ok(Self {
+            acl: slot(&chosen.acl, |c, s| runtime.load_acl(c, s))?,
+            autopilot: slot(&chosen.autopilot, |c, s| runtime.load_autopilot(c, s))?,
+            scheduler: slot(&chosen.scheduler, |c, s| runtime.load_scheduler(c, s))?,
+            license: slot(&chosen.license, |c, s| runtime.load_license(c, s))?,
+        })
+    }
+
+    /// Makes `plugin` the active plugin of its kind.
+    pub fn activate(&self, plugin: AnyPlugin, origin: Origin) {
+        match plugin {
+            AnyPlugin::Acl(plugin) => self.acl.set(Active::new(plugin, origin)),
+            AnyPlugin::Autopilot(plugin) => self.autopilot.set(Active::new(plugin, origin)),
+            AnyPlugin::Scheduler(plugin) => self.scheduler.set(Active::new(plugin, origin)),
+            AnyPlugin::License(plugin) => self.license.set(Active::new(plugin, origin)),
+        }
+    }
+
+    /// The Raft index that activated one kind's plugin (0 for a server's
+    /// own plugin that nothing in the registry replaced).
+    pub fn origin_index(&self, kind: Kind) -> u64 {
+        self.with_origin(kind, |origin| origin.index)
+    }
+
+    /// Where one kind's active plugin came from.
+    pub fn origin(&self, kind: Kind) -> Origin {
+        self.with_origin(kind, Origin::clone)
+    }
+
+    fn with_origin<R>(&self, kind: Kind, f: impl FnOnce(&Origin) -> R) -> R {
+        match kind {
+            Kind::Acl => f(&self.acl.get().origin),
+            Kind::Autopilot => f(&self.autopilot.get().origin),
+            Kind::Scheduler => f(&self.scheduler.get().origin),
+            Kind::License => f(&self.license.get().origin),
+        }
+    }
+
+    /// One kind's active plugin with its identity and counters.
+    pub fn describe_kind(&self, kind: Kind) -> Described {
+        fn of<P>(
+            kind: Kind,
+            slot: &Slot<P>,
+            info: fn(&P) -> &PluginInfo,
+            metrics: fn(&P) -> MetricsSnapshot,
+        ) -> Described {
+            let active = slot.get();
+            Described { kind, info: info(&active).clone(), origin: active.origin.clone(), metrics: metrics(&active) }
+        }
+        match kind {
+            Kind::Acl => of(kind, &self.acl, AclPlugin::info, |p| p.metrics().snapshot()),
+            Kind::Autopilot => of(kind, &self.autopilot, AutopilotPlugin::info, |p| p.metrics().snapshot()),
+            Kind::Scheduler => of(kind, &self.scheduler, SchedulerPlugin::info, |p| p.metrics().snapshot()),
+            Kind::License => of(kind, &self.license, LicensePlugin::info, |p| p.metrics().snapshot()),
+        }
+    }
+
+    /// Every kind's active plugin with its identity and counters.
+    pub fn described(&self) -> Vec<Described> {
+        Kind::ALL.into_iter().map(|kind| self.describe_kind(kind)).collect()
     }
 
     /// One line naming every active plugin, for the start-up log.
     pub fn describe(&self) -> String {
         self.described()
             .iter()
-            .map(|(kind, info, _)| format!("{kind}={} {}", info.name, info.version))
+            .map(|d| format!("{}={} {} ({})", d.kind, d.info.name, d.info.version, d.origin.source.name()))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+/// A server's own plugin of one kind: what enforces while nothing is
+/// installed in the cluster.
+#[derive(Debug, Clone)]
+pub struct Chosen {
+    pub component: std::sync::Arc<[u8]>,
+    pub settings: Vec<(String, String)>,
+    /// [`Source::Configured`] or [`Source::Embedded`].
+    pub source: Source,
+}
+
+impl Chosen {
+    /// The component at `path` (`Source::Configured`), else `embedded`.
+    pub fn read(
+        path: Option<&std::path::Path>,
+        embedded: &[u8],
+        settings: Vec<(String, String)>,
+    ) -> std::io::Result<Self> {
+        let (component, source) = match path {
+            Some(path) => (std::fs::read(path)?.into(), Source::Configured),
+            None => (embedded.into(), Source::Embedded),
+        };
+        Ok(Self { component, settings, source })
+    }
+
+    pub fn origin(&self) -> Origin {
+        Origin::of(self.source, &self.component, 0)
+    }
+}
+
+/// A server's own plugin of every kind.
+#[derive(Debug, Clone)]
+pub struct Fallbacks {
+    pub acl: Chosen,
+    pub autopilot: Chosen,
+    pub scheduler: Chosen,
+    pub license: Chosen,
+}
+
+impl Fallbacks {
+    /// Each kind's plugin, as `choose` gives it.
+    pub fn choose<E>(mut choose: impl FnMut(Kind) -> Result<Chosen, E>) -> Result<Self, E> {
+        Ok(Self {
+            acl: choose(Kind::Acl)?,
+            autopilot: choose(Kind::Autopilot)?,
+            scheduler: choose(Kind::Scheduler)?,
+            license: choose(Kind::License)?,
+        })
+    }
+
+    pub fn get(&self, kind: Kind) -> &Chosen {
+        match kind {
+            Kind::Acl => &self.acl,
+            Kind::Autopilot => &self.autopilot,
+            Kind::Scheduler => &self.scheduler,
+            Kind::License => &self.license,
+        }
     }
 }

@@ -70,6 +70,9 @@ pub enum PluginError {
     /// The call threads are gone; only a host bug stops them.
     #[error("call plugin: plugin call threads have stopped")]
     PoolStopped,
+    /// The plugin answered a conformance smoke case wrongly.
+    #[error("plugin {plugin} failed a conformance smoke case: {case}")]
+    Smoke { plugin: String, case: String },
     #[error("check acl: every plugin instance that compiled it has since been replaced; compile it again")]
     StaleAcl,
 }

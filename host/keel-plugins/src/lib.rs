@@ -10,6 +10,8 @@
 //! (`instance.rs`), per-plugin [`Metrics`], and one typed facade per plugin
 //! kind ([`AclPlugin`], [`AutopilotPlugin`], [`SchedulerPlugin`],
 //! [`LicensePlugin`]), the set of an agent's active ones ([`Plugins`]),
+//! each replaceable while calls run, the [`smoke`] cases an install must
+//! pass,
 //! each facade's calls `async` and applying the fail-closed rules of the
 //! design:
 //!
@@ -58,9 +60,10 @@ mod limits;
 mod metrics;
 mod pool;
 mod runtime;
+pub mod smoke;
 mod store;
 
-pub use active::Plugins;
+pub use active::{Active, AnyPlugin, Chosen, Described, Fallbacks, Origin, Plugins, Slot, Source};
 pub use cache::CompileCache;
 pub use error::{Fault, FaultKind, PluginError};
 pub use facade::acl::{self, AclPlugin, CompiledAcl};
@@ -71,6 +74,13 @@ pub use keel_contract::Kind;
 pub use limits::{KindLimits, Limits};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use runtime::{Runtime, RuntimeConfig};
+
+/// The hex SHA-256 of a component: how registries, listings and signatures
+/// name it.
+pub fn digest(component: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(component))
+}
 
 /// A plugin's name and version, as it reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]

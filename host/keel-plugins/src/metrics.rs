@@ -45,6 +45,9 @@ pub struct MetricsSnapshot {
     /// Upper bounds of the 50th and 99th latency percentiles.
     pub latency_p50: Duration,
     pub latency_p99: Duration,
+    /// Calls by latency: entry `i` counts calls that took less than `2^i`
+    /// nanoseconds and at least `2^(i-1)`.
+    pub latency_buckets: Vec<u64>,
 }
 
 impl Default for Metrics {
@@ -108,6 +111,7 @@ impl Metrics {
             instantiate_mean: Duration::from_nanos(instantiate_nanos.checked_div(instantiations).unwrap_or(0)),
             latency_p50: quantile(&histogram, 0.50),
             latency_p99: quantile(&histogram, 0.99),
+            latency_buckets: histogram,
         }
     }
 }

@@ -14,7 +14,9 @@ use crate::cache::{self, CompileCache};
 use crate::instance::{Warm, World};
 use crate::pool::Pool;
 use crate::store::StoreData;
-use crate::{AclPlugin, AutopilotPlugin, Kind, LicensePlugin, Limits, PluginError, PluginInfo, SchedulerPlugin};
+use crate::{
+    AclPlugin, AnyPlugin, AutopilotPlugin, Kind, LicensePlugin, Limits, PluginError, PluginInfo, SchedulerPlugin,
+};
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -115,18 +117,27 @@ impl Runtime {
         self.load(component, settings).map(LicensePlugin::new)
     }
 
+    /// Loads `component` as a plugin of `kind` with `settings`.
+    pub fn load_kind(
+        &self,
+        kind: Kind,
+        component: &[u8],
+        settings: &[(String, String)],
+    ) -> Result<AnyPlugin, PluginError> {
+        Ok(match kind {
+            Kind::Acl => AnyPlugin::Acl(self.load_acl(component, settings)?),
+            Kind::Autopilot => AnyPlugin::Autopilot(self.load_autopilot(component, settings)?),
+            Kind::Scheduler => AnyPlugin::Scheduler(self.load_scheduler(component, settings)?),
+            Kind::License => AnyPlugin::License(self.load_license(component, settings)?),
+        })
+    }
+
     /// Loads a component of whatever kind it exports, configures it with
     /// `settings` and reports its kind, name and version. This is `keel
     /// plugin check`.
     pub fn check(&self, component: &[u8], settings: &[(String, String)]) -> Result<(Kind, PluginInfo), PluginError> {
         let kind = keel_contract::inspect(component).and_then(|shape| shape.kind()).map_err(PluginError::NotAPlugin)?;
-        let info = match kind {
-            Kind::Acl => self.load_acl(component, settings)?.info().clone(),
-            Kind::Autopilot => self.load_autopilot(component, settings)?.info().clone(),
-            Kind::Scheduler => self.load_scheduler(component, settings)?.info().clone(),
-            Kind::License => self.load_license(component, settings)?.info().clone(),
-        };
-        Ok((kind, info))
+        Ok((kind, self.load_kind(kind, component, settings)?.info().clone()))
     }
 
     /// Compiles (or loads from the cache) a component that passed the shape

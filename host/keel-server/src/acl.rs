@@ -5,7 +5,9 @@
 //! one of its policies changes (their Raft `ModifyIndex`es are the stamp).
 //! Since the plugin's answer may depend on nothing but the compiled rules
 //! (the contract of `acl.allowed`), each answer is kept with them too: a
-//! token asking again for the same right costs no plugin call.
+//! token asking again for the same right costs no plugin call. Everything
+//! cached belongs to the plugin that computed it: once another ACL plugin
+//! is active, the cache starts over.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -13,7 +15,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use keel_api::acl::{ANONYMOUS_POLICY, AclToken};
 use keel_http::{ApiError, Capability};
 use keel_plugins::acl::{Access, Area, Level, Policy, Request};
-use keel_plugins::{AclPlugin, CompiledAcl, PluginError};
+use keel_plugins::{AclPlugin, Active, CompiledAcl, PluginError};
 use keel_state::{State, StateView};
 
 /// The cache key of the anonymous token (no accessor is empty).
@@ -81,8 +83,12 @@ fn request_for(need: Capability) -> Option<Request> {
     Some(Request { area, access: Access::Level(level), target: None })
 }
 
-/// A compiled ACL and the indexes of what it was compiled from.
+/// A compiled ACL, the plugin that compiled it and the indexes of what it
+/// was compiled from.
 struct Cached {
+    /// The [`Active::generation`] of the plugin: once another plugin is
+    /// active, the entry is never used again.
+    generation: u64,
     token_index: u64,
     policy_indexes: Vec<u64>,
     acl: Arc<TokenAcl>,
@@ -139,7 +145,7 @@ impl AclGate {
     pub(crate) async fn authorize(
         &self,
         view: &StateView,
-        plugin: &AclPlugin,
+        plugin: &Active<AclPlugin>,
         secret: Option<&str>,
         need: Capability,
         now_ms: i64,
@@ -163,7 +169,7 @@ impl AclGate {
     async fn plugin_allows(
         &self,
         view: &StateView,
-        plugin: &AclPlugin,
+        plugin: &Active<AclPlugin>,
         key: &str,
         policies: &[String],
         need: Capability,
@@ -196,13 +202,14 @@ impl AclGate {
     async fn compiled(
         &self,
         view: &StateView,
-        plugin: &AclPlugin,
+        plugin: &Active<AclPlugin>,
         key: &str,
         names: &[String],
     ) -> Result<Arc<TokenAcl>, PluginError> {
         let lookup = view.read(|state| {
             let (token_index, mut policy_indexes) = stamp(state, key, names);
             if let Some(cached) = self.lock_read().get(key)
+                && cached.generation == plugin.generation()
                 && cached.token_index == token_index
                 && cached.policy_indexes.len() == names.len()
                 && cached.policy_indexes.iter().all(|&index| Some(index) == policy_indexes.next())
@@ -227,8 +234,14 @@ impl AclGate {
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();
         }
-        cache.insert(key.to_owned(), Cached { token_index, policy_indexes, acl: Arc::clone(&acl) });
+        let generation = plugin.generation();
+        cache.insert(key.to_owned(), Cached { generation, token_index, policy_indexes, acl: Arc::clone(&acl) });
         Ok(acl)
+    }
+
+    /// Forgets every compiled ACL: another ACL plugin is active.
+    pub(crate) fn clear(&self) {
+        self.lock_write().clear();
     }
 
     /// Forgets the compiled ACL of a deleted token.

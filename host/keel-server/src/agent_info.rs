@@ -180,7 +180,7 @@ impl Service {
             ("bootstrap", (self.config.bootstrap_expect == 1).to_string()),
             ("known_regions", "1".to_owned()),
         ]);
-        for (kind, info, metrics) in self.plugins.described() {
+        for keel_plugins::Described { kind, info, metrics, .. } in self.plugins.described() {
             stats.insert(format!("plugin.{kind}"), format!("{} {}", info.name, info.version));
             stats.insert(format!("plugin.{kind}.calls"), metrics.calls.to_string());
             stats.insert(format!("plugin.{kind}.errors"), metrics.errors.to_string());

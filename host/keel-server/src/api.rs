@@ -7,5 +7,6 @@ mod authorize;
 mod autopilot;
 mod license;
 mod operator_raft;
+mod plugins;
 mod scheduler;
 mod snapshot;

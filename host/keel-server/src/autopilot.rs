@@ -31,7 +31,7 @@ impl Service {
     /// server (the leader) sees it.
     pub(crate) async fn evaluate_autopilot(&self, server: &Server) -> Result<OperatorHealthReply, ApiError> {
         let cluster = self.cluster_facts(server).await;
-        let decision = self.plugins.autopilot.evaluate(&cluster).await.map_err(|error| {
+        let decision = self.plugins.autopilot.get().evaluate(&cluster).await.map_err(|error| {
             tracing::error!(%error, "autopilot plugin failed");
             ApiError::internal("the autopilot plugin failed; see the server log")
         })?;
@@ -57,7 +57,7 @@ impl Service {
         let Some(server) = self.server.as_deref().filter(|server| server.is_leader()) else {
             return;
         };
-        let decision = match self.plugins.autopilot.evaluate(&self.cluster_facts(server).await).await {
+        let decision = match self.plugins.autopilot.get().evaluate(&self.cluster_facts(server).await).await {
             Ok(decision) => decision,
             Err(error) => {
                 tracing::warn!(%error, "autopilot plugin failed; this round changes nothing");
@@ -148,7 +148,7 @@ impl Service {
     /// the license plugin fails (a fault turns enterprise features off).
     async fn licensed_features(&self, server: &Server, now: u64) -> Vec<String> {
         let Some(stored) = server.view().read(|state| state.license.clone()) else { return Vec::new() };
-        match self.plugins.license.validate(&stored.blob, license::PRODUCT, now).await {
+        match self.plugins.license.get().validate(&stored.blob, license::PRODUCT, now).await {
             verdict @ LicenseVerdict::Valid(_) => verdict.features().to_vec(),
             LicenseVerdict::Failed(error) => {
                 tracing::warn!(%error, "license plugin failed; autopilot sees no licensed features");

@@ -16,8 +16,8 @@ impl Service {
         self.raft_gauges();
         self.gossip_gauges();
         runtime_gauges(self.uptime_ms());
-        for (kind, info, snapshot) in self.plugins.described() {
-            plugin_totals(kind.name(), &info.name, &snapshot);
+        for described in self.plugins.described() {
+            plugin_totals(described.kind.name(), &described.info.name, &described.metrics);
         }
     }
 

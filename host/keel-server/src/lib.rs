@@ -6,7 +6,9 @@
 //! its cache of compiled tokens, the rules of the ACL endpoints (bootstrap,
 //! policies, tokens), license verdicts, snapshot save and verification,
 //! the agent endpoints, relaying requests to and from the leader, and the
-//! autopilot round with its veto of unsafe actions, and the agent's metrics. Its settings are its own
+//! autopilot round with its veto of unsafe actions, the plugin registry
+//! (verifying installs, activating what is applied), and the agent's
+//! metrics. Its settings are its own
 //! ([`Settings`]); it does not know the agent's flags or config files.
 //!
 //! It may depend on every host library crate; it must not depend on the
@@ -27,6 +29,8 @@
 //! license.rs        license verdicts from the license plugin
 //! snapshot.rs       snapshot archives: save, verify before restore
 //! forwarding.rs     requests relayed to the leader, and served for followers
+//! registry.rs       the cluster's plugin registry here: install checks, activation, listings
+//! plugin_trust.rs   the keys installed plugins must be signed by
 //! telemetry.rs      the process's metrics recorder; /v1/metrics as Nomad JSON or Prometheus text
 //! gauges.rs         the metrics read at each /v1/metrics: Raft, gossip, runtime, plugins
 //! ```
@@ -39,6 +43,8 @@ mod clock;
 mod forwarding;
 mod gauges;
 mod license;
+mod plugin_trust;
+mod registry;
 mod service;
 mod settings;
 mod snapshot;
@@ -47,6 +53,8 @@ mod telemetry;
 pub use agent_info::{gossip_tags, member_name};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use forwarding::ApiForwarder;
+pub use plugin_trust::{TrustedKeys, key_id};
+pub use registry::PluginSet;
 pub use service::{RAFT_PROTOCOL, Service};
 pub use settings::Settings;
 pub use telemetry::Telemetry;

@@ -11,6 +11,7 @@ use keel_http::{ApiError, Consistency, Identity, QueryMeta, Read, Written};
 use keel_plugins::Plugins;
 use keel_state::{Command, DataDir, State};
 
+use crate::registry::{PluginSet, Registry};
 use crate::{Clock, Settings, Telemetry, acl, autopilot};
 
 /// The Raft protocol version Keel speaks, as Nomad reports it.
@@ -24,6 +25,8 @@ pub struct Service {
     /// Server gossip; `None` on an agent without a server.
     pub(crate) gossip: Option<Arc<Gossip>>,
     pub(crate) plugins: Arc<Plugins>,
+    /// What this server knows about following the cluster's plugin registry.
+    pub(crate) registry: Registry,
     pub(crate) started: Instant,
     pub(crate) started_unix_ms: u64,
     /// A client's known servers, replaced by `POST /v1/agent/servers`.
@@ -43,7 +46,7 @@ impl Service {
         config: Settings,
         server: Option<Arc<Server>>,
         gossip: Option<Arc<Gossip>>,
-        plugins: Arc<Plugins>,
+        plugins: PluginSet,
         data_dir: Arc<DataDir>,
         clock: Arc<dyn Clock>,
         telemetry: Telemetry,
@@ -64,7 +67,8 @@ impl Service {
             identity,
             server,
             gossip,
-            plugins,
+            plugins: plugins.active,
+            registry: Registry::new(plugins.runtime, plugins.fallbacks),
             started: Instant::now(),
             started_unix_ms: clock.now_ms(),
             client_servers: RwLock::new(client_servers),

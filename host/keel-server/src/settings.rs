@@ -29,6 +29,8 @@ pub struct Settings {
     /// operator writes one.
     pub autopilot: AutopilotConfiguration,
     pub scheduler: SchedulerConfiguration,
+    /// The keys a plugin installed in the cluster must be signed by.
+    pub plugin_trust: crate::TrustedKeys,
     /// The agent's configuration as `/v1/agent/self` shows it, with every
     /// secret already redacted.
     pub config_report: serde_json::Value,

@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 /// The archive format this server writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added installed plugins to the state; a version 1 archive
+/// restores as a state without any.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The most a restored archive may unpack to: the limit that keeps a
 /// restored state within one Raft entry (see `keel_api::limits`).
@@ -495,7 +497,7 @@ mod tests {
     #[test]
     fn meta_json_has_the_documented_shape() {
         let json = serde_json::to_value(meta()).expect("serializes");
-        assert_eq!(json["Version"], 1);
+        assert_eq!(json["Version"], 2);
         assert_eq!(json["KeelVersion"], "0.1.0");
         assert_eq!((json["Index"].as_u64(), json["Term"].as_u64()), (Some(42), Some(3)));
         assert_eq!(json["Membership"][1]["ID"], "7d2e1c7a-0000-4000-8000-000000000002");
@@ -663,10 +665,10 @@ mod tests {
 
     #[test]
     fn a_newer_format_is_refused_naming_both_versions() {
-        let archive = write(&ArchiveMeta { version: 2, ..meta() }, &state());
+        let archive = write(&ArchiveMeta { version: 3, ..meta() }, &state());
         let error = refused(&archive);
-        assert_eq!(error, ArchiveError::NewerFormat { found: 2, supported: 1 });
-        assert_eq!(error.to_string(), "snapshot format version 2 is newer than this server supports (1)");
+        assert_eq!(error, ArchiveError::NewerFormat { found: 3, supported: 2 });
+        assert_eq!(error.to_string(), "snapshot format version 3 is newer than this server supports (2)");
     }
 
     #[test]
@@ -674,7 +676,7 @@ mod tests {
         let meta_json = br#"{"Version": 7, "Everything": "changed"}"#.to_vec();
         let sums = format!("{}  meta.json\n{}  state.bin\n", sha256_hex(&meta_json), sha256_hex(&state()));
         let files = [("meta.json", meta_json.as_slice()), ("state.bin", &state()), ("SHA256SUMS", sums.as_bytes())];
-        assert_eq!(refused(&pack_for_test(&files)), ArchiveError::NewerFormat { found: 7, supported: 1 });
+        assert_eq!(refused(&pack_for_test(&files)), ArchiveError::NewerFormat { found: 7, supported: 2 });
     }
 
     #[test]

@@ -4,6 +4,7 @@ use keel_api::acl::{AclPolicy, AclToken};
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use serde::{Deserialize, Serialize};
 
+use crate::plugins::{InstalledPlugin, PluginMode};
 use crate::state::State;
 
 /// A change to the replicated state, written to the Raft log and applied by
@@ -48,6 +49,18 @@ pub enum Command {
     /// check-and-set). The Raft membership is the live cluster's and is not
     /// touched.
     CommitRestore { id: String, pieces: u32, bytes: u64 },
+    /// Installs a verified plugin for `kind` (`acl`, `autopilot`, ...):
+    /// active, replacing the enforcing one, or as its shadow.
+    InstallPlugin { kind: String, plugin: Box<InstalledPlugin>, mode: PluginMode },
+    /// Makes the shadow of `kind` the active plugin (a check-and-set that
+    /// fails without a shadow).
+    PromotePlugin { kind: String },
+    /// Makes the kept version with `digest`, or the previous one, active
+    /// (a check-and-set that fails when there is no such version).
+    RollbackPlugin { kind: String, digest: Option<String> },
+    /// Removes the installed and shadow plugin of `kind`, so the server's
+    /// own plugin enforces (a check-and-set that fails when none is installed).
+    RemovePlugin { kind: String },
 }
 
 impl Command {

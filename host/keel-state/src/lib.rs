@@ -2,8 +2,8 @@
 //!
 //! This crate owns what every server agrees on and how it is kept on disk:
 //! the Raft [`Command`]s, the pure [`State`] they are applied to (ACL
-//! policies and tokens in [`AclState`]), the
-//! sled-backed Raft log and state machine that openraft drives, the
+//! policies and tokens in [`AclState`], installed plugins in
+//! [`PluginRegistry`]), the sled-backed Raft log and state machine that openraft drives, the
 //! snapshot archive served by `/v1/operator/snapshot`, and the data
 //! directory, which is opened once as a `cap_std::fs::Dir`.
 //!
@@ -16,6 +16,7 @@ pub mod archive;
 pub mod command;
 pub mod data_dir;
 pub mod log_store;
+pub mod plugins;
 pub mod restore;
 pub mod snapshot_store;
 pub mod state;
@@ -27,6 +28,7 @@ pub use acl::AclState;
 pub use command::{Command, Outcome};
 pub use data_dir::{DataDir, DataDirError};
 pub use log_store::LogStore;
+pub use plugins::{ComponentBytes, InstalledPlugin, KindRegistry, PluginMode, PluginRegistry};
 pub use restore::StagedRestore;
 pub use state::{Record, State, StoredLicense};
 pub use state_machine::{StateMachineStore, StateSnapshotBuilder};

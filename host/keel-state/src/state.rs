@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::acl::AclState;
 use crate::command::{Command, Outcome};
+use crate::plugins::PluginRegistry;
 use crate::restore::StagedRestore;
 
 /// Everything an operator can change, as of some Raft index.
@@ -21,6 +22,9 @@ pub struct State {
     /// Absent from states written before ACLs existed, hence the default.
     #[serde(default)]
     pub acl: AclState,
+    /// Plugins installed through Raft; absent from older states.
+    #[serde(default)]
+    pub plugins: PluginRegistry,
     /// A restore arriving in pieces, until its commit entry. It is part of
     /// Raft snapshots, so that a server catching up mid-restore has every
     /// piece, but never of a snapshot archive.
@@ -50,11 +54,14 @@ pub enum Record {
     AclToken(String),
     /// Piece `seq` of the restore in progress.
     RestorePiece(u32),
+    /// The registry of the plugin kind with this name.
+    Plugin(String),
 }
 
 const ACL_POLICY_PREFIX: &str = "acl-policy/";
 const ACL_TOKEN_PREFIX: &str = "acl-token/";
 const RESTORE_PIECE_PREFIX: &str = "restore-piece/";
+const PLUGIN_PREFIX: &str = "plugin/";
 
 impl Record {
     /// The records that exist once, whatever the state holds.
@@ -71,6 +78,7 @@ impl Record {
             Record::AclToken(accessor) => format!("{ACL_TOKEN_PREFIX}{accessor}"),
             // Zero-padded, so that stored pieces are read back in order.
             Record::RestorePiece(seq) => format!("{RESTORE_PIECE_PREFIX}{seq:010}"),
+            Record::Plugin(kind) => format!("{PLUGIN_PREFIX}{kind}"),
         }
     }
 
@@ -81,6 +89,9 @@ impl Record {
         }
         if let Some(accessor) = key.strip_prefix(ACL_TOKEN_PREFIX) {
             return Some(Record::AclToken(accessor.to_owned()));
+        }
+        if let Some(kind) = key.strip_prefix(PLUGIN_PREFIX) {
+            return Some(Record::Plugin(kind.to_owned()));
         }
         if let Some(seq) = key.strip_prefix(RESTORE_PIECE_PREFIX) {
             return seq.parse().ok().map(Record::RestorePiece);
@@ -122,6 +133,10 @@ impl State {
             Command::Restore { state } => self.restore(*state),
             Command::StageRestore { id, seq, text } => self.stage_restore(id, seq, text),
             Command::CommitRestore { id, pieces, bytes } => self.commit_restore(&id, pieces, bytes),
+            Command::InstallPlugin { kind, plugin, mode } => self.plugins.install(index, kind, *plugin, mode),
+            Command::PromotePlugin { kind } => self.plugins.promote(index, kind),
+            Command::RollbackPlugin { kind, digest } => self.plugins.rollback(index, kind, digest.as_deref()),
+            Command::RemovePlugin { kind } => self.plugins.remove(index, kind),
         }
     }
 
@@ -226,7 +241,8 @@ impl State {
         let policies = self.acl.policies.keys().cloned().map(Record::AclPolicy);
         let tokens = self.acl.tokens.keys().cloned().map(Record::AclToken);
         let pieces = (0..self.restoring.as_ref().map_or(0, StagedRestore::piece_count)).map(Record::RestorePiece);
-        Record::SINGLETONS.into_iter().chain(policies).chain(tokens).chain(pieces)
+        let plugins = self.plugins.kinds.keys().cloned().map(Record::Plugin);
+        Record::SINGLETONS.into_iter().chain(policies).chain(tokens).chain(pieces).chain(plugins)
     }
 
     /// A record's stored form, or `None` when the state does not have it.
@@ -241,6 +257,7 @@ impl State {
             Record::RestorePiece(seq) => {
                 self.restoring.as_ref().and_then(|staged| staged.piece(*seq)).map(|piece| serde_json::to_vec(&piece))
             }
+            Record::Plugin(kind) => self.plugins.get(kind).map(serde_json::to_vec),
         };
         encoded.map(|bytes| bytes.expect("state records are plain data and always serialize"))
     }
@@ -259,6 +276,7 @@ impl State {
             }
             Record::AclToken(_) => self.acl.put_token(serde_json::from_slice(bytes).map_err(fail)?),
             Record::RestorePiece(_) => self.load_restore_piece(serde_json::from_slice(bytes).map_err(fail)?),
+            Record::Plugin(kind) => self.plugins.put(kind.clone(), serde_json::from_slice(bytes).map_err(fail)?),
         }
         Ok(())
     }

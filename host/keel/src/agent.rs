@@ -11,13 +11,13 @@ use std::time::Duration;
 use anyhow::Context;
 use keel_cluster::gossip::{Gossip, GossipConfig};
 use keel_cluster::{Bootstrap, Server, ServerConfig, formation};
-use keel_plugins::{Runtime, RuntimeConfig};
+use keel_plugins::{Chosen, Fallbacks, Plugins, Runtime, RuntimeConfig};
 use keel_state::DataDir;
 
-use keel_server::{ApiForwarder, Service, Telemetry, gossip_tags};
+use keel_server::{ApiForwarder, PluginSet, Service, Telemetry, gossip_tags};
 
 use crate::config::{AgentArgs, AgentConfig};
-use crate::plugins;
+use crate::embedded;
 
 /// How long a client may take to send a request head before its connection
 /// is closed.
@@ -44,9 +44,18 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
 
     // First, so that what start-up records is kept.
     let telemetry = Telemetry::install(config.prometheus_metrics).map_err(anyhow::Error::msg)?;
-    let runtime = Runtime::new(RuntimeConfig::default(), Some(data_dir.subdir("plugin-cache")?))?;
-    let plugins = Arc::new(plugins::load(&runtime, &config.plugins)?);
-    tracing::info!(plugins = %plugins.describe(), data_dir = %data_path.display(), "plugins loaded");
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default(), Some(data_dir.subdir("plugin-cache")?))?);
+    // Each kind's own plugin: the configured component, else the embedded
+    // default. An installed plugin takes over once the registry is applied.
+    let fallbacks = Fallbacks::choose(|kind| {
+        let chosen = config.plugins.get(&kind).cloned().unwrap_or_default();
+        let path = chosen.path.as_deref();
+        Chosen::read(path, embedded::default_component(kind), chosen.settings)
+            .with_context(|| format!("read {kind} plugin {}", path.unwrap_or(std::path::Path::new("")).display()))
+    })?;
+    let active = Arc::new(Plugins::load(&runtime, &fallbacks).context("load the plugins")?);
+    tracing::info!(plugins = %active.describe(), data_dir = %data_path.display(), "plugins loaded");
+    let plugins = PluginSet { runtime, active, fallbacks };
 
     let (server, gossip) = match config.server {
         true => {
@@ -63,6 +72,9 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     let api = keel_http::router(Arc::clone(&service));
     let mut duties = Vec::new();
     if let Some(server) = &server {
+        // Installed plugins enforce before the first request is served.
+        service.activate_registry(server).await;
+        duties.push(tokio::spawn(Arc::clone(&service).follow_plugin_registry()));
         server.set_forwarder(Arc::new(ApiForwarder(api.clone())));
         duties.push(tokio::spawn(Arc::clone(&service).autopilot_rounds(autopilot_interval)));
     }

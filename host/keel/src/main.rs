@@ -10,7 +10,6 @@ mod agent;
 mod config;
 mod embedded;
 mod plugin_cmd;
-mod plugins;
 
 use std::process::ExitCode;
 
@@ -30,9 +29,8 @@ struct Cli {
 enum Command {
     /// Runs an agent.
     Agent(config::AgentArgs),
-    /// Works with policy plugins.
-    #[command(subcommand)]
-    Plugin(plugin_cmd::PluginCommand),
+    /// Checks plugin components; installs, lists and rolls back the cluster's plugins.
+    Plugin(plugin_cmd::PluginArgs),
     /// Operator tools: Raft peers, autopilot, the scheduler, snapshots and the license.
     Operator(cli::operator::OperatorArgs),
     /// Lists the servers in the gossip pool.
@@ -53,7 +51,7 @@ fn main() -> ExitCode {
     init_logging();
     let outcome = match cli.command {
         Command::Agent(args) => agent::run(args),
-        Command::Plugin(command) => plugin_cmd::run(command),
+        Command::Plugin(args) => return plugin_cmd::run(args),
         Command::Operator(args) => return cli::finish(cli::operator::run(args)),
         Command::Server(args) => return cli::finish(cli::server::run(args)),
         Command::Status(args) => return cli::finish(cli::status::run(args)),

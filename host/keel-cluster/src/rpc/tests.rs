@@ -68,6 +68,23 @@ fn every_command() -> Vec<Command> {
         Command::Restore { state: Box::new(state()) },
         Command::StageRestore { id: "r-1".into(), seq: 0, text: "{\"acl\": \"€\"".into() },
         Command::CommitRestore { id: "r-1".into(), pieces: 1, bytes: 13 },
+        Command::InstallPlugin {
+            kind: "acl".into(),
+            plugin: Box::new(keel_state::InstalledPlugin {
+                component: keel_state::ComponentBytes(std::sync::Arc::new(vec![0, 97, 115, 109, 255])),
+                digest: "ab".into(),
+                name: "p".into(),
+                version: "1".into(),
+                contract: "keel:plugin@0.1.0".into(),
+                settings: vec![("k".into(), "v".into())],
+                signer: Some("0011".into()),
+                install_index: 0,
+            }),
+            mode: keel_state::PluginMode::Active,
+        },
+        Command::PromotePlugin { kind: "acl".into() },
+        Command::RollbackPlugin { kind: "acl".into(), digest: Some("ab".into()) },
+        Command::RemovePlugin { kind: "acl".into() },
     ];
     for command in &commands {
         match command {
@@ -82,7 +99,11 @@ fn every_command() -> Vec<Command> {
             | Command::DeleteAclTokens { .. }
             | Command::Restore { .. }
             | Command::StageRestore { .. }
-            | Command::CommitRestore { .. } => {}
+            | Command::CommitRestore { .. }
+            | Command::InstallPlugin { .. }
+            | Command::PromotePlugin { .. }
+            | Command::RollbackPlugin { .. }
+            | Command::RemovePlugin { .. } => {}
         }
     }
     commands

@@ -111,7 +111,7 @@ impl keel_http::AclApi for Service {
         if !name_ok {
             errors.push(format!("invalid name '{}'", policy.name));
         }
-        match self.plugins.acl.validate(&policy.rules).await {
+        match self.plugins.acl.get().validate(&policy.rules).await {
             Ok(()) => {}
             Err(PluginError::Refused { message, .. }) => errors.push(format!("failed to parse rules: {message}")),
             Err(error) => {

@@ -9,7 +9,12 @@ impl keel_http::Authorize for Service {
     /// no ACL state, knows no token.
     async fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
         match &self.server {
-            Some(server) => self.acl.authorize(server.view(), &self.plugins.acl, token, need, self.acl_now_ms()).await,
+            Some(server) => {
+                if self.acl.enabled() && need != Capability::None {
+                    self.plugins_in_step(server, keel_plugins::Kind::Acl).await;
+                }
+                self.acl.authorize(server.view(), &self.plugins.acl.get(), token, need, self.acl_now_ms()).await
+            }
             None if !self.acl.enabled() || need == Capability::None => Ok(()),
             None => Err(ApiError::token_not_found()),
         }

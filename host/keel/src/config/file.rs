@@ -31,6 +31,7 @@ pub(super) struct FileConfig {
     pub(super) telemetry: TelemetryBlock,
     pub(super) autopilot: AutopilotBlock,
     pub(super) plugin: BTreeMap<String, PluginBlock>,
+    pub(super) plugin_trust: PluginTrustBlock,
 }
 
 /// The largest config file read; a bound on memory for a mistaken path.
@@ -190,6 +191,15 @@ pub(super) struct AclBlock {
     pub(super) token_min_expiration_ttl: Option<Duration>,
     #[serde(deserialize_with = "optional_duration")]
     pub(super) token_max_expiration_ttl: Option<Duration>,
+}
+
+/// `plugin_trust { keys = ["<base64 Ed25519 public key>", ...] }`: the keys
+/// a plugin installed in the cluster must be signed by; none, no signature
+/// is required.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct PluginTrustBlock {
+    pub(super) keys: Vec<String>,
 }
 
 /// `telemetry { prometheus_metrics = true }` serves `/v1/metrics?format=prometheus`.

@@ -85,6 +85,8 @@ pub struct AgentConfig {
     pub autopilot: AutopilotConfiguration,
     pub scheduler: SchedulerConfiguration,
     pub plugins: BTreeMap<Kind, PluginConfig>,
+    /// The keys installed plugins must be signed by (`plugin_trust { keys }`).
+    pub plugin_trust: keel_server::TrustedKeys,
     /// Where the config file came from, for `/v1/agent/self`.
     pub files: Vec<PathBuf>,
 }
@@ -130,6 +132,8 @@ impl AgentConfig {
         retry_join.extend(file.server.retry_join);
         retry_join.extend(args.retry_join.iter().cloned());
         let plugins = plugins(file.plugin, &args.plugins)?;
+        let plugin_trust = keel_server::TrustedKeys::parse(&file.plugin_trust.keys)
+            .map_err(|e| anyhow::anyhow!("plugin_trust.keys: {e}"))?;
         Ok(Self {
             dev,
             server,
@@ -156,6 +160,7 @@ impl AgentConfig {
                 .default_scheduler_config
                 .map_or_else(SchedulerConfiguration::nomad_defaults, SchedulerBlock::resolve),
             plugins,
+            plugin_trust,
             files,
         })
     }
@@ -219,6 +224,7 @@ impl AgentConfig {
             acl_token_max_ttl: self.acl_token_max_ttl,
             autopilot: self.autopilot.clone(),
             scheduler: self.scheduler.clone(),
+            plugin_trust: self.plugin_trust.clone(),
             config_report: config_report(self),
         }
     }

@@ -1,0 +1,185 @@
+//! The plugin registry's wire shapes: `/v1/operator/plugins`,
+//! `/v1/operator/plugin/:kind` and `/v1/agent/plugins`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The prefix of what a plugin signature signs: the bytes signed are
+/// `keel-plugin-v1\n<kind>\n<hex sha256 of the component>`.
+pub const SIGNATURE_CONTEXT: &str = "keel-plugin-v1";
+
+/// What an Ed25519 signature of a plugin covers.
+pub fn signed_message(kind: &str, digest: &str) -> String {
+    format!("{SIGNATURE_CONTEXT}\n{kind}\n{digest}")
+}
+
+/// What a setting's value is shown as when its key names a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// Whether a setting's key names a secret, whose value is never listed.
+pub fn is_secret_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["key", "secret", "token", "password"].iter().any(|word| key.contains(word))
+}
+
+/// `PUT /v1/operator/plugin/:kind`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+pub struct PluginInstallRequest {
+    /// The component, standard base64.
+    pub component: String,
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// An Ed25519 signature, standard base64.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// `active` (the default) or `shadow`.
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+/// The answer to an install.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginInstallResponse {
+    pub kind: String,
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub mode: String,
+    pub index: u64,
+}
+
+/// The answer to promote, rollback and remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginIndexResponse {
+    pub index: u64,
+}
+
+/// One installed version as listings show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginVersion {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub contract: String,
+    pub install_index: u64,
+    pub signer: Option<String>,
+    /// Values of secret settings are [`REDACTED`].
+    pub settings: BTreeMap<String, String>,
+}
+
+/// A kept earlier version.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginHistoryEntry {
+    pub digest: String,
+    pub name: String,
+    pub version: String,
+    pub install_index: u64,
+}
+
+/// One kind in `GET /v1/operator/plugins`: what enforces cluster-wide.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginEntry {
+    pub kind: String,
+    /// `installed`, or `server` when nothing is installed and each server
+    /// enforces its own configured or embedded plugin (see `Servers`).
+    pub source: String,
+    /// `active` while an installed plugin enforces.
+    pub mode: String,
+    /// The installed plugin; `None` when the servers' own enforce.
+    #[serde(flatten)]
+    pub installed: Option<PluginVersion>,
+    /// The index of the entry that last changed which plugin enforces.
+    pub active_index: u64,
+    pub shadow: Option<PluginVersion>,
+    pub history: Vec<PluginHistoryEntry>,
+}
+
+/// A plugin's counters on one server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginCounters {
+    pub calls: u64,
+    pub errors: u64,
+    pub traps: u64,
+    pub timeouts: u64,
+    pub memory_limits: u64,
+    pub busy: u64,
+    pub latency_p50_us: u64,
+    pub latency_p99_us: u64,
+    /// Calls by latency: entry `i` counts calls that took under `2^i`
+    /// nanoseconds and at least `2^(i-1)`.
+    pub latency_buckets: Vec<u64>,
+}
+
+/// One agent's active plugin of one kind: `GET /v1/agent/plugins`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AgentPlugin {
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    /// `installed`, `configured` or `embedded`.
+    pub source: String,
+    /// The registry index it was activated at; 0 unless installed.
+    pub active_index: u64,
+    /// Why the registry's plugin could not be activated here, if it could not.
+    pub error: Option<String>,
+    pub counters: PluginCounters,
+}
+
+/// One server in `GET /v1/operator/plugin/:kind`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginServerStatus {
+    pub name: String,
+    pub address: String,
+    /// The server's active plugin of the kind; `None` when it did not answer.
+    pub active: Option<AgentPlugin>,
+    /// Why the server could not be asked.
+    pub error: Option<String>,
+}
+
+/// `GET /v1/operator/plugin/:kind`: the entry and every server's view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginStatus {
+    #[serde(flatten)]
+    pub entry: PluginEntry,
+    pub servers: Vec<PluginServerStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_settings_are_named_by_their_keys() {
+        for secret in ["public_key", "API_TOKEN", "Secret", "db_password", "keys"] {
+            assert!(is_secret_setting(secret), "{secret}");
+        }
+        for plain in ["zones", "mode", "threshold"] {
+            assert!(!is_secret_setting(plain), "{plain}");
+        }
+    }
+
+    #[test]
+    fn the_signed_message_names_kind_and_digest() {
+        assert_eq!(signed_message("acl", "ab12"), "keel-plugin-v1\nacl\nab12");
+    }
+
+    #[test]
+    fn an_install_request_refuses_unknown_fields() {
+        let parsed: Result<PluginInstallRequest, _> = serde_json::from_str(r#"{"Component":"AA==","Bogus":1}"#);
+        assert!(parsed.is_err());
+        let parsed: PluginInstallRequest = serde_json::from_str(r#"{"Component":"AA=="}"#).expect("minimal");
+        assert_eq!((parsed.mode, parsed.signature, parsed.settings.len()), (None, None, 0));
+    }
+}
