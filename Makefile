@@ -54,8 +54,8 @@ test: plugins browser
 	$(CARGO) test --workspace --doc --locked
 
 bench: plugins etcd
-	$(CARGO) build --release --locked -p keel  # the server, ACL and cluster benches run this binary
-	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench acl --bench cluster
+	$(CARGO) build --release --locked -p keel  # the server, ACL, registry and cluster benches run this binary
+	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench acl --bench registry --bench cluster
 
 # The fault harness of t60 for as long as asked: SOAK_SECONDS=3600 make soak.
 SOAK_SECONDS ?= 600

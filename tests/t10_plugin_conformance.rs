@@ -152,23 +152,6 @@ fn resources(cpu_mhz: u64, memory_mb: u64, disk_mb: u64) -> scheduler::Resources
     scheduler::Resources { cpu_mhz, memory_mb, disk_mb }
 }
 
-fn node(id: &str, cpu_mhz: u64) -> scheduler::Node {
-    scheduler::Node {
-        id: id.into(),
-        name: id.into(),
-        datacenter: "dc1".into(),
-        node_pool: "default".into(),
-        node_class: String::new(),
-        status: scheduler::NodeStatus::Ready,
-        eligible: true,
-        attributes: vec![("kernel.name".into(), "linux".into())],
-        meta: Vec::new(),
-        capacity: resources(cpu_mhz, 8192, 100_000),
-        reserved: resources(0, 0, 0),
-        allocations: Vec::new(),
-    }
-}
-
 fn group(count: u32, cpu_mhz: u64) -> scheduler::TaskGroup {
     scheduler::TaskGroup {
         namespace: "default".into(),
@@ -201,7 +184,8 @@ fn scheduler_config() -> scheduler::Config {
 async fn scheduler_world_contract() {
     let runtime = runtime();
     let algorithm = runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("scheduler-default loads");
-    let nodes: Vec<scheduler::Node> = (0..10).map(|i| node(&format!("node-{i:02}"), 1000)).collect();
+    let nodes: Vec<scheduler::Node> =
+        (0..10).map(|i| keel_plugins::smoke::node(&format!("node-{i:02}"), 1000)).collect();
 
     let plan = algorithm.place(&scheduler_config(), &group(25, 500), &nodes).await.expect("placement runs");
     assert_eq!(plan.placements.len() as u32 + plan.failed, 25);

@@ -58,7 +58,15 @@ fn wait_acl_everywhere(cluster: &Cluster, token: &str, expected: &(String, u64))
     });
 }
 
-/// The status a client token's scheduler write gets through `server`.
+/// Whether `server` itself refuses a client token's agent write: agent
+/// routes are decided by the server that receives them, never forwarded.
+fn refuses_agent_write(cluster: &Cluster, server: usize, client: &str) -> bool {
+    let path = "/v1/agent/servers?address=127.0.0.1:4647";
+    call(cluster.agent(server), "PUT", path, client, "").status == 403
+}
+
+/// The status a client token's scheduler write gets through `server`
+/// (decided by the leader, to which a follower relays it).
 fn client_write(cluster: &Cluster, server: usize, client: &str) -> u16 {
     let body = json!({"SchedulerAlgorithm": "spread"}).to_string();
     call(cluster.agent(server), "PUT", SCHEDULER, client, &body).status
@@ -66,10 +74,14 @@ fn client_write(cluster: &Cluster, server: usize, client: &str) -> u16 {
 
 #[test]
 fn an_installed_acl_plugin_enforces_on_every_server_rolls_back_and_follows_restores() {
-    let mut cluster = Cluster::builder(&["127.0.0.51", "127.0.0.52", "127.0.0.53"]).acl_enabled(true).launch();
+    // A snapshot every 10 entries with no trailing log: a server that was
+    // down for a few dozen entries can only catch up by InstallSnapshot.
+    let mut cluster =
+        Cluster::builder(&["127.0.0.51", "127.0.0.52", "127.0.0.53"]).acl_enabled(true).raft(1, 10, 0).launch();
     let management = bootstrap(&cluster);
     let leader = cluster.wait_for_leader(LIVENESS);
-    let rules = json!({"Name": "writer", "Rules": "operator { policy = \"write\" }"}).to_string();
+    let rules =
+        json!({"Name": "writer", "Rules": "operator { policy = \"write\" }\nagent { policy = \"write\" }"}).to_string();
     ok(call(cluster.agent(leader), "PUT", "/v1/acl/policy/writer", &management, &rules));
     let token = json!({"Name": "writer", "Type": "client", "Policies": ["writer"]}).to_string();
     let client = ok(call(cluster.agent(leader), "POST", "/v1/acl/token", &management, &token)).json()["SecretID"]
@@ -104,14 +116,30 @@ fn an_installed_acl_plugin_enforces_on_every_server_rolls_back_and_follows_resto
     wait_acl_everywhere(&cluster, &management, &active);
     for server in cluster.running() {
         assert_eq!(client_write(&cluster, server, &client), 403, "server {server} still lets the client write");
+        assert!(refuses_agent_write(&cluster, server, &client), "server {server} does not enforce the plugin itself");
         let binpack = json!({"SchedulerAlgorithm": "binpack"}).to_string();
         ok(call(cluster.agent(server), "PUT", SCHEDULER, &management, &binpack));
     }
 
-    // The server that was down catches up and enforces the same plugin.
+    // Enough entries for the leader to snapshot and drop its log; then the
+    // server that was down catches up from a snapshot and enforces the same
+    // plugin.
+    for n in 0..30_u32 {
+        let algorithm = if n.is_multiple_of(2) { "spread" } else { "binpack" };
+        let body = json!({"SchedulerAlgorithm": algorithm}).to_string();
+        ok(call(cluster.agent(follower), "PUT", SCHEDULER, &management, &body));
+    }
     cluster.restart(down);
     wait_acl_everywhere(&cluster, &management, &active);
-    assert_eq!(client_write(&cluster, down, &client), 403);
+    assert!(refuses_agent_write(&cluster, down, &client));
+    let log = cluster.agent(down).log();
+    assert!(log.contains("installed a snapshot sent by the leader"), "no snapshot was installed:\n{log}");
+
+    // A server killed with SIGKILL comes back enforcing it from the start.
+    cluster.kill(follower);
+    cluster.restart(follower);
+    wait_acl_everywhere(&cluster, &management, &active);
+    assert!(refuses_agent_write(&cluster, follower, &client));
 
     let status = ok(call(cluster.agent(down), "GET", "/v1/operator/plugin/acl", &management, "")).json();
     assert_eq!((status["Source"].clone(), status["Digest"].clone()), (json!("installed"), json!(active.0)), "{status}");
@@ -140,15 +168,16 @@ fn an_installed_acl_plugin_enforces_on_every_server_rolls_back_and_follows_resto
 
     // Rollback: each server's own plugin again, everywhere.
     let rolled = cli(&["plugin", "rollback", "acl"]);
-    assert!(rolled.contains("changed at index"), "{rolled}");
-    cluster.wait_until(LIVENESS, "every server to let the client write again", || {
-        (0..3).all(|server| client_write(&cluster, server, &client) == 200)
-    });
+    let rollback_index: u64 = rolled.trim().rsplit(' ').next().and_then(|n| n.parse().ok()).expect(&rolled);
+    wait_acl_everywhere(&cluster, &management, &(embedded.0.clone(), rollback_index));
+    for server in 0..3 {
+        assert!(!refuses_agent_write(&cluster, server, &client), "server {server} still refuses");
+        assert_eq!(client_write(&cluster, server, &client), 200);
+    }
     let listing = ok(call(cluster.agent(leader), "GET", "/v1/operator/plugins", &management, "")).json();
     let acl = &listing.as_array().expect("entries")[0];
     assert_eq!((acl["Kind"].clone(), acl["Source"].clone()), (json!("acl"), json!("server")), "{listing}");
     assert_eq!(acl["History"][0]["Digest"], active.0, "{listing}");
-    assert!(acl_everywhere(&cluster, &management).iter().all(|(d, _)| *d == embedded.0));
 
     // Installed again, then undone by restoring the snapshot from before.
     ok(call(
@@ -167,8 +196,9 @@ fn an_installed_acl_plugin_enforces_on_every_server_rolls_back_and_follows_resto
     );
     assert_eq!(restored.status, 200, "{}", restored.text());
     cluster.wait_until(LIVENESS, "the restored state's plugin on every server", || {
-        (0..3).all(|server| client_write(&cluster, server, &client) == 200)
+        (0..3).all(|server| !refuses_agent_write(&cluster, server, &client))
     });
+    assert!(acl_everywhere(&cluster, &management).iter().all(|(digest, _)| *digest == embedded.0));
 }
 
 /// A dev agent trusting one key, with a copy of `component` and its

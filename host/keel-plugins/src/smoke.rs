@@ -113,25 +113,30 @@ fn five_voters() -> autopilot::Cluster {
     }
 }
 
+/// An empty, ready, eligible Linux node in `dc1` with `cpu_mhz` of CPU,
+/// 4 GiB of memory and 100 GB of disk.
+pub fn node(id: &str, cpu_mhz: u64) -> scheduler::Node {
+    let resources = |cpu_mhz, memory_mb, disk_mb| scheduler::Resources { cpu_mhz, memory_mb, disk_mb };
+    scheduler::Node {
+        id: id.into(),
+        name: id.into(),
+        datacenter: "dc1".into(),
+        node_pool: "default".into(),
+        node_class: String::new(),
+        status: scheduler::NodeStatus::Ready,
+        eligible: true,
+        attributes: vec![("kernel.name".into(), "linux".into())],
+        meta: Vec::new(),
+        capacity: resources(cpu_mhz, 4_096, 100_000),
+        reserved: resources(0, 0, 0),
+        allocations: Vec::new(),
+    }
+}
+
 /// Four 500 MHz allocations for three empty 1000 MHz nodes.
 fn three_nodes() -> (scheduler::Config, scheduler::TaskGroup, Vec<scheduler::Node>) {
     let resources = |cpu_mhz, memory_mb, disk_mb| scheduler::Resources { cpu_mhz, memory_mb, disk_mb };
-    let nodes = (1..=3)
-        .map(|n| scheduler::Node {
-            id: format!("node-{n}"),
-            name: format!("node-{n}"),
-            datacenter: "dc1".into(),
-            node_pool: "default".into(),
-            node_class: String::new(),
-            status: scheduler::NodeStatus::Ready,
-            eligible: true,
-            attributes: vec![("kernel.name".into(), "linux".into())],
-            meta: Vec::new(),
-            capacity: resources(1_000, 4_096, 100_000),
-            reserved: resources(0, 0, 0),
-            allocations: Vec::new(),
-        })
-        .collect();
+    let nodes = (1..=3).map(|n| node(&format!("node-{n}"), 1_000)).collect();
     let group = scheduler::TaskGroup {
         namespace: "default".into(),
         job_id: "smoke".into(),

@@ -151,14 +151,11 @@ impl Service {
     pub(crate) async fn plugin_entries(&self, consistency: Consistency) -> Result<Read<Vec<PluginEntry>>, ApiError> {
         self.read(
             consistency,
-            |entries: &Vec<PluginEntry>| entries.iter().map(|e| e.active_index).max().unwrap_or(0),
+            // Nomad never answers index 0, which blocking queries would take as "now".
+            |entries: &Vec<PluginEntry>| entries.iter().map(|e| e.active_index).max().unwrap_or(0).max(1),
             |state| Kind::ALL.into_iter().map(|kind| entry(kind, state.plugins.get(kind.name()))).collect(),
         )
         .await
-        .map(|mut read| {
-            read.meta.index = read.meta.index.max(1);
-            read
-        })
     }
 
     /// `GET /v1/operator/plugin/:kind`: the entry, and what every server

@@ -664,6 +664,13 @@ mod tests {
     }
 
     #[test]
+    fn a_version_one_archive_still_reads() {
+        let archive = write(&ArchiveMeta { version: 1, ..meta() }, &state());
+        let (read_meta, read_state) = read(&archive, LIMIT).expect("a version 1 archive reads");
+        assert_eq!((read_meta.version, read_state), (1, state()));
+    }
+
+    #[test]
     fn a_newer_format_is_refused_naming_both_versions() {
         let archive = write(&ArchiveMeta { version: 3, ..meta() }, &state());
         let error = refused(&archive);

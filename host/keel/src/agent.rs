@@ -50,8 +50,9 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
     let fallbacks = Fallbacks::choose(|kind| {
         let chosen = config.plugins.get(&kind).cloned().unwrap_or_default();
         let path = chosen.path.as_deref();
-        Chosen::read(path, embedded::default_component(kind), chosen.settings)
-            .with_context(|| format!("read {kind} plugin {}", path.unwrap_or(std::path::Path::new("")).display()))
+        Chosen::read(path, embedded::default_component(kind), chosen.settings).with_context(|| {
+            format!("read the {kind} plugin {}", path.map_or(String::new(), |p| p.display().to_string()))
+        })
     })?;
     let active = Arc::new(Plugins::load(&runtime, &fallbacks).context("load the plugins")?);
     tracing::info!(plugins = %active.describe(), data_dir = %data_path.display(), "plugins loaded");
