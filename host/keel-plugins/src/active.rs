@@ -57,15 +57,6 @@ pub enum AnyPlugin {
 }
 
 impl AnyPlugin {
-    pub fn kind(&self) -> Kind {
-        match self {
-            AnyPlugin::Acl(_) => Kind::Acl,
-            AnyPlugin::Autopilot(_) => Kind::Autopilot,
-            AnyPlugin::Scheduler(_) => Kind::Scheduler,
-            AnyPlugin::License(_) => Kind::License,
-        }
-    }
-
     pub fn info(&self) -> &PluginInfo {
         match self {
             AnyPlugin::Acl(plugin) => plugin.info(),

@@ -53,7 +53,7 @@ mod telemetry;
 pub use agent_info::{gossip_tags, member_name};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use forwarding::ApiForwarder;
-pub use plugin_trust::{TrustedKeys, key_id};
+pub use plugin_trust::TrustedKeys;
 pub use registry::PluginSet;
 pub use service::{RAFT_PROTOCOL, Service};
 pub use settings::Settings;

@@ -19,7 +19,7 @@ pub struct TrustedKeys {
 }
 
 /// A trusted key's id: the first 8 bytes of the SHA-256 of the key, in hex.
-pub fn key_id(key: &VerifyingKey) -> String {
+fn key_id(key: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..8])
 }
 
@@ -36,10 +36,6 @@ impl TrustedKeys {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { keys })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 
     /// Checks `signature` (standard base64) of the component with `digest`

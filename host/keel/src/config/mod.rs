@@ -230,9 +230,6 @@ impl AgentConfig {
     }
 }
 
-/// What `/v1/agent/self` shows in place of a secret.
-const REDACTED: &str = "<redacted>";
-
 /// The agent's configuration as `/v1/agent/self` shows it. Plugin settings
 /// may hold secrets, so their values are redacted.
 fn config_report(config: &AgentConfig) -> serde_json::Value {
@@ -241,7 +238,7 @@ fn config_report(config: &AgentConfig) -> serde_json::Value {
         .iter()
         .map(|(kind, plugin)| {
             let settings: BTreeMap<&str, &str> =
-                plugin.settings.iter().map(|(key, _)| (key.as_str(), REDACTED)).collect();
+                plugin.settings.iter().map(|(key, _)| (key.as_str(), keel_api::plugin::REDACTED)).collect();
             (kind.to_string(), json!({ "Path": plugin.path, "Config": settings }))
         })
         .collect();
