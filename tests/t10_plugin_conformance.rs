@@ -251,13 +251,21 @@ async fn the_default_plugins_pass_the_install_smoke_cases() {
 
 /// Every guest crate in the tree is built by `make plugins` and loaded by a
 /// test: the default plugins above, the hostile fixtures in
-/// `t50_hostile_plugins`, the custom ACL plugin in `t40_acl`.
+/// `t50_hostile_plugins`, the custom ACL plugin in `t40_acl`, the plugin
+/// that faults once active in `t42_plugin_shadow_and_probation`.
 /// A new guest fails this test until it is added here and given a test.
 #[test]
 fn every_guest_in_the_tree_is_loaded_by_a_test() {
     const TESTED_PLUGINS: [&str; 4] = ["acl-nomad", "autopilot-default", "license-ed25519", "scheduler-default"];
-    const TESTED_FIXTURES: [&str; 6] =
-        ["acl-never-write", "endless-loop", "forbidden-import", "memory-bomb", "panic", "wrong-world"];
+    const TESTED_FIXTURES: [&str; 7] = [
+        "acl-never-write",
+        "autopilot-faults-later",
+        "endless-loop",
+        "forbidden-import",
+        "memory-bomb",
+        "panic",
+        "wrong-world",
+    ];
     let crates_in = |dir: &str| {
         let mut names: Vec<String> = std::fs::read_dir(keel_tests::workspace_root().join(dir))
             .expect("guest directory")

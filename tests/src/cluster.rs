@@ -10,7 +10,7 @@
 
 pub mod api;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::{Agent, Stopped};
@@ -42,6 +42,10 @@ pub struct ClusterBuilder {
     raft: Option<(u32, u64, u64)>,
     /// Plugins loaded instead of the embedded defaults, by kind (`acl`, ...).
     plugins: Vec<(String, std::path::PathBuf)>,
+    /// More configuration every server reads.
+    config: String,
+    /// Configuration only one server reads, by server.
+    server_config: BTreeMap<usize, String>,
 }
 
 impl ClusterBuilder {
@@ -93,6 +97,18 @@ impl ClusterBuilder {
         self
     }
 
+    /// Appends `text` to the configuration every server reads.
+    pub fn config(mut self, text: &str) -> Self {
+        self.config.push_str(text);
+        self
+    }
+
+    /// Configuration that only `server` reads, after the shared file.
+    pub fn server_config(mut self, server: usize, text: &str) -> Self {
+        self.server_config.entry(server).or_default().push_str(text);
+        self
+    }
+
     /// Starts the servers and returns without waiting for them.
     pub fn launch(self) -> Cluster {
         let config = tempfile::tempdir().expect("a temporary config dir");
@@ -109,7 +125,11 @@ impl ClusterBuilder {
         for (kind, path) in &self.plugins {
             settings.push_str(&format!("plugin {kind:?} {{ path = {:?} }}\n", path.display().to_string()));
         }
+        settings.push_str(&self.config);
         std::fs::write(config.path().join("cluster.hcl"), settings).expect("write the cluster config");
+        for (server, text) in &self.server_config {
+            std::fs::write(config.path().join(format!("server-{server}.hcl")), text).expect("write a server's config");
+        }
         let mut cluster = Cluster {
             servers: self.ips.iter().map(|_| Slot::Absent).collect(),
             ips: self.ips,
@@ -178,6 +198,8 @@ impl Cluster {
             encrypt: None,
             raft: None,
             plugins: Vec::new(),
+            config: String::new(),
+            server_config: BTreeMap::new(),
         }
     }
 
@@ -200,6 +222,10 @@ impl Cluster {
             "--config".to_owned(),
             config.to_str().expect("a utf-8 temporary path").to_owned(),
         ];
+        let own = self.config.path().join(format!("server-{server}.hcl"));
+        if own.exists() {
+            args.extend(["--config".to_owned(), own.to_str().expect("a utf-8 temporary path").to_owned()]);
+        }
         for other in &self.join {
             args.extend(["--retry-join".to_owned(), self.ips[*other].clone()]);
         }

@@ -99,6 +99,19 @@ pub struct PluginEntry {
     pub active_index: u64,
     pub shadow: Option<PluginVersion>,
     pub history: Vec<PluginHistoryEntry>,
+    /// The last automatic rollback of a plugin on probation, if any.
+    pub rolled_back: Option<PluginRollback>,
+}
+
+/// Why the leader took a plugin on probation back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PluginRollback {
+    /// The plugin taken back.
+    pub digest: String,
+    pub reason: String,
+    /// The index of the rollback.
+    pub index: u64,
 }
 
 /// A plugin's counters on one server.
@@ -133,6 +146,42 @@ pub struct AgentPlugin {
     /// Why the registry's plugin could not be activated here, if it could not.
     pub error: Option<String>,
     pub counters: PluginCounters,
+    /// The shadow beside it, if the registry has one for the kind.
+    #[serde(default)]
+    pub shadow: Option<AgentShadow>,
+}
+
+/// One agent's shadow plugin of one kind, and how its answers compared
+/// with the active plugin's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AgentShadow {
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    /// The registry index it was installed at.
+    pub install_index: u64,
+    /// Why it could not be loaded here, if it could not.
+    pub error: Option<String>,
+    pub counters: PluginCounters,
+    pub agreements: u64,
+    pub disagreements: u64,
+    /// Comparisons the shadow could not answer (trap, timeout, error).
+    pub faults: u64,
+    /// The last disagreements and faults, newest first.
+    pub recent_disagreements: Vec<ShadowDisagreement>,
+}
+
+/// One input on which a shadow answered otherwise than the active plugin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ShadowDisagreement {
+    /// RFC 3339.
+    pub time: String,
+    /// The question, summarized; never a secret.
+    pub input: String,
+    pub active: String,
+    pub shadow: String,
 }
 
 /// One server in `GET /v1/operator/plugin/:kind`.

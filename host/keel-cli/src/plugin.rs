@@ -10,8 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Subcommand;
 use ed25519_dalek::Signer as _;
 use keel_api::plugin::{
-    AgentPlugin, PluginEntry, PluginIndexResponse, PluginInstallRequest, PluginInstallResponse, PluginStatus,
-    signed_message,
+    AgentPlugin, AgentShadow, PluginEntry, PluginIndexResponse, PluginInstallRequest, PluginInstallResponse,
+    PluginStatus, signed_message,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -37,6 +37,10 @@ pub enum RegistryCommand {
         /// Signs the component with this secret key before installing it.
         #[arg(long, value_name = "KEYFILE")]
         sign_key: Option<PathBuf>,
+        /// Installs it as KIND's shadow: asked the same questions as the
+        /// active plugin, its answers compared and never used.
+        #[arg(long)]
+        shadow: bool,
     },
     /// Lists each kind's plugin in the cluster's registry.
     List,
@@ -73,8 +77,9 @@ pub enum RegistryCommand {
 
 pub fn run(args: &ClientArgs, command: RegistryCommand) -> anyhow::Result<()> {
     match command {
-        RegistryCommand::Install { kind, file, settings, signature, sign_key } => {
-            install(args, &kind, &file, settings, signature.as_deref(), sign_key.as_deref())?;
+        RegistryCommand::Install { kind, file, settings, signature, sign_key, shadow } => {
+            let signing = Signing { signature: signature.as_deref(), sign_key: sign_key.as_deref() };
+            install(args, &kind, &file, settings, signing, shadow)?;
         }
         RegistryCommand::List => {
             let reply = args.client()?.get("/v1/operator/plugins").context("list the plugins")?;
@@ -120,17 +125,23 @@ pub fn run(args: &ClientArgs, command: RegistryCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where an install's signature comes from: a file, a key to sign with, or nowhere.
+struct Signing<'a> {
+    signature: Option<&'a Path>,
+    sign_key: Option<&'a Path>,
+}
+
 /// `keel plugin install`: signs (or takes the signature file), sends, reports.
 fn install(
     args: &ClientArgs,
     kind: &str,
     file: &Path,
     settings: Vec<(String, String)>,
-    signature: Option<&Path>,
-    sign_key: Option<&Path>,
+    signing: Signing<'_>,
+    shadow: bool,
 ) -> anyhow::Result<()> {
     let component = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
-    let signature = match (signature, sign_key) {
+    let signature = match (signing.signature, signing.sign_key) {
         (Some(path), _) => Some(read_trimmed(path)?),
         (None, Some(key)) => Some(sign(&read_secret_key(key)?, kind, &component)),
         (None, None) => None,
@@ -139,7 +150,7 @@ fn install(
         component: STANDARD.encode(&component),
         settings: settings.into_iter().collect(),
         signature,
-        mode: None,
+        mode: shadow.then(|| "shadow".to_owned()),
     };
     let body = serde_json::to_vec(&request)?;
     let reply = args.client()?.put(&kind_path(kind), &body).with_context(|| format!("install the {kind} plugin"))?;
@@ -147,8 +158,9 @@ fn install(
         println!("{}", reply.pretty());
     } else {
         let installed: PluginInstallResponse = reply.decode()?;
+        let role = if installed.mode == "shadow" { "shadow" } else { "plugin" };
         println!(
-            "Installed {} {} as the {} plugin (digest {}, index {})",
+            "Installed {} {} as the {} {role} (digest {}, index {})",
             installed.name, installed.version, installed.kind, installed.digest, installed.index
         );
     }
@@ -202,6 +214,7 @@ fn render_list(entries: &[PluginEntry]) -> String {
                 Some(v) => (v.name.clone(), v.version.clone(), short(&v.digest), v.install_index.to_string()),
                 None => ("(each server's own)".into(), String::new(), String::new(), String::new()),
             };
+            let shadow = entry.shadow.as_ref().map_or_else(String::new, |s| format!("{} {}", s.name, short(&s.digest)));
             vec![
                 entry.kind.clone(),
                 entry.source.clone(),
@@ -210,10 +223,11 @@ fn render_list(entries: &[PluginEntry]) -> String {
                 digest,
                 index,
                 entry.history.len().to_string(),
+                shadow,
             ]
         })
         .collect();
-    table(&["Kind", "Source", "Name", "Version", "Digest", "Install Index", "Kept"], &rows)
+    table(&["Kind", "Source", "Name", "Version", "Digest", "Install Index", "Kept", "Shadow"], &rows)
 }
 
 fn render_status(status: &PluginStatus) -> String {
@@ -231,6 +245,13 @@ fn render_status(status: &PluginStatus) -> String {
             ("Signer", installed.signer.clone().unwrap_or_else(|| "(unsigned)".into())),
         ]);
     }
+    if let Some(shadow) = &entry.shadow {
+        fields.push(("Shadow", format!("{} {} ({})", shadow.name, shadow.version, shadow.digest)));
+    }
+    if let Some(rollback) = &entry.rolled_back {
+        let line = format!("{} at index {}: {}", short(&rollback.digest), rollback.index, rollback.reason);
+        fields.push(("Rolled Back", line));
+    }
     let mut out = key_values(&fields);
     let rows: Vec<Vec<String>> = status.servers.iter().map(server_row).collect();
     out.push('\n');
@@ -238,6 +259,47 @@ fn render_status(status: &PluginStatus) -> String {
         &["Server", "Plugin", "Source", "Digest", "Index", "Calls", "Faults", "p50", "p99", "Latency"],
         &rows,
     ));
+    if entry.shadow.is_some() {
+        out.push('\n');
+        out.push_str(&render_shadows(&status.servers));
+    }
+    out
+}
+
+/// Each server's shadow: its comparisons, then its recent disagreements.
+fn render_shadows(servers: &[keel_api::plugin::PluginServerStatus]) -> String {
+    let shadows: Vec<(&str, &AgentShadow)> = servers
+        .iter()
+        .filter_map(|server| Some((server.name.as_str(), server.active.as_ref()?.shadow.as_ref()?)))
+        .collect();
+    let rows: Vec<Vec<String>> = shadows
+        .iter()
+        .map(|(server, shadow)| {
+            let c = &shadow.counters;
+            vec![
+                (*server).to_owned(),
+                short(&shadow.digest),
+                shadow.agreements.to_string(),
+                shadow.disagreements.to_string(),
+                shadow.faults.to_string(),
+                micros(c.latency_p50_us),
+                shadow.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut out = table(&["Server", "Shadow", "Agreements", "Disagreements", "Shadow Faults", "p50", "Error"], &rows);
+    let recent: Vec<Vec<String>> = shadows
+        .iter()
+        .flat_map(|(server, shadow)| {
+            shadow.recent_disagreements.iter().map(|d| {
+                vec![(*server).to_owned(), d.time.clone(), d.input.clone(), d.active.clone(), d.shadow.clone()]
+            })
+        })
+        .collect();
+    if !recent.is_empty() {
+        out.push('\n');
+        out.push_str(&table(&["Server", "Time", "Input", "Active", "Shadow"], &recent));
+    }
     out
 }
 

@@ -39,6 +39,9 @@ pub mod tags {
     pub const BUILD: &str = "build";
     pub const VSN: &str = "vsn";
     pub const RAFT_VSN: &str = "raft_vsn";
+    /// A server's redundancy zone (`server { redundancy_zone }`), which
+    /// autopilot plugins group servers by.
+    pub const ZONE: &str = "zone";
     /// The role of a server.
     pub const SERVER_ROLE: &str = "nomad";
 }

@@ -1,11 +1,16 @@
 //! The agent's four active plugins, one per kind, each replaceable while
 //! calls run: a call takes the current plugin ([`Slot::get`]) and keeps it
 //! until it returns, so calls in flight finish on the plugin they started
-//! with and the next call uses the new one. No call sees a mix.
+//! with and the next call uses the new one. No call sees a mix. A slot may
+//! also hold a shadow ([`Shadow`]): a candidate asked the same questions
+//! beside the active plugin, whose answers are compared and never used.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
+use crate::facade::Facade;
+use crate::shadow::{ComparisonSnapshot, Comparisons, Shadow};
 use crate::{
     AclPlugin, AutopilotPlugin, Kind, LicensePlugin, MetricsSnapshot, PluginError, PluginInfo, Runtime, SchedulerPlugin,
 };
@@ -76,16 +81,22 @@ pub struct Active<P> {
     pub plugin: P,
     pub origin: Origin,
     generation: u64,
+    activated: Instant,
 }
 
 impl<P> Active<P> {
     pub fn new(plugin: P, origin: Origin) -> Self {
-        Self { plugin, origin, generation: GENERATIONS.fetch_add(1, Ordering::Relaxed) }
+        Self { plugin, origin, generation: GENERATIONS.fetch_add(1, Ordering::Relaxed), activated: Instant::now() }
     }
 
     /// A number no other activation in this process has.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// How long ago this server made it active.
+    pub fn active_for(&self) -> Duration {
+        self.activated.elapsed()
     }
 }
 
@@ -97,14 +108,15 @@ impl<P> std::ops::Deref for Active<P> {
     }
 }
 
-/// The place one kind's active plugin is kept.
+/// The place one kind's active plugin is kept, and its shadow if it has one.
 pub struct Slot<P> {
     current: RwLock<Arc<Active<P>>>,
+    shadow: RwLock<Option<Arc<Shadow<P>>>>,
 }
 
 impl<P> Slot<P> {
     fn new(active: Active<P>) -> Self {
-        Self { current: RwLock::new(Arc::new(active)) }
+        Self { current: RwLock::new(Arc::new(active)), shadow: RwLock::new(None) }
     }
 
     /// The plugin to make the next call with.
@@ -112,18 +124,63 @@ impl<P> Slot<P> {
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
+    /// The shadow to ask the same questions, if there is one.
+    pub fn shadow(&self) -> Option<Arc<Shadow<P>>> {
+        self.shadow.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
     fn set(&self, active: Active<P>) {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
     }
+
+    fn set_shadow(&self, shadow: Option<Active<P>>) {
+        *self.shadow.write().unwrap_or_else(PoisonError::into_inner) =
+            shadow.map(|plugin| Arc::new(Shadow { plugin, record: Comparisons::default() }));
+    }
 }
 
-/// One kind's active plugin as listings show it.
+/// One kind's slot as listings and the registry see it, whatever its kind.
+trait SlotView: Send + Sync {
+    fn describe(&self, kind: Kind) -> Described;
+    fn describe_shadow(&self, kind: Kind) -> Option<(Described, ComparisonSnapshot)>;
+    fn clear_shadow(&self);
+}
+
+impl<P: Facade> SlotView for Slot<P> {
+    fn describe(&self, kind: Kind) -> Described {
+        Described::of(kind, &self.get())
+    }
+
+    fn describe_shadow(&self, kind: Kind) -> Option<(Described, ComparisonSnapshot)> {
+        self.shadow().map(|shadow| (Described::of(kind, &shadow.plugin), shadow.record.snapshot()))
+    }
+
+    fn clear_shadow(&self) {
+        self.set_shadow(None);
+    }
+}
+
+/// One kind's active (or shadow) plugin as listings show it.
 #[derive(Debug, Clone)]
 pub struct Described {
     pub kind: Kind,
     pub info: PluginInfo,
     pub origin: Origin,
     pub metrics: MetricsSnapshot,
+    /// How long ago this server activated it.
+    pub active_for: Duration,
+}
+
+impl Described {
+    fn of<P: Facade>(kind: Kind, active: &Active<P>) -> Self {
+        Described {
+            kind,
+            info: active.info().clone(),
+            origin: active.origin.clone(),
+            metrics: active.metrics().snapshot(),
+            active_for: active.active_for(),
+        }
+    }
 }
 
 /// The four active plugins of an agent.
@@ -151,6 +208,15 @@ impl Plugins {
         })
     }
 
+    fn slot(&self, kind: Kind) -> &dyn SlotView {
+        match kind {
+            Kind::Acl => &self.acl,
+            Kind::Autopilot => &self.autopilot,
+            Kind::Scheduler => &self.scheduler,
+            Kind::License => &self.license,
+        }
+    }
+
     /// Makes `plugin` the active plugin of its kind.
     pub fn activate(&self, plugin: AnyPlugin, origin: Origin) {
         match plugin {
@@ -161,43 +227,45 @@ impl Plugins {
         }
     }
 
+    /// Makes `plugin` the shadow of its kind, with no comparisons yet.
+    pub fn shadow(&self, plugin: AnyPlugin, origin: Origin) {
+        match plugin {
+            AnyPlugin::Acl(plugin) => self.acl.set_shadow(Some(Active::new(plugin, origin))),
+            AnyPlugin::Autopilot(plugin) => self.autopilot.set_shadow(Some(Active::new(plugin, origin))),
+            AnyPlugin::Scheduler(plugin) => self.scheduler.set_shadow(Some(Active::new(plugin, origin))),
+            AnyPlugin::License(plugin) => self.license.set_shadow(Some(Active::new(plugin, origin))),
+        }
+    }
+
+    /// Stops shadowing `kind`.
+    pub fn clear_shadow(&self, kind: Kind) {
+        self.slot(kind).clear_shadow();
+    }
+
     /// The Raft index that activated one kind's plugin (0 for a server's
     /// own plugin that nothing in the registry replaced).
     pub fn origin_index(&self, kind: Kind) -> u64 {
-        self.with_origin(kind, |origin| origin.index)
+        self.origin(kind).index
     }
 
     /// Where one kind's active plugin came from.
     pub fn origin(&self, kind: Kind) -> Origin {
-        self.with_origin(kind, Origin::clone)
+        self.slot(kind).describe(kind).origin
     }
 
-    fn with_origin<R>(&self, kind: Kind, f: impl FnOnce(&Origin) -> R) -> R {
-        match kind {
-            Kind::Acl => f(&self.acl.get().origin),
-            Kind::Autopilot => f(&self.autopilot.get().origin),
-            Kind::Scheduler => f(&self.scheduler.get().origin),
-            Kind::License => f(&self.license.get().origin),
-        }
+    /// Where one kind's shadow came from, if it has one.
+    pub fn shadow_origin(&self, kind: Kind) -> Option<Origin> {
+        self.slot(kind).describe_shadow(kind).map(|(described, _)| described.origin)
     }
 
     /// One kind's active plugin with its identity and counters.
     pub fn describe_kind(&self, kind: Kind) -> Described {
-        fn of<P>(
-            kind: Kind,
-            slot: &Slot<P>,
-            info: fn(&P) -> &PluginInfo,
-            metrics: fn(&P) -> MetricsSnapshot,
-        ) -> Described {
-            let active = slot.get();
-            Described { kind, info: info(&active).clone(), origin: active.origin.clone(), metrics: metrics(&active) }
-        }
-        match kind {
-            Kind::Acl => of(kind, &self.acl, AclPlugin::info, |p| p.metrics().snapshot()),
-            Kind::Autopilot => of(kind, &self.autopilot, AutopilotPlugin::info, |p| p.metrics().snapshot()),
-            Kind::Scheduler => of(kind, &self.scheduler, SchedulerPlugin::info, |p| p.metrics().snapshot()),
-            Kind::License => of(kind, &self.license, LicensePlugin::info, |p| p.metrics().snapshot()),
-        }
+        self.slot(kind).describe(kind)
+    }
+
+    /// One kind's shadow with its counters and comparisons, if it has one.
+    pub fn describe_shadow(&self, kind: Kind) -> Option<(Described, ComparisonSnapshot)> {
+        self.slot(kind).describe_shadow(kind)
     }
 
     /// Every kind's active plugin with its identity and counters.

@@ -10,8 +10,8 @@
 //! (`instance.rs`), per-plugin [`Metrics`], and one typed facade per plugin
 //! kind ([`AclPlugin`], [`AutopilotPlugin`], [`SchedulerPlugin`],
 //! [`LicensePlugin`]), the set of an agent's active ones ([`Plugins`]),
-//! each replaceable while calls run, the [`smoke`] cases an install must
-//! pass,
+//! each replaceable while calls run and each with an optional [`Shadow`],
+//! the [`smoke`] cases an install must pass,
 //! each facade's calls `async` and applying the fail-closed rules of the
 //! design:
 //!
@@ -60,12 +60,14 @@ mod limits;
 mod metrics;
 mod pool;
 mod runtime;
+mod shadow;
 pub mod smoke;
 mod store;
 
 pub use active::{Active, AnyPlugin, Chosen, Described, Fallbacks, Origin, Plugins, Slot, Source};
 pub use cache::CompileCache;
 pub use error::{Fault, FaultKind, PluginError};
+pub use facade::Facade;
 pub use facade::acl::{self, AclPlugin, CompiledAcl};
 pub use facade::autopilot::{self, AutopilotPlugin};
 pub use facade::license::{self, LicensePlugin, LicenseVerdict};
@@ -74,6 +76,7 @@ pub use keel_contract::Kind;
 pub use limits::{KindLimits, Limits};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use runtime::{Runtime, RuntimeConfig};
+pub use shadow::{ComparisonSnapshot, Comparisons, Disagreement, RECENT_DISAGREEMENTS, Shadow};
 
 /// The hex SHA-256 of a component: how registries, listings and signatures
 /// name it.

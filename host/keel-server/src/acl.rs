@@ -15,7 +15,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use keel_api::acl::{ANONYMOUS_POLICY, AclToken};
 use keel_http::{ApiError, Capability};
 use keel_plugins::acl::{Access, Area, Level, Policy, Request};
-use keel_plugins::{AclPlugin, Active, CompiledAcl, PluginError};
+use keel_plugins::{AclPlugin, Active, CompiledAcl, PluginError, Shadow};
 use keel_state::{State, StateView};
 
 /// The cache key of the anonymous token (no accessor is empty).
@@ -94,9 +94,11 @@ struct Cached {
     acl: Arc<TokenAcl>,
 }
 
-/// One token's compiled rules and the plugin's answers so far.
+/// One token's compiled rules, the policies they came from (for a shadow
+/// to compile too) and the plugin's answers so far.
 struct TokenAcl {
     compiled: CompiledAcl,
+    policies: Vec<Policy>,
     answers: RwLock<HashMap<Capability, bool>>,
 }
 
@@ -120,6 +122,19 @@ fn denied(accessor: &str, call: &str, error: &PluginError) -> Result<bool, ApiEr
     Ok(false)
 }
 
+/// Asks the shadow plugin, beside the request, what the active one answered.
+/// The record names the token by accessor and its policies by name.
+fn ask_shadow(shadow: Arc<Shadow<AclPlugin>>, key: &str, policies: &[Policy], request: Request, allowed: bool) {
+    let names: Vec<&str> = policies.iter().map(|policy| policy.name.as_str()).collect();
+    let who = if key == ANONYMOUS_KEY { "anonymous".to_owned() } else { format!("token {key}") };
+    let input = format!("{who} with policies [{}] asks {:?} {:?}", names.join(", "), request.area, request.access);
+    let policies = policies.to_vec();
+    shadow.compare(input, allowed, move |shadow| async move {
+        let compiled = shadow.plugin.compile(&policies).await.map_err(|error| error.to_string())?;
+        shadow.plugin.check(&compiled, &request).await.map_err(|error| error.to_string())
+    });
+}
+
 /// What the state said about a non-management caller.
 enum Lookup {
     Hit(Arc<TokenAcl>),
@@ -141,11 +156,13 @@ impl AclGate {
         self.enabled
     }
 
-    /// Decides whether the request's `secret` has `need`.
+    /// Decides whether the request's `secret` has `need`. Each answer the
+    /// plugin gives (not one from the cache) is also asked of `shadow`.
     pub(crate) async fn authorize(
         &self,
         view: &StateView,
         plugin: &Active<AclPlugin>,
+        shadow: Option<Arc<Shadow<AclPlugin>>>,
         secret: Option<&str>,
         need: Capability,
         now_ms: i64,
@@ -157,7 +174,9 @@ impl AclGate {
         let allowed = match (&caller, need) {
             (_, Capability::Authenticated) | (Caller::Management, _) => true,
             (Caller::Rules { .. }, Capability::Management) => false,
-            (Caller::Rules { key, policies }, need) => self.plugin_allows(view, plugin, key, policies, need).await?,
+            (Caller::Rules { key, policies }, need) => {
+                self.plugin_allows(view, (plugin, shadow), key, policies, need).await?
+            }
         };
         if allowed { Ok(()) } else { Err(ApiError::permission_denied()) }
     }
@@ -169,7 +188,7 @@ impl AclGate {
     async fn plugin_allows(
         &self,
         view: &StateView,
-        plugin: &Active<AclPlugin>,
+        (plugin, shadow): (&Active<AclPlugin>, Option<Arc<Shadow<AclPlugin>>>),
         key: &str,
         policies: &[String],
         need: Capability,
@@ -186,6 +205,9 @@ impl AclGate {
             match plugin.check(&acl.compiled, &request).await {
                 Ok(allowed) => {
                     acl.answers.write().unwrap_or_else(PoisonError::into_inner).insert(need, allowed);
+                    if let Some(shadow) = shadow {
+                        ask_shadow(shadow, key, &acl.policies, request, allowed);
+                    }
                     return Ok(allowed);
                 }
                 Err(PluginError::StaleAcl) => {
@@ -229,7 +251,7 @@ impl AclGate {
             Lookup::Miss { token_index, policy_indexes, policies } => (token_index, policy_indexes, policies),
         };
         let compiled = plugin.compile(&policies).await?;
-        let acl = Arc::new(TokenAcl { compiled, answers: RwLock::new(HashMap::new()) });
+        let acl = Arc::new(TokenAcl { compiled, policies, answers: RwLock::new(HashMap::new()) });
         let mut cache = self.lock_write();
         if cache.len() >= CACHE_MAX_ENTRIES {
             cache.clear();

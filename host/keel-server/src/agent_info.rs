@@ -27,6 +27,9 @@ pub fn gossip_tags(config: &Settings, raft_id: &str) -> BTreeMap<String, String>
         (tags::RAFT_VSN.to_owned(), RAFT_PROTOCOL.to_owned()),
         (tags::ID.to_owned(), raft_id.to_owned()),
     ]);
+    if let Some(zone) = &config.redundancy_zone {
+        tags.insert(tags::ZONE.to_owned(), zone.clone());
+    }
     match config.bootstrap_expect {
         0 => {}
         1 => {

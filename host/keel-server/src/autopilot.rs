@@ -10,14 +10,33 @@ use keel_api::operator::{OperatorHealthReply, ServerHealth, UpgradeHealth, ZoneH
 use keel_api::time::rfc3339_ms;
 use keel_cluster::Server;
 use keel_http::ApiError;
-use keel_plugins::autopilot::{Action, Cluster, Config, GossipStatus, Health, Suffrage};
-use keel_plugins::{LicenseVerdict, autopilot};
+use keel_plugins::autopilot::{Action, Cluster, Config, Decision, GossipStatus, Health, Suffrage};
+use keel_plugins::{LicenseVerdict, PluginError, autopilot};
 
 use keel_cluster::formation::tags;
 use keel_cluster::gossip::MemberStatus;
 
 use crate::license;
 use crate::service::Service;
+
+/// What a shadow's decision is compared on: the health verdict and the
+/// actions, not the wording of their reasons.
+#[derive(Debug, PartialEq)]
+struct Verdict {
+    healthy: bool,
+    failure_tolerance: u32,
+    actions: Vec<String>,
+}
+
+impl Verdict {
+    fn of(decision: &Decision) -> Self {
+        Verdict {
+            healthy: decision.health.healthy,
+            failure_tolerance: decision.health.failure_tolerance,
+            actions: decision.actions.iter().map(|(action, _)| format!("{action:?}")).collect(),
+        }
+    }
+}
 
 /// What autopilot remembers between rounds: each server's last verdict and
 /// since when it has held it.
@@ -31,12 +50,30 @@ impl Service {
     /// server (the leader) sees it.
     pub(crate) async fn evaluate_autopilot(&self, server: &Server) -> Result<OperatorHealthReply, ApiError> {
         let cluster = self.cluster_facts(server).await;
-        let decision = self.plugins.autopilot.get().evaluate(&cluster).await.map_err(|error| {
+        let decision = self.decide(cluster).await.map_err(|error| {
             tracing::error!(%error, "autopilot plugin failed");
             ApiError::internal("the autopilot plugin failed; see the server log")
         })?;
         self.remember(&decision.health);
         Ok(reply(decision.health))
+    }
+
+    /// The active autopilot plugin's decision on `cluster`. A shadow, if
+    /// there is one, is asked the same beside it.
+    async fn decide(&self, cluster: Cluster) -> Result<Decision, PluginError> {
+        let decision = self.plugins.autopilot.get().evaluate(&cluster).await?;
+        if let Some(shadow) = self.plugins.autopilot.shadow() {
+            let input = format!(
+                "{} servers, leader {} at index {}",
+                cluster.servers.len(),
+                cluster.leader_id,
+                cluster.leader_last_index
+            );
+            shadow.compare(input, Verdict::of(&decision), move |shadow| async move {
+                shadow.plugin.evaluate(&cluster).await.map(|decision| Verdict::of(&decision)).map_err(|e| e.to_string())
+            });
+        }
+        Ok(decision)
     }
 
     /// Runs an autopilot round every `interval` for as long as the task
@@ -57,7 +94,7 @@ impl Service {
         let Some(server) = self.server.as_deref().filter(|server| server.is_leader()) else {
             return;
         };
-        let decision = match self.plugins.autopilot.get().evaluate(&self.cluster_facts(server).await).await {
+        let decision = match self.decide(self.cluster_facts(server).await).await {
             Ok(decision) => decision,
             Err(error) => {
                 tracing::warn!(%error, "autopilot plugin failed; this round changes nothing");
@@ -148,7 +185,7 @@ impl Service {
     /// the license plugin fails (a fault turns enterprise features off).
     async fn licensed_features(&self, server: &Server, now: u64) -> Vec<String> {
         let Some(stored) = server.view().read(|state| state.license.clone()) else { return Vec::new() };
-        match self.plugins.license.get().validate(&stored.blob, license::PRODUCT, now).await {
+        match license::validate(&self.plugins.license, &stored.blob, now).await {
             verdict @ LicenseVerdict::Valid(_) => verdict.features().to_vec(),
             LicenseVerdict::Failed(error) => {
                 tracing::warn!(%error, "license plugin failed; autopilot sees no licensed features");

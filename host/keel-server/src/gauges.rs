@@ -17,7 +17,18 @@ impl Service {
         self.gossip_gauges();
         runtime_gauges(self.uptime_ms());
         for described in self.plugins.described() {
-            plugin_totals(described.kind.name(), &described.info.name, &described.metrics);
+            let kind = described.kind.name();
+            plugin_totals(kind, &described.info.name, &described.metrics);
+            if let Some((shadow, comparisons)) = self.plugins.describe_shadow(described.kind) {
+                plugin_totals(kind, &shadow.info.name, &shadow.metrics);
+                let plugin = || shadow.info.name.clone();
+                counter!("keel.plugin.shadow.agreements", "kind" => kind, "plugin" => plugin())
+                    .absolute(comparisons.agreements);
+                counter!("keel.plugin.shadow.disagreements", "kind" => kind, "plugin" => plugin())
+                    .absolute(comparisons.disagreements);
+                counter!("keel.plugin.shadow.faults", "kind" => kind, "plugin" => plugin())
+                    .absolute(comparisons.faults);
+            }
         }
     }
 

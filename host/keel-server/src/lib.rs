@@ -56,5 +56,5 @@ pub use forwarding::ApiForwarder;
 pub use plugin_trust::TrustedKeys;
 pub use registry::PluginSet;
 pub use service::{RAFT_PROTOCOL, Service};
-pub use settings::Settings;
+pub use settings::{Probation, Settings};
 pub use telemetry::Telemetry;

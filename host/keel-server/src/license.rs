@@ -4,7 +4,7 @@ use keel_api::operator::{License, LicenseReply};
 use keel_api::time::rfc3339_ms;
 use keel_http::ApiError;
 use keel_plugins::license::{License as Verified, LicenseError};
-use keel_plugins::{LicensePlugin, LicenseVerdict};
+use keel_plugins::{LicensePlugin, LicenseVerdict, Slot};
 
 /// The product licenses are checked for, as Nomad names itself.
 pub const PRODUCT: &str = "nomad";
@@ -13,8 +13,8 @@ pub const PRODUCT: &str = "nomad";
 /// license that is expired, terminated or not yet valid is shown with no
 /// features and a warning; the server keeps running either way. The query
 /// meta fields are left at zero: the router fills them from the read's meta.
-pub(crate) async fn reply(plugin: &LicensePlugin, blob: &str, now_ms: u64) -> Result<LicenseReply, ApiError> {
-    let (license, warning) = match plugin.validate(blob, PRODUCT, now_ms).await {
+pub(crate) async fn reply(plugin: &Slot<LicensePlugin>, blob: &str, now_ms: u64) -> Result<LicenseReply, ApiError> {
+    let (license, warning) = match validate(plugin, blob, now_ms).await {
         LicenseVerdict::Valid(license) => (wire(&license, true), None),
         LicenseVerdict::Invalid(error) => match genuine(&error) {
             Some(license) => (wire(license, false), Some(refusal(&error))),
@@ -37,13 +37,13 @@ pub(crate) async fn reply(plugin: &LicensePlugin, blob: &str, now_ms: u64) -> Re
 /// Whether `blob` may replace the installed license: the plugin must accept
 /// it `now`, and without `force` it must not be older than the installed one.
 pub(crate) async fn check_new(
-    plugin: &LicensePlugin,
+    plugin: &Slot<LicensePlugin>,
     blob: &str,
     installed: Option<&str>,
     force: bool,
     now: u64,
 ) -> Result<(), ApiError> {
-    let new = match plugin.validate(blob, PRODUCT, now).await {
+    let new = match validate(plugin, blob, now).await {
         LicenseVerdict::Valid(license) => license,
         LicenseVerdict::Invalid(error) => {
             return Err(ApiError::bad_request(format!("error validating license: {}", refusal(&error))));
@@ -54,7 +54,7 @@ pub(crate) async fn check_new(
         }
     };
     let installed = match installed {
-        Some(blob) => Some(plugin.validate(blob, PRODUCT, now).await),
+        Some(blob) => Some(validate(plugin, blob, now).await),
         None => None,
     };
     if let Some(LicenseVerdict::Valid(current)) = installed
@@ -69,6 +69,30 @@ pub(crate) async fn check_new(
         )));
     }
     Ok(())
+}
+
+/// The active license plugin's verdict on `blob`. A shadow, if there is
+/// one, validates it too, beside the caller.
+pub(crate) async fn validate(plugin: &Slot<LicensePlugin>, blob: &str, now_ms: u64) -> LicenseVerdict {
+    let verdict = plugin.get().validate(blob, PRODUCT, now_ms).await;
+    if let (Some(shadow), Ok(active)) = (plugin.shadow(), summary(&verdict)) {
+        let input =
+            format!("a license of {} bytes, sha256 {}", blob.len(), &keel_plugins::digest(blob.as_bytes())[..12]);
+        let blob = blob.to_owned();
+        shadow.compare(input, active, move |shadow| async move {
+            summary(&shadow.plugin.validate(&blob, PRODUCT, now_ms).await)
+        });
+    }
+    verdict
+}
+
+/// What a shadow's verdict is compared on; a plugin failure is an `Err`.
+fn summary(verdict: &LicenseVerdict) -> Result<String, String> {
+    match verdict {
+        LicenseVerdict::Valid(license) => Ok(format!("valid, features {:?}", license.features)),
+        LicenseVerdict::Invalid(error) => Ok(format!("refused: {}", refusal(error))),
+        LicenseVerdict::Failed(error) => Err(error.to_string()),
+    }
 }
 
 /// The license a refusal carries when the document itself is genuine.

@@ -16,12 +16,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use keel_api::plugin::{
-    AgentPlugin, PluginCounters, PluginEntry, PluginHistoryEntry, PluginInstallRequest, PluginInstallResponse,
-    PluginServerStatus, PluginStatus, PluginVersion, REDACTED, is_secret_setting,
+    AgentPlugin, AgentShadow, PluginCounters, PluginEntry, PluginHistoryEntry, PluginInstallRequest,
+    PluginInstallResponse, PluginRollback, PluginServerStatus, PluginStatus, PluginVersion, REDACTED,
+    ShadowDisagreement, is_secret_setting,
 };
+use keel_api::time::rfc3339_ms;
 use keel_cluster::{Forwarded, Server};
 use keel_http::{ApiError, Consistency, Read};
-use keel_plugins::{Described, Fallbacks, Kind, Origin, Plugins, Runtime, Source};
+use keel_plugins::{ComparisonSnapshot, Described, Fallbacks, Kind, MetricsSnapshot, Origin, Plugins, Runtime, Source};
 use keel_state::{Command, ComponentBytes, InstalledPlugin, KindRegistry, PluginMode, State};
 use tokio::sync::watch;
 
@@ -35,6 +37,9 @@ const ACTIVATION_WAIT: Duration = Duration::from_secs(10);
 /// How long `GET /v1/operator/plugin/:kind` waits for each server.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How often a leader looks at the faults of plugins on probation.
+const PROBATION_CHECK: Duration = Duration::from_secs(1);
+
 /// The agent's plugins: the runtime that loads them, the active ones, and
 /// the server's own plugin of each kind for when nothing is installed.
 pub struct PluginSet {
@@ -47,9 +52,9 @@ pub struct PluginSet {
 pub(crate) struct Registry {
     runtime: Arc<Runtime>,
     fallbacks: Fallbacks,
-    /// Kinds whose registry plugin could not be activated here: the digest
-    /// it was for and why. Not tried again until the registry changes.
-    failed: Mutex<BTreeMap<Kind, (String, String)>>,
+    /// The registry plugins (active or shadow) that could not be activated
+    /// here: the digest and why. Not tried again until the registry changes.
+    failed: Mutex<BTreeMap<(Kind, PluginMode), (String, String)>>,
     /// The applied index whose registry this server has acted on.
     followed: watch::Sender<u64>,
 }
@@ -59,7 +64,7 @@ impl Registry {
         Self { runtime, fallbacks, failed: Mutex::new(BTreeMap::new()), followed: watch::channel(0).0 }
     }
 
-    fn failed(&self) -> std::sync::MutexGuard<'_, BTreeMap<Kind, (String, String)>> {
+    fn failed(&self) -> std::sync::MutexGuard<'_, BTreeMap<(Kind, PluginMode), (String, String)>> {
         self.failed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -71,65 +76,153 @@ pub(crate) fn parse_kind(name: &str) -> Result<Kind, ApiError> {
     })
 }
 
-/// What should enforce `kind` by the registry at this state: the installed
-/// plugin, or nothing (the server's own), and the index that decided it.
-fn wanted(state: &State, kind: Kind) -> (Option<InstalledPlugin>, u64) {
-    state.plugins.get(kind.name()).map_or((None, 0), |registry| (registry.active.clone(), registry.active_index))
+/// What the registry at this state wants for `kind`: the installed plugin
+/// that should enforce (or nothing, for the server's own), the index that
+/// decided it, and the shadow.
+fn wanted(state: &State, kind: Kind) -> (Option<InstalledPlugin>, u64, Option<InstalledPlugin>) {
+    state
+        .plugins
+        .get(kind.name())
+        .map_or((None, 0, None), |registry| (registry.active.clone(), registry.active_index, registry.shadow.clone()))
+}
+
+/// An installed plugin's component, settings and origin.
+fn installed(plugin: InstalledPlugin, index: u64) -> (Arc<Vec<u8>>, Vec<(String, String)>, Origin) {
+    (plugin.component.0, plugin.settings, Origin { source: Source::Installed, digest: plugin.digest, index })
 }
 
 impl Service {
     /// Acts on the registry as applied so far, then after every applied
-    /// entry, until the server stops.
+    /// entry, until the server stops. Once a second, a leader also checks
+    /// the plugins on probation.
     pub async fn follow_plugin_registry(self: Arc<Self>) {
         let Some(server) = self.server.clone() else { return };
         let mut applied = server.view().subscribe_applied();
+        let mut probation = tokio::time::interval(PROBATION_CHECK);
         loop {
             let index = *applied.borrow_and_update();
             self.activate_registry(&server).await;
             self.registry.followed.send_replace(index);
-            if applied.changed().await.is_err() {
-                return;
+            loop {
+                tokio::select! {
+                    changed = applied.changed() => match changed {
+                        Ok(()) => break,
+                        Err(_) => return,
+                    },
+                    _ = probation.tick() => self.check_probation(&server).await,
+                }
             }
         }
     }
 
-    /// Activates, for every kind, what the applied registry says should enforce.
+    /// Activates, for every kind, what the applied registry says should
+    /// enforce, and the shadow it names.
     pub async fn activate_registry(&self, server: &Server) {
         for kind in Kind::ALL {
-            let (installed, index) = server.view().read(|state| wanted(state, kind));
-            let current = self.plugins.origin(kind);
+            let (active, index, shadow) = server.view().read(|state| wanted(state, kind));
             let fallback = self.registry.fallbacks.get(kind);
-            let (component, settings, origin) = match installed {
-                Some(plugin) => (
-                    Arc::clone(&plugin.component.0),
-                    plugin.settings,
-                    Origin { source: Source::Installed, digest: plugin.digest, index },
-                ),
+            let wanted = match active {
+                Some(plugin) => installed(plugin, index),
                 None => (
                     Arc::new(fallback.component.to_vec()),
                     fallback.settings.clone(),
                     Origin { index, ..fallback.origin() },
                 ),
             };
-            if current == origin || self.registry.failed().get(&kind).is_some_and(|(d, _)| *d == origin.digest) {
-                continue;
+            if self.plugins.origin(kind) != wanted.2 {
+                self.load_into(kind, PluginMode::Active, wanted).await;
             }
-            let runtime = Arc::clone(&self.registry.runtime);
-            let loaded = tokio::task::spawn_blocking(move || runtime.load_kind(kind, &component, &settings)).await;
-            match loaded {
-                Ok(Ok(plugin)) => {
-                    tracing::info!(%kind, plugin = %plugin.info().name, digest = %origin.digest, source = origin.source.name(), index, "plugin activated");
-                    self.plugins.activate(plugin, origin);
-                    self.registry.failed().remove(&kind);
-                    if kind == Kind::Acl {
-                        self.acl.clear();
+            match shadow {
+                None => self.plugins.clear_shadow(kind),
+                Some(plugin) => {
+                    let index = plugin.install_index;
+                    let wanted = installed(plugin, index);
+                    if self.plugins.shadow_origin(kind).as_ref() != Some(&wanted.2) {
+                        self.load_into(kind, PluginMode::Shadow, wanted).await;
                     }
                 }
-                Ok(Err(error)) => {
-                    tracing::error!(%kind, digest = %origin.digest, %error, "the registry's plugin could not be activated; the previous one stays");
-                    self.registry.failed().insert(kind, (origin.digest, error.to_string()));
+            }
+        }
+    }
+
+    /// Loads a component on a blocking thread and makes it `kind`'s active
+    /// plugin or shadow. A component that failed to load here is not tried
+    /// again until the registry names another.
+    async fn load_into(
+        &self,
+        kind: Kind,
+        mode: PluginMode,
+        (component, settings, origin): (Arc<Vec<u8>>, Vec<(String, String)>, Origin),
+    ) {
+        let role = mode_name(mode);
+        if self.registry.failed().get(&(kind, mode)).is_some_and(|(digest, _)| *digest == origin.digest) {
+            return;
+        }
+        let runtime = Arc::clone(&self.registry.runtime);
+        let loaded = tokio::task::spawn_blocking(move || runtime.load_kind(kind, &component, &settings)).await;
+        match loaded {
+            Ok(Ok(plugin)) => {
+                tracing::info!(%kind, plugin = %plugin.info().name, digest = %origin.digest, source = origin.source.name(), index = origin.index, role, "plugin activated");
+                self.registry.failed().remove(&(kind, mode));
+                match mode {
+                    PluginMode::Active => {
+                        self.plugins.activate(plugin, origin);
+                        if kind == Kind::Acl {
+                            self.acl.clear();
+                        }
+                    }
+                    PluginMode::Shadow => self.plugins.shadow(plugin, origin),
                 }
-                Err(error) => tracing::error!(%kind, %error, "plugin activation panicked"),
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%kind, digest = %origin.digest, %error, role, "the registry's plugin could not be activated; the previous one stays");
+                self.registry.failed().insert((kind, mode), (origin.digest, error.to_string()));
+            }
+            Err(error) => tracing::error!(%kind, %error, role, "plugin activation panicked"),
+        }
+    }
+
+    /// On the leader: rolls back, through Raft, each installed plugin still
+    /// on probation whose instance here has faulted more than the budget.
+    async fn check_probation(&self, server: &Server) {
+        if !server.is_leader() {
+            return;
+        }
+        let probation = self.config.plugin_probation;
+        for kind in Kind::ALL {
+            let described = self.plugins.describe_kind(kind);
+            let metrics = &described.metrics;
+            let faults = metrics.traps + metrics.timeouts + metrics.memory_limits;
+            if described.origin.source != Source::Installed
+                || described.active_for > probation.time
+                || faults <= probation.faults
+            {
+                continue;
+            }
+            let on_probation = server.view().read(|state| {
+                state.plugins.get(kind.name()).is_some_and(|r| {
+                    r.on_probation && r.active.as_ref().is_some_and(|a| a.digest == described.origin.digest)
+                })
+            });
+            if !on_probation {
+                continue;
+            }
+            let reason = format!(
+                "{faults} faults on the leader within {}s of activation ({} traps, {} timeouts, {} memory-cap hits), more than the {} allowed",
+                described.active_for.as_secs(),
+                metrics.traps,
+                metrics.timeouts,
+                metrics.memory_limits,
+                probation.faults
+            );
+            tracing::warn!(%kind, digest = %described.origin.digest, %reason, "rolling back a plugin on probation");
+            let command = Command::ProbationRollback {
+                kind: kind.name().to_owned(),
+                digest: described.origin.digest.clone(),
+                reason,
+            };
+            if let Err(error) = server.write(command).await {
+                tracing::warn!(%kind, %error, "the probation rollback was not written; trying again");
             }
         }
     }
@@ -211,15 +304,25 @@ impl Service {
         serde_json::from_slice(&reply.body).map_err(|error| format!("{address} answered something else: {error}"))
     }
 
-    /// `GET /v1/agent/plugins`: this agent's active plugins.
+    /// `GET /v1/agent/plugins`: this agent's active plugins and shadows.
     pub(crate) fn local_plugins(&self) -> Vec<AgentPlugin> {
         let failed = self.registry.failed();
+        let error = |kind, mode| {
+            failed.get(&(kind, mode)).map(|(digest, error): &(String, String)| format!("activating {digest}: {error}"))
+        };
         self.plugins
             .described()
             .into_iter()
             .map(|described| {
-                let error = failed.get(&described.kind).map(|(digest, error)| format!("activating {digest}: {error}"));
-                agent_plugin(described, error)
+                let kind = described.kind;
+                let shadow = self.plugins.describe_shadow(kind);
+                let shadow_error = error(kind, PluginMode::Shadow);
+                let shadow = match (shadow, shadow_error) {
+                    (Some((shadow, comparisons)), error) => Some(agent_shadow(shadow, comparisons, error)),
+                    (None, Some(error)) => Some(AgentShadow { error: Some(error), ..AgentShadow::default() }),
+                    (None, None) => None,
+                };
+                AgentPlugin { shadow, ..agent_plugin(described, error(kind, PluginMode::Active)) }
             })
             .collect()
     }
@@ -233,11 +336,7 @@ impl Service {
     ) -> Result<PluginInstallResponse, ApiError> {
         let mode = match request.mode.as_deref() {
             None | Some("active") => PluginMode::Active,
-            Some("shadow") => {
-                return Err(ApiError::bad_request(
-                    "Mode \"shadow\" is not supported yet; install with Mode \"active\"",
-                ));
-            }
+            Some("shadow") => PluginMode::Shadow,
             Some(other) => {
                 return Err(ApiError::bad_request(format!("Mode must be \"active\" or \"shadow\", not {other:?}")));
             }
@@ -271,7 +370,7 @@ impl Service {
             digest,
             name: info.name,
             version: info.version,
-            mode: "active".into(),
+            mode: mode_name(mode).into(),
             index: applied.index,
         })
     }
@@ -341,6 +440,13 @@ impl Service {
     }
 }
 
+fn mode_name(mode: PluginMode) -> &'static str {
+    match mode {
+        PluginMode::Active => "active",
+        PluginMode::Shadow => "shadow",
+    }
+}
+
 fn version(plugin: &InstalledPlugin) -> PluginVersion {
     let settings = plugin
         .settings
@@ -380,11 +486,15 @@ fn entry(kind: Kind, registry: Option<&KindRegistry>) -> PluginEntry {
         active_index: registry.active_index,
         shadow: registry.shadow.as_ref().map(version),
         history,
+        rolled_back: registry.rolled_back.as_ref().map(|note| PluginRollback {
+            digest: note.digest.clone(),
+            reason: note.reason.clone(),
+            index: note.index,
+        }),
     }
 }
 
 fn agent_plugin(described: Described, error: Option<String>) -> AgentPlugin {
-    let metrics = &described.metrics;
     AgentPlugin {
         kind: described.kind.name().to_owned(),
         name: described.info.name,
@@ -393,17 +503,46 @@ fn agent_plugin(described: Described, error: Option<String>) -> AgentPlugin {
         source: described.origin.source.name().to_owned(),
         active_index: described.origin.index,
         error,
-        counters: PluginCounters {
-            calls: metrics.calls,
-            errors: metrics.errors,
-            traps: metrics.traps,
-            timeouts: metrics.timeouts,
-            memory_limits: metrics.memory_limits,
-            busy: metrics.busy,
-            latency_p50_us: micros(metrics.latency_p50),
-            latency_p99_us: micros(metrics.latency_p99),
-            latency_buckets: metrics.latency_buckets.clone(),
-        },
+        counters: counters(&described.metrics),
+        shadow: None,
+    }
+}
+
+fn agent_shadow(described: Described, comparisons: ComparisonSnapshot, error: Option<String>) -> AgentShadow {
+    AgentShadow {
+        name: described.info.name,
+        version: described.info.version,
+        digest: described.origin.digest,
+        install_index: described.origin.index,
+        error,
+        counters: counters(&described.metrics),
+        agreements: comparisons.agreements,
+        disagreements: comparisons.disagreements,
+        faults: comparisons.faults,
+        recent_disagreements: comparisons
+            .recent
+            .into_iter()
+            .map(|d| ShadowDisagreement {
+                time: rfc3339_ms(i64::try_from(d.at_ms).unwrap_or(i64::MAX)),
+                input: d.input,
+                active: d.active,
+                shadow: d.shadow,
+            })
+            .collect(),
+    }
+}
+
+fn counters(metrics: &MetricsSnapshot) -> PluginCounters {
+    PluginCounters {
+        calls: metrics.calls,
+        errors: metrics.errors,
+        traps: metrics.traps,
+        timeouts: metrics.timeouts,
+        memory_limits: metrics.memory_limits,
+        busy: metrics.busy,
+        latency_p50_us: micros(metrics.latency_p50),
+        latency_p99_us: micros(metrics.latency_p99),
+        latency_buckets: metrics.latency_buckets.clone(),
     }
 }
 

@@ -58,6 +58,11 @@ pub enum Command {
     /// Makes the kept version with `digest`, or the previous one, active
     /// (a check-and-set that fails when there is no such version).
     RollbackPlugin { kind: String, digest: Option<String> },
+    /// The leader's automatic rollback of a plugin on probation: while the
+    /// plugin with `digest` is still the active one of `kind` (a
+    /// check-and-set), the previous version becomes active and `reason` is
+    /// kept for the listings.
+    ProbationRollback { kind: String, digest: String, reason: String },
     /// Removes the installed and shadow plugin of `kind`, so the server's
     /// own plugin enforces (a check-and-set that fails when none is installed).
     RemovePlugin { kind: String },

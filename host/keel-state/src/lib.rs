@@ -28,7 +28,7 @@ pub use acl::AclState;
 pub use command::{Command, Outcome};
 pub use data_dir::{DataDir, DataDirError};
 pub use log_store::LogStore;
-pub use plugins::{ComponentBytes, InstalledPlugin, KindRegistry, PluginMode, PluginRegistry};
+pub use plugins::{ComponentBytes, InstalledPlugin, KindRegistry, PluginMode, PluginRegistry, ProbationRollback};
 pub use restore::StagedRestore;
 pub use state::{Record, State, StoredLicense};
 pub use state_machine::{StateMachineStore, StateSnapshotBuilder};

@@ -67,7 +67,7 @@ pub struct InstalledPlugin {
 }
 
 /// Whether an install enforces at once or only runs beside the active one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PluginMode {
     Active,
     Shadow,
@@ -85,12 +85,30 @@ pub struct KindRegistry {
     pub history: Vec<InstalledPlugin>,
     /// The index of the entry that last changed which plugin enforces.
     pub active_index: u64,
+    /// Whether the active plugin was made active by its install or a
+    /// promotion (not by a rollback), which puts it on probation.
+    #[serde(default)]
+    pub on_probation: bool,
+    /// The last automatic rollback of a plugin on probation.
+    #[serde(default)]
+    pub rolled_back: Option<ProbationRollback>,
+}
+
+/// Why and when the leader took a plugin on probation back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbationRollback {
+    /// The plugin taken back.
+    pub digest: String,
+    pub reason: String,
+    pub index: u64,
 }
 
 impl KindRegistry {
     /// Makes `next` the enforcing plugin (`None`: the fallback) at `index`,
-    /// keeping the one it replaces first in the history.
-    fn activate(&mut self, next: Option<InstalledPlugin>, index: u64) {
+    /// keeping the one it replaces first in the history; `probation` says
+    /// whether it starts a probation.
+    fn activate(&mut self, next: Option<InstalledPlugin>, index: u64, probation: bool) {
+        self.on_probation = probation && next.is_some();
         if let Some(previous) = std::mem::replace(&mut self.active, next) {
             self.history.retain(|kept| kept.digest != previous.digest);
             self.history.insert(0, previous);
@@ -130,7 +148,7 @@ impl PluginRegistry {
         let plugin = InstalledPlugin { install_index: index, ..plugin };
         let registry = self.kinds.entry(kind.clone()).or_default();
         match mode {
-            PluginMode::Active => registry.activate(Some(plugin), index),
+            PluginMode::Active => registry.activate(Some(plugin), index, true),
             PluginMode::Shadow => registry.shadow = Some(plugin),
         }
         (Outcome::Applied, changed(kind))
@@ -140,7 +158,7 @@ impl PluginRegistry {
     pub(crate) fn promote(&mut self, index: u64, kind: String) -> (Outcome, Changed) {
         let Some(registry) = self.kinds.get_mut(&kind) else { return refused() };
         let Some(shadow) = registry.shadow.take() else { return refused() };
-        registry.activate(Some(shadow), index);
+        registry.activate(Some(shadow), index, true);
         (Outcome::Cas(true), changed(kind))
     }
 
@@ -159,19 +177,36 @@ impl PluginRegistry {
             None => return refused(),
         };
         let next = position.map(|position| registry.history.remove(position));
-        registry.activate(next, index);
+        registry.activate(next, index, false);
         (Outcome::Cas(true), changed(kind))
     }
 
     /// Removes the installed and the shadow plugin, so the fallback
     /// enforces; the removed version stays in the history for a rollback.
+    pub(crate) fn probation_rollback(
+        &mut self,
+        index: u64,
+        kind: String,
+        digest: &str,
+        reason: String,
+    ) -> (Outcome, Changed) {
+        let Some(registry) = self.kinds.get_mut(&kind) else { return refused() };
+        if !registry.on_probation || registry.active.as_ref().is_none_or(|active| active.digest != digest) {
+            return refused();
+        }
+        let previous = (!registry.history.is_empty()).then(|| registry.history.remove(0));
+        registry.activate(previous, index, false);
+        registry.rolled_back = Some(ProbationRollback { digest: digest.to_owned(), reason, index });
+        (Outcome::Cas(true), changed(kind))
+    }
+
     pub(crate) fn remove(&mut self, index: u64, kind: String) -> (Outcome, Changed) {
         let Some(registry) = self.kinds.get_mut(&kind) else { return refused() };
         if registry.active.is_none() && registry.shadow.is_none() {
             return refused();
         }
         registry.shadow = None;
-        registry.activate(None, index);
+        registry.activate(None, index, false);
         (Outcome::Cas(true), changed(kind))
     }
 
@@ -252,6 +287,31 @@ mod tests {
         assert_eq!((active(&registry), history(&registry)), (None, vec!["a"]));
         assert_eq!(registry.rollback(5, "acl".into(), None).0, Outcome::Cas(true), "and forward again");
         assert_eq!(active(&registry), Some("a"));
+    }
+
+    #[test]
+    fn a_probation_rollback_takes_back_only_the_plugin_it_names() {
+        let mut registry = PluginRegistry::default();
+        registry.install(3, "acl".into(), plugin("a"), PluginMode::Active);
+        registry.install(4, "acl".into(), plugin("b"), PluginMode::Active);
+        assert_eq!(registry.probation_rollback(5, "acl".into(), "a", "traps".into()), refused(), "a is not active");
+        assert_eq!(registry.probation_rollback(6, "acl".into(), "b", "6 traps".into()).0, Outcome::Cas(true));
+        assert_eq!((active(&registry), history(&registry)), (Some("a"), vec!["b"]));
+        let note = registry.get("acl").and_then(|r| r.rolled_back.clone()).expect("noted");
+        assert_eq!((note.digest.as_str(), note.reason.as_str(), note.index), ("b", "6 traps", 6));
+        assert_eq!(
+            registry.probation_rollback(7, "acl".into(), "a", "traps".into()),
+            refused(),
+            "what a rollback made active is not on probation"
+        );
+        registry.rollback(8, "acl".into(), None);
+        registry.install(9, "acl".into(), plugin("c"), PluginMode::Active);
+        registry.rollback(10, "acl".into(), None);
+        assert_eq!(
+            registry.probation_rollback(11, "acl".into(), "b", "traps".into()),
+            refused(),
+            "nor one rolled forward"
+        );
     }
 
     #[test]

@@ -136,6 +136,9 @@ impl State {
             Command::InstallPlugin { kind, plugin, mode } => self.plugins.install(index, kind, *plugin, mode),
             Command::PromotePlugin { kind } => self.plugins.promote(index, kind),
             Command::RollbackPlugin { kind, digest } => self.plugins.rollback(index, kind, digest.as_deref()),
+            Command::ProbationRollback { kind, digest, reason } => {
+                self.plugins.probation_rollback(index, kind, &digest, reason)
+            }
             Command::RemovePlugin { kind } => self.plugins.remove(index, kind),
         }
     }

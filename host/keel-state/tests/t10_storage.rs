@@ -89,9 +89,9 @@ async fn readers_see_the_applied_index_and_the_data_change_together() -> Result<
     let tmp = tempfile::tempdir()?;
     let (_log, mut sm) = open(tmp.path())?;
     let view = sm.view();
-    let done = Arc::new(AtomicBool::new(false));
+    let (done, reading) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let reader = std::thread::spawn({
-        let (view, done) = (view.clone(), done.clone());
+        let (view, done, reading) = (view.clone(), done.clone(), reading.clone());
         move || {
             let mut reads = 0u64;
             while !done.load(Ordering::Relaxed) {
@@ -100,10 +100,15 @@ async fn readers_see_the_applied_index_and_the_data_change_together() -> Result<
                 });
                 assert_eq!(data_index, applied_index, "data and applied index seen apart");
                 reads += 1;
+                reading.store(true, Ordering::Relaxed);
             }
             reads
         }
     });
+    // On a busy machine the reader may start late: write only once it reads.
+    while !reading.load(Ordering::Relaxed) {
+        tokio::task::yield_now().await;
+    }
     for index in 1..=300 {
         sm.apply([entry(index, license(&format!("blob-{index}")))]).await?;
     }

@@ -94,10 +94,18 @@ use keel_sdk::autopilot::AutopilotStrategy;
 pub use keel_sdk::autopilot::{Cluster, Decision};
 use keel_sdk::{Plugin, PluginInfo};
 
-/// raft-autopilot's default strategy. It takes no settings: everything it
-/// reads is in the cluster's autopilot configuration.
+/// raft-autopilot's default strategy. Everything it reads is in the
+/// cluster's autopilot configuration, except what its one setting
+/// overrides: `enable_redundancy_zones` (`true` or `false`), which turns the
+/// redundancy zones of the health report on or off whatever the
+/// configuration says (they still need a license granting them).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultAutopilot;
+pub struct DefaultAutopilot {
+    redundancy_zones: Option<bool>,
+}
+
+/// The plugin's one setting.
+const ZONES_SETTING: &str = "enable_redundancy_zones";
 
 impl Plugin for DefaultAutopilot {
     fn info() -> PluginInfo {
@@ -105,13 +113,31 @@ impl Plugin for DefaultAutopilot {
     }
 
     fn configure(settings: &[(String, String)]) -> Result<Self, String> {
-        keel_sdk::refuse_settings(settings).map(|()| DefaultAutopilot)
+        let (zones, unknown): (Vec<_>, Vec<_>) = settings.iter().partition(|(key, _)| key == ZONES_SETTING);
+        if !unknown.is_empty() {
+            let keys: Vec<String> = unknown.iter().map(|(key, _)| format!("{key:?}")).collect();
+            return Err(format!("unknown setting {}: the only setting is {ZONES_SETTING:?}", keys.join(", ")));
+        }
+        let redundancy_zones = match zones.last().map(|(_, value)| value.as_str()) {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => return Err(format!("{ZONES_SETTING} must be true or false, not {other:?}")),
+        };
+        Ok(DefaultAutopilot { redundancy_zones })
     }
 }
 
 impl AutopilotStrategy for DefaultAutopilot {
     fn evaluate(&self, cluster: &Cluster) -> Result<Decision, String> {
-        round::evaluate(cluster)
+        match self.redundancy_zones {
+            Some(zones) if zones != cluster.config.enable_redundancy_zones => {
+                let mut cluster = cluster.clone();
+                cluster.config.enable_redundancy_zones = zones;
+                round::evaluate(&cluster)
+            }
+            _ => round::evaluate(cluster),
+        }
     }
 }
 
@@ -120,7 +146,7 @@ keel_sdk::export_autopilot_strategy!(DefaultAutopilot);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{cluster, server};
+    use crate::fixtures::{cluster, server, tagged};
 
     #[test]
     fn names_itself() {
@@ -130,17 +156,35 @@ mod tests {
     }
 
     #[test]
-    fn takes_no_settings_and_names_the_unknown_ones() {
+    fn takes_only_the_zones_setting_and_names_the_unknown_ones() {
         assert!(DefaultAutopilot::configure(&[]).is_ok());
         let settings = [("min_quorum".to_owned(), "3".to_owned()), ("color".to_owned(), "blue".to_owned())];
         let error = DefaultAutopilot::configure(&settings).expect_err("unknown keys");
         assert!(error.contains("\"min_quorum\"") && error.contains("\"color\""), "{error}");
+        let zones = [(ZONES_SETTING.to_owned(), "yes".to_owned())];
+        let error = DefaultAutopilot::configure(&zones).expect_err("not a boolean");
+        assert!(error.contains("true or false"), "{error}");
     }
 
     #[test]
     fn evaluates_through_the_trait() {
         let c = cluster(vec![server("s1"), server("s2"), server("s3")]);
-        let decision = DefaultAutopilot.evaluate(&c).expect("valid");
+        let decision = DefaultAutopilot::default().evaluate(&c).expect("valid");
         assert_eq!(decision.health.voters.len(), 3);
+    }
+
+    #[test]
+    fn the_zones_setting_overrides_the_configuration_and_still_needs_the_license() {
+        let mut c = cluster(vec![tagged("zone", "a", server("s1")), tagged("zone", "b", server("s2"))]);
+        c.licensed_features = vec!["Redundancy Zones".into()];
+        let zones = |value: &str, c: &Cluster| {
+            let plugin = DefaultAutopilot::configure(&[(ZONES_SETTING.to_owned(), value.to_owned())]).expect("valid");
+            plugin.evaluate(c).expect("valid").health.redundancy_zones.len()
+        };
+        assert_eq!(zones("true", &c), 2, "on although the configuration says off");
+        c.config.enable_redundancy_zones = true;
+        assert_eq!(zones("false", &c), 0, "off although the configuration says on");
+        c.licensed_features.clear();
+        assert_eq!(zones("true", &c), 0, "not without the license");
     }
 }

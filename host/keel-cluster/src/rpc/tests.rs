@@ -84,6 +84,7 @@ fn every_command() -> Vec<Command> {
         },
         Command::PromotePlugin { kind: "acl".into() },
         Command::RollbackPlugin { kind: "acl".into(), digest: Some("ab".into()) },
+        Command::ProbationRollback { kind: "acl".into(), digest: "ab".into(), reason: "5 traps".into() },
         Command::RemovePlugin { kind: "acl".into() },
     ];
     for command in &commands {
@@ -103,6 +104,7 @@ fn every_command() -> Vec<Command> {
             | Command::InstallPlugin { .. }
             | Command::PromotePlugin { .. }
             | Command::RollbackPlugin { .. }
+            | Command::ProbationRollback { .. }
             | Command::RemovePlugin { .. } => {}
         }
     }

@@ -13,7 +13,8 @@ impl keel_http::Authorize for Service {
                 if self.acl.enabled() && need != Capability::None {
                     self.plugins_in_step(server, keel_plugins::Kind::Acl).await;
                 }
-                self.acl.authorize(server.view(), &self.plugins.acl.get(), token, need, self.acl_now_ms()).await
+                let (plugin, shadow) = (self.plugins.acl.get(), self.plugins.acl.shadow());
+                self.acl.authorize(server.view(), &plugin, shadow, token, need, self.acl_now_ms()).await
             }
             None if !self.acl.enabled() || need == Capability::None => Ok(()),
             None => Err(ApiError::token_not_found()),

@@ -12,7 +12,7 @@ impl keel_http::LicenseApi for Service {
         let stored = server.view().read(|state| state.license.clone());
         let meta = self.meta(server, stored.as_ref().map_or(0, |license| license.modify_index));
         let reply = match stored {
-            Some(stored) => Some(license::reply(&self.plugins.license.get(), &stored.blob, self.now_ms()).await?),
+            Some(stored) => Some(license::reply(&self.plugins.license, &stored.blob, self.now_ms()).await?),
             None => None,
         };
         Ok(Read { value: reply, meta })
@@ -22,7 +22,7 @@ impl keel_http::LicenseApi for Service {
         let server = self.server()?;
         let installed = server.view().read(|state| state.license.clone());
         license::check_new(
-            &self.plugins.license.get(),
+            &self.plugins.license,
             &blob,
             installed.as_ref().map(|l| l.blob.as_str()),
             force,

@@ -32,6 +32,7 @@ pub(super) struct FileConfig {
     pub(super) autopilot: AutopilotBlock,
     pub(super) plugin: BTreeMap<String, PluginBlock>,
     pub(super) plugin_trust: PluginTrustBlock,
+    pub(super) plugin_probation: keel_server::Probation,
 }
 
 /// The largest config file read; a bound on memory for a mistaken path.
@@ -151,6 +152,7 @@ pub(super) struct ServerBlock {
     pub(super) raft_snapshot_threshold: Option<u64>,
     pub(super) raft_trailing_logs: Option<u64>,
     pub(super) encrypt: Option<String>,
+    pub(super) redundancy_zone: Option<String>,
     #[serde(deserialize_with = "optional_duration")]
     pub(super) autopilot_interval: Option<Duration>,
     pub(super) retry_join: Vec<String>,

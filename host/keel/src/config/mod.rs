@@ -65,6 +65,8 @@ pub struct AgentConfig {
     pub ports: Ports,
     pub bootstrap_expect: u32,
     pub retry_join: Vec<String>,
+    /// `server { redundancy_zone = "..." }`, gossiped as the `zone` tag.
+    pub redundancy_zone: Option<String>,
     /// A client's servers (`client { servers = [...] }`).
     pub servers: Vec<String>,
     pub raft: RaftTuning,
@@ -87,6 +89,7 @@ pub struct AgentConfig {
     pub plugins: BTreeMap<Kind, PluginConfig>,
     /// The keys installed plugins must be signed by (`plugin_trust { keys }`).
     pub plugin_trust: keel_server::TrustedKeys,
+    pub plugin_probation: keel_server::Probation,
     /// Where the config file came from, for `/v1/agent/self`.
     pub files: Vec<PathBuf>,
 }
@@ -146,6 +149,7 @@ impl AgentConfig {
             ports: file.ports,
             bootstrap_expect,
             retry_join,
+            redundancy_zone: file.server.redundancy_zone,
             servers: file.client.servers,
             raft,
             key,
@@ -161,6 +165,7 @@ impl AgentConfig {
                 .map_or_else(SchedulerConfiguration::nomad_defaults, SchedulerBlock::resolve),
             plugins,
             plugin_trust,
+            plugin_probation: file.plugin_probation,
             files,
         })
     }
@@ -219,12 +224,14 @@ impl AgentConfig {
             rpc_address: self.rpc_address(),
             serf_address: self.serf_address(),
             servers: self.servers.clone(),
+            redundancy_zone: self.redundancy_zone.clone(),
             acl_enabled: self.acl_enabled,
             acl_token_min_ttl: self.acl_token_min_ttl,
             acl_token_max_ttl: self.acl_token_max_ttl,
             autopilot: self.autopilot.clone(),
             scheduler: self.scheduler.clone(),
             plugin_trust: self.plugin_trust.clone(),
+            plugin_probation: self.plugin_probation,
             config_report: config_report(self),
         }
     }
@@ -261,6 +268,7 @@ fn config_report(config: &AgentConfig) -> serde_json::Value {
             "Enabled": config.server,
             "BootstrapExpect": config.bootstrap_expect,
             "RetryJoin": config.retry_join,
+            "RedundancyZone": config.redundancy_zone,
             "RaftMultiplier": config.raft.multiplier,
             "RaftSnapshotThreshold": config.raft.snapshot_threshold,
             "RaftTrailingLogs": config.raft.trailing_logs,
