@@ -1,17 +1,20 @@
 //! `make bench`, ACL part: what ACL enforcement costs a request, what the
 //! first request of a new token costs (its policies are compiled by the ACL
 //! plugin), and snapshot save and restore with 100,000 tokens and 1,000
-//! policies. Two release `keel agent --dev` processes: ACLs on (127.0.0.91)
+//! policies, and what a shadow ACL plugin adds to the requests whose answer
+//! the active plugin computes. Two release `keel agent --dev` processes: ACLs on (127.0.0.91)
 //! and off (127.0.0.92), loaded from this process over loopback.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use keel_api::acl::{AclPolicy, AclToken, CLIENT, MANAGEMENT};
 use keel_state::archive::{self, ArchiveMeta};
 use keel_state::{Command, State};
 use keel_tests::load::{self, Report, Request, median};
-use keel_tests::{Agent, Reply};
+use keel_tests::{Agent, Reply, fixture};
 use serde_json::json;
 
 const ACL_ON: &str = "127.0.0.91";
@@ -65,16 +68,32 @@ fn main() {
 
     // The first request of a new token compiles its policies; the second
     // finds them cached. Both go over one keep-alive connection.
-    let (mut first, mut cached) = (Vec::new(), Vec::new());
-    for _ in 0..NEW_TOKENS {
-        let secret = new_token();
-        for samples in [&mut first, &mut cached] {
-            let started = Instant::now();
-            with_token(&on, "GET", SCHEDULER, &secret, b"");
-            samples.push(started.elapsed());
+    let new_token_requests = || {
+        let (mut first, mut cached) = (Vec::new(), Vec::new());
+        for _ in 0..NEW_TOKENS {
+            let secret = new_token();
+            for samples in [&mut first, &mut cached] {
+                let started = Instant::now();
+                with_token(&on, "GET", SCHEDULER, &secret, b"");
+                samples.push(started.elapsed());
+            }
         }
-    }
-    let (first, cached) = (median(first), median(cached));
+        (first, cached)
+    };
+    let (first_samples, cached_samples) = new_token_requests();
+    let (first, cached) = (median(first_samples.clone()), median(cached_samples));
+
+    // The same with a shadow ACL plugin: every answer the active plugin
+    // computes (a new token's) is also asked of the shadow, beside the request.
+    let shadow = json!({"Component": STANDARD.encode(fixture("acl-never-write")), "Mode": "shadow"}).to_string();
+    with_token(&on, "PUT", "/v1/operator/plugin/acl", &management, shadow.as_bytes());
+    let (shadow_first, _) = new_token_requests();
+    let cached_with_shadow = load_at(&tokio, ACL_ON, &Request::get(SCHEDULER).header("X-Nomad-Token", &client), 1);
+    with_token(&on, "DELETE", "/v1/operator/plugin/acl", &management, b"");
+    let p99 = |mut samples: Vec<Duration>| {
+        samples.sort_unstable();
+        samples[samples.len() * 99 / 100]
+    };
 
     let (save, restore, size) = snapshot_at_scale(&on, &management);
 
@@ -97,6 +116,18 @@ fn main() {
     println!("| first request of a new token (median of {NEW_TOKENS}) | {first:.2?} | |");
     println!("| its second request (cached) | {cached:.2?} | |");
     println!("| cost of the compile | {:.2?} | <= 1 ms |", first.saturating_sub(cached));
+    let with_shadow = median(shadow_first.clone());
+    println!(
+        "| first request of a new token, p50 / p99: without a shadow | {first:.2?} / {:.2?} | |",
+        p99(first_samples)
+    );
+    println!(
+        "| the same with a shadow ACL plugin | {with_shadow:.2?} / {:.2?} | p50 <= +10 % ({:+.1} %) |",
+        p99(shadow_first),
+        (with_shadow.as_secs_f64() / first.as_secs_f64() - 1.0) * 100.0
+    );
+    let [_, p50, p99, _] = cached_with_shadow.cells();
+    println!("| cached client token with a shadow, 1 conn, p50 / p99 | {p50} / {p99} | the shadow is not asked |");
     println!(
         "| snapshot save, {SNAPSHOT_TOKENS} tokens, {SNAPSHOT_POLICIES} policies (median of 3) | {save:.2?} | <= 1 s |"
     );
