@@ -32,7 +32,7 @@ GUEST_CARGO = RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN
 GUEST_FLAGS := -Z build-std=std,panic_abort
 endif
 
-.PHONY: help run test plugins toolchain browser etcd build bench soak clean-plugins
+.PHONY: help run test plugins toolchain browser etcd build bench soak fuzz clean-plugins
 
 help:
 	@echo "make run        start a dev agent (http://127.0.0.1:4646) with the default plugins"
@@ -40,6 +40,7 @@ help:
 	@echo "make plugins    build the default plugins and test fixtures into $(PLUGIN_DIR)/"
 	@echo "make bench      run the benchmarks and print their tables"
 	@echo "make soak       the fault harness for SOAK_SECONDS (default 600) against three servers"
+	@echo "make fuzz       each fuzz target for FUZZ_SECONDS (default 60), from tests/corpus/"
 	@echo "make toolchain  install the wasm guest toolchain if it is missing"
 	@echo "make browser    install Chromium and ChromeDriver, for the status page's tests, if missing"
 	@echo "make etcd       install etcd, the cluster bench's baseline, if it is missing"
@@ -63,6 +64,11 @@ soak: plugins
 	$(CARGO) build --locked -p keel
 	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) nextest run --locked -p keel-tests --test t60_fault_harness \
 		--run-ignored only --no-capture -E 'test(a_long_history_under_kills_and_pauses_is_safe_in_a_cluster)'
+
+# Each fuzz target of t70 for as long as asked: FUZZ_SECONDS=600 make fuzz.
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) nextest run --locked --workspace --no-capture -E 'binary(t70_fuzz)'
 
 build: plugins
 	$(CARGO) build --locked -p keel

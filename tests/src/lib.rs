@@ -11,6 +11,7 @@
 pub mod browser;
 pub mod cluster;
 pub mod fault;
+pub mod fuzz;
 pub mod inputs;
 pub mod large_state;
 pub mod load;

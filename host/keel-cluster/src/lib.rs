@@ -41,7 +41,7 @@ mod server;
 
 pub use error::ClusterError;
 pub use key::ClusterKey;
-pub use rpc::{Forwarded, ForwardedReply};
+pub use rpc::{Forwarded, ForwardedReply, decode_requests};
 pub use rpc_server::Forwarder;
 pub use server::{Applied, Bootstrap, Peer, RaftStatus, RaftTuning, Replication, Server, ServerConfig};
 

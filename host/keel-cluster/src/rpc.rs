@@ -375,6 +375,38 @@ where
     postcard::from_bytes(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Reads the rest of one request whose length prefix was already read: its
+/// frame and, for a forwarded request, the body that follows it.
+pub(crate) async fn read_request_after<R>(reader: &mut R, length: u32) -> io::Result<(RpcRequest, Vec<u8>)>
+where
+    R: AsyncRead + Unpin,
+{
+    let request: RpcRequest = read_frame_after(reader, length).await?;
+    let body = match &request {
+        RpcRequest::Forward(head) => read_body(reader, head.body_bytes).await?,
+        _ => Vec::new(),
+    };
+    Ok((request, body))
+}
+
+/// Decodes `bytes` as what a peer sends after the connection header, the
+/// way the RPC server reads it: requests and their bodies, one after the
+/// other. Answers how many whole requests there were, or the error that
+/// refused one. For tests that feed the decoder untrusted bytes.
+pub async fn decode_requests(mut bytes: &[u8]) -> io::Result<usize> {
+    let mut requests = 0;
+    loop {
+        let mut length = [0_u8; 4];
+        match bytes.read_exact(&mut length).await {
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof && bytes.is_empty() => return Ok(requests),
+            Err(error) => return Err(error),
+        }
+        read_request_after(&mut bytes, u32::from_be_bytes(length)).await?;
+        requests += 1;
+    }
+}
+
 /// Reads `length` bytes, refusing a length over `max_bytes` before reading
 /// any. The buffer grows with what arrives, not with what was announced.
 async fn read_payload<R>(reader: &mut R, length: u32, max_bytes: usize) -> io::Result<Vec<u8>>

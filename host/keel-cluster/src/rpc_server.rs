@@ -24,7 +24,7 @@ use tokio::task::JoinSet;
 use crate::ClusterKey;
 use crate::elector::{self, LeaderContact, Timing};
 use crate::rpc::{
-    Forwarded, ForwardedReply, RpcRequest, RpcResponse, accept, encode, read_body, read_frame_after, write_message,
+    Forwarded, ForwardedReply, RpcRequest, RpcResponse, accept, encode, read_request_after, write_message,
 };
 
 /// Serves API requests forwarded by other servers: the binary runs them
@@ -113,14 +113,7 @@ async fn serve_connection(mut stream: TcpStream, handlers: Handlers) -> io::Resu
             Ok(Err(error)) => return Err(error),
             Err(_) => return Err(timed_out("wait for a request")),
         }
-        let read = async {
-            let request: RpcRequest = read_frame_after(&mut stream, u32::from_be_bytes(length)).await?;
-            let body = match &request {
-                RpcRequest::Forward(head) => read_body(&mut stream, head.body_bytes).await?,
-                _ => Vec::new(),
-            };
-            Ok::<_, io::Error>((request, body))
-        };
+        let read = read_request_after(&mut stream, u32::from_be_bytes(length));
         let (request, body) =
             tokio::time::timeout(IO_TIMEOUT, read).await.map_err(|_| timed_out("read a request"))??;
         let (response, body) = tokio::time::timeout(ANSWER_TIMEOUT, answer(&handlers, request, body))

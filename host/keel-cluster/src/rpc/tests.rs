@@ -503,3 +503,30 @@ async fn a_client_that_replays_an_old_proof_is_refused() {
     let ((), accepted) = tokio::join!(client_side, accept(&mut server, Some(&key)));
     assert!(accepted.expect_err("refused").to_string().contains("does not hold this cluster's key"));
 }
+
+/// The seeds `t70_fuzz` starts the request decoder from
+/// (`tests/corpus/rpc_requests/`) are every request as the wire carries it,
+/// and each decodes as one request. After a change of the messages,
+/// `KEEL_BLESS=1` writes them again.
+#[tokio::test]
+async fn the_fuzz_seeds_are_every_request_as_the_wire_carries_it() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/rpc_requests");
+    for (n, request) in every_request().iter().enumerate() {
+        let mut frame = encode(request).expect("encodes");
+        if let RpcRequest::Forward(head) = request {
+            append_chunks(&mut frame, &vec![b'x'; usize::try_from(head.body_bytes).expect("small")]);
+        }
+        let path = dir.join(format!("request-{n}"));
+        if std::env::var_os("KEEL_BLESS").is_some() {
+            std::fs::create_dir_all(&dir).expect("the corpus directory");
+            std::fs::write(&path, &frame).expect("write a seed");
+        }
+        let seed = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (KEEL_BLESS=1 writes it)", path.display()));
+        assert!(seed == frame, "{} is out of date: run this test with KEEL_BLESS=1", path.display());
+        assert_eq!(decode_requests(&seed).await.expect("a seed decodes"), 1);
+        let mut twice = seed.clone();
+        twice.extend_from_slice(&seed);
+        assert_eq!(decode_requests(&twice).await.expect("two seeds decode"), 2);
+        assert!(decode_requests(&seed[..seed.len() - 1]).await.is_err(), "a request cut short is refused");
+    }
+}

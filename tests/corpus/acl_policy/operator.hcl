@@ -1,0 +1,3 @@
+operator { policy = "write" }
+agent { policy = "read" } /* one-line blocks */
+// and a comment
