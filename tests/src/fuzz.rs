@@ -23,6 +23,10 @@ use rand::{Rng, SeedableRng};
 /// Inputs never grow past this many bytes.
 const INPUT_MAX_BYTES: usize = 64 * 1024;
 
+/// The working corpus stops growing here, so that later inputs still come
+/// from the seeds and the early finds as often as from the late ones.
+const CORPUS_MAX: usize = 4_096;
+
 /// Bytes that sit on the edges of signed and unsigned ranges.
 const INTERESTING: [u8; 8] = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, b'0', b'9'];
 
@@ -99,7 +103,7 @@ pub fn fuzz(target: &str, dictionary: &[&[u8]], duration: Duration, run: impl Fn
         let parent = &corpus[rng.gen_range(0..corpus.len())];
         let other = &corpus[rng.gen_range(0..corpus.len())];
         let input = mutate(&mut rng, parent, other, dictionary);
-        if execute(&input, &mut outcomes, &mut findings) {
+        if execute(&input, &mut outcomes, &mut findings) && corpus.len() < CORPUS_MAX {
             corpus.push(input);
         }
     }

@@ -28,6 +28,7 @@ use std::io;
 
 use keel_api::limits::{FORWARDED_BODY_MAX_BYTES, RPC_CHUNK_MAX_BYTES, RPC_FRAME_MAX_BYTES};
 use keel_state::TypeConfig;
+use openraft::LogId;
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
@@ -46,7 +47,7 @@ mod entries;
 pub(crate) const PROTOCOL_MAGIC: [u8; 4] = *b"KEEL";
 
 /// The version of this protocol. Version 1 was JSON frames without a header.
-pub(crate) const PROTOCOL_VERSION: u32 = 3;
+pub(crate) const PROTOCOL_VERSION: u32 = 4;
 
 /// The largest frame either side reads (see `keel_api::limits`). A frame's
 /// buffer grows with the bytes that arrive, so a bogus length costs nothing
@@ -61,9 +62,13 @@ pub(crate) enum RpcRequest {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// Whether the receiver holds Raft state (has been part of a cluster).
     Initialized,
-    /// Whether the receiver would support an election: it has not heard
-    /// from a leader lately (see `elector`).
-    PreVote,
+    /// Whether the receiver would support an election by a candidate
+    /// whose last log id is `last_log`: it has not heard from a leader
+    /// lately and the candidate's log is as up to date as its own (see
+    /// `elector`).
+    PreVote {
+        last_log: Option<LogId<u64>>,
+    },
     /// An API request for the leader, from a server that is not; its body
     /// follows as chunk frames.
     Forward(ForwardHead),
@@ -77,7 +82,7 @@ impl RpcRequest {
             Self::Vote(_) => "vote",
             Self::InstallSnapshot(_) => "install_snapshot",
             Self::Initialized => "initialized",
-            Self::PreVote => "pre_vote",
+            Self::PreVote { .. } => "pre_vote",
             Self::Forward(_) => "forward",
         }
     }

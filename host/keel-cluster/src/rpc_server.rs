@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use keel_state::TypeConfig;
+use keel_state::{LogStore, TypeConfig};
 use openraft::Raft;
 use openraft::raft::AppendEntriesResponse;
 use tokio::io::AsyncReadExt;
@@ -42,6 +42,8 @@ pub(crate) struct Handlers {
     pub(crate) contact: LeaderContact,
     pub(crate) timing: Timing,
     pub(crate) key: Option<ClusterKey>,
+    /// This server's log, for the pre-votes it answers.
+    pub(crate) log: LogStore,
 }
 
 /// How many peer connections are served at once; further ones are closed
@@ -145,7 +147,9 @@ async fn answer(handlers: &Handlers, request: RpcRequest, body: Vec<u8>) -> (Rpc
         RpcRequest::Vote(rpc) => RpcResponse::Vote(raft.vote(rpc).await),
         RpcRequest::InstallSnapshot(rpc) => RpcResponse::InstallSnapshot(raft.install_snapshot(rpc).await),
         RpcRequest::Initialized => RpcResponse::Initialized(raft.is_initialized().await.unwrap_or(true)),
-        RpcRequest::PreVote => RpcResponse::PreVote(elector::pre_vote(raft, &handlers.contact, handlers.timing)),
+        RpcRequest::PreVote { last_log } => RpcResponse::PreVote(
+            elector::grants_pre_vote(raft, &handlers.contact, handlers.timing, &handlers.log, last_log).await,
+        ),
         RpcRequest::Forward(head) => {
             let request = Forwarded::join(head, body);
             let reply = match handlers.forwarder.get() {

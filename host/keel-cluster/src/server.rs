@@ -161,7 +161,7 @@ impl Server {
         let raft_config = Arc::new(raft_config(config.raft)?);
         let contacts = Contacts::default();
         let network = Network::new(node_id, Arc::clone(&contacts), config.key.clone());
-        let raft = Raft::new(node_id, raft_config, network, log_store, state_machine)
+        let raft = Raft::new(node_id, raft_config, network, log_store.clone(), state_machine)
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
 
@@ -180,6 +180,7 @@ impl Server {
             contact: leader_contact.clone(),
             timing,
             key: config.key.clone(),
+            log: log_store.clone(),
         };
         let rpc_listener = tokio::spawn(rpc_server::serve(listener, handlers));
         if let Err(error) = bootstrap_if_needed(&raft, &config, &me, node_id).await {
@@ -190,8 +191,14 @@ impl Server {
         }
         let established = Arc::new(AtomicU64::new(0));
         let leader_duties = tokio::spawn(leader_duties(raft.clone(), config, Arc::clone(&established)));
-        let elector =
-            tokio::spawn(elector::run(raft.clone(), node_id, leader_contact.clone(), Arc::clone(&client), timing));
+        let elector = tokio::spawn(elector::run(
+            raft.clone(),
+            node_id,
+            leader_contact.clone(),
+            Arc::clone(&client),
+            timing,
+            log_store,
+        ));
         let raft_handle = raft.clone();
         Ok(Self {
             raft,

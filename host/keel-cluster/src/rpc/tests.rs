@@ -148,7 +148,7 @@ fn every_request() -> Vec<RpcRequest> {
         RpcRequest::Vote(VoteRequest::new(Vote::new(3, 7), Some(log_id(2, 40)))),
         RpcRequest::InstallSnapshot(install_snapshot((0..=255).collect())),
         RpcRequest::Initialized,
-        RpcRequest::PreVote,
+        RpcRequest::PreVote { last_log: Some(log_id(2, 40)) },
         RpcRequest::Forward(ForwardHead {
             method: "PUT".into(),
             uri: "/v1/operator/snapshot?stale".into(),
