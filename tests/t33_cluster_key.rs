@@ -59,13 +59,14 @@ fn servers_without_the_cluster_key_stay_out_of_gossip_and_raft() {
     }
 
     // The RPC port answers a client without the key with its header and
-    // key byte, then closes: nothing the client sends after is read.
+    // key byte, then closes: nothing the client sends after is read. The
+    // header is "KEEL" and the protocol version (4) as a big-endian u32.
     let mut socket = TcpStream::connect((cluster.ip(0), 4647)).expect("connect to the rpc port");
     socket.set_read_timeout(Some(LIVENESS)).expect("a read timeout");
-    socket.write_all(b"KEEL\0\0\0\x03\0").expect("header and no key");
+    socket.write_all(b"KEEL\0\0\0\x04\0").expect("header and no key");
     let mut answer = Vec::new();
     socket.read_to_end(&mut answer).expect("the server closes the connection");
-    assert_eq!(answer, b"KEEL\0\0\0\x03\x01", "the server says it requires a key, then hangs up");
+    assert_eq!(answer, b"KEEL\0\0\0\x04\x01", "the server says it requires a key, then hangs up");
 
     let written = Scheduling::BINPACK_OVERSUBSCRIBED;
     let index = written.write_acknowledged(cluster.agent(cluster.leader()));
