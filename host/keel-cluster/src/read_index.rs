@@ -1,4 +1,5 @@
-//! Confirming leadership before a default read (Raft's read-index).
+//! Confirming leadership before a default read (Raft's read-index), when
+//! the leader's lease (`lease`) cannot.
 //!
 //! A leader that was paused does not know it has been deposed until it hears
 //! from the others, and until then it would answer reads from its old state.
