@@ -60,10 +60,11 @@ bench: plugins etcd
 
 # The fault harness of t60 for as long as asked: SOAK_SECONDS=3600 make soak.
 SOAK_SECONDS ?= 600
+# --workspace, not -p: the same feature set as make test, so nothing is
+# compiled again (a -p build unifies features differently and rebuilds wasmtime).
 soak: plugins
-	$(CARGO) build --locked -p keel
-	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) nextest run --locked -p keel-tests --test t60_fault_harness \
-		--run-ignored only --no-capture -E 'test(a_long_history_under_kills_and_pauses_is_safe_in_a_cluster)'
+	SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) nextest run --locked --workspace --run-ignored only --no-capture \
+		-E 'binary(t60_fault_harness) & test(a_long_history_under_kills_and_pauses_is_safe_in_a_cluster)'
 
 # Each fuzz target of t70 for as long as asked: FUZZ_SECONDS=600 make fuzz.
 FUZZ_SECONDS ?= 60

@@ -8,27 +8,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use keel_tests::calls::{call, digest, ok};
 use keel_tests::cluster::Cluster;
 use keel_tests::fault::bootstrap;
 use keel_tests::{Agent, Reply, fixture, fixture_path, keel, plugin};
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 const LIVENESS: Duration = Duration::from_secs(60);
 const SCHEDULER: &str = "/v1/operator/scheduler/configuration";
-
-fn call(agent: &Agent, method: &str, path: &str, token: &str, body: &str) -> Reply {
-    agent.request(method, path, &[("X-Nomad-Token", token)], body.as_bytes())
-}
-
-fn ok(reply: Reply) -> Reply {
-    assert_eq!(reply.status, 200, "{}", reply.text());
-    reply
-}
-
-fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 fn install_body(component: &[u8], extra: Value) -> String {
     let mut body = json!({"Component": STANDARD.encode(component)});

@@ -9,6 +9,7 @@
 //! under kills and pauses (`fault`).
 
 pub mod browser;
+pub mod calls;
 pub mod cluster;
 pub mod fault;
 pub mod fuzz;
