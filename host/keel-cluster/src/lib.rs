@@ -33,7 +33,6 @@ mod error;
 pub mod formation;
 pub mod gossip;
 mod key;
-mod lease;
 mod network;
 mod read_index;
 mod rpc;

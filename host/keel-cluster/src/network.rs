@@ -30,7 +30,6 @@ use openraft::{EntryPayload, LogId};
 use tokio::net::TcpStream;
 
 use crate::key::ClusterKey;
-use crate::lease::Leases;
 use crate::rpc::{FrameTooLarge, MAX_FRAME_BYTES, RpcRequest, RpcResponse, encode, hello, read_frame, write_message};
 
 type RpcResult<T, E = RaftError<u64>> = Result<T, RPCError<u64, ServerNode, E>>;
@@ -45,13 +44,12 @@ pub(crate) struct Network {
     /// This server's node id, named in timeout errors.
     me: u64,
     contacts: Contacts,
-    leases: Arc<Leases>,
     key: Option<ClusterKey>,
 }
 
 impl Network {
-    pub(crate) fn new(me: u64, contacts: Contacts, leases: Arc<Leases>, key: Option<ClusterKey>) -> Self {
-        Self { me, contacts, leases, key }
+    pub(crate) fn new(me: u64, contacts: Contacts, key: Option<ClusterKey>) -> Self {
+        Self { me, contacts, key }
     }
 }
 
@@ -63,7 +61,6 @@ pub(crate) struct PeerClient {
     node: ServerNode,
     connection: Option<TcpStream>,
     contacts: Contacts,
-    leases: Arc<Leases>,
     key: Option<ClusterKey>,
 }
 
@@ -77,7 +74,6 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             node: node.clone(),
             connection: None,
             contacts: Arc::clone(&self.contacts),
-            leases: Arc::clone(&self.leases),
             key: self.key.clone(),
         }
     }
@@ -207,20 +203,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     ) -> RpcResult<AppendEntriesResponse<u64>> {
         let action = RPCTypes::AppendEntries;
         let (rpc, last_sent) = within_batch(rpc);
-        let (entries, vote) = (rpc.entries.len(), rpc.vote);
+        let entries = rpc.entries.len();
         let frame = match encode(&RpcRequest::AppendEntries(rpc)) {
             Ok(frame) => frame,
             Err(error) => return Err(too_large(entries, &error)),
         };
-        let sent = Instant::now();
-        let answer = self.call_encoded(frame, &option).await;
-        if let Ok(RpcResponse::AppendEntries(Ok(
-            AppendEntriesResponse::Success | AppendEntriesResponse::PartialSuccess(_),
-        ))) = &answer
-        {
-            self.leases.accepted(self.target, vote, sent);
-        }
-        match answer {
+        match self.call_encoded(frame, &option).await {
             Ok(RpcResponse::AppendEntries(Ok(AppendEntriesResponse::Success))) if last_sent.is_some() => {
                 Ok(AppendEntriesResponse::PartialSuccess(last_sent))
             }

@@ -1,5 +1,4 @@
-//! Confirming leadership before a default read (Raft's read-index), when
-//! the leader's lease (`lease`) cannot.
+//! Confirming leadership before a default read (Raft's read-index).
 //!
 //! A leader that was paused does not know it has been deposed until it hears
 //! from the others, and until then it would answer reads from its old state.

@@ -16,7 +16,6 @@ use tokio::task::JoinHandle;
 
 use crate::client::RpcClient;
 use crate::elector::{self, LeaderContact, Timing};
-use crate::lease::Leases;
 use crate::network::{Contacts, Network};
 use crate::read_index::ReadIndex;
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
@@ -137,8 +136,6 @@ pub struct Server {
     forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
     client: Arc<RpcClient>,
     contacts: Contacts,
-    /// Which followers accepted this leader's appends lately, for reads.
-    leases: Arc<Leases>,
     /// When this server last heard from a leader (on a follower).
     leader_contact: LeaderContact,
     timing: Timing,
@@ -163,8 +160,7 @@ impl Server {
         let view = state_machine.view();
         let raft_config = Arc::new(raft_config(config.raft)?);
         let contacts = Contacts::default();
-        let leases = Arc::new(Leases::new(Duration::from_millis(raft_config.election_timeout_max)));
-        let network = Network::new(node_id, Arc::clone(&contacts), Arc::clone(&leases), config.key.clone());
+        let network = Network::new(node_id, Arc::clone(&contacts), config.key.clone());
         let raft = Raft::new(node_id, raft_config, network, log_store.clone(), state_machine)
             .await
             .map_err(|e| ClusterError::Start(e.to_string()))?;
@@ -214,7 +210,6 @@ impl Server {
             forwarder,
             client,
             contacts,
-            leases,
             leader_contact,
             timing,
             elector,
@@ -385,37 +380,18 @@ impl Server {
         metrics.state == ServerState::Leader && self.established.load(Ordering::Acquire) == metrics.current_term
     }
 
-    /// Confirms that this server still leads and that its state holds every
-    /// acknowledged write, so that a read of the state after it is
-    /// linearizable: by its lease when it holds one (no round), else with a
-    /// quorum round, after which everything committed is applied. A deposed
-    /// leader (one resumed after a pause, say) holds no lease and learns in
-    /// the round that it no longer leads. Concurrent rounds are shared.
+    /// Confirms, with a quorum, that this server still leads and has applied
+    /// everything committed so far, so that a read of the state after it is
+    /// linearizable. A deposed leader (one resumed after a pause, say) learns
+    /// here that it no longer leads. Concurrent calls share rounds.
     pub async fn confirm_leadership(&self) -> Result<(), ClusterError> {
         if !self.is_leader() {
             return Err(self.not_leader());
-        }
-        if self.holds_lease() {
-            return Ok(());
         }
         match self.read_index.confirm().await {
             true => Ok(()),
             false => Err(self.not_leader()),
         }
-    }
-
-    /// Whether this leader's lease (see `lease`) proves, without a round,
-    /// that no other server can have been elected. Never during a change of
-    /// the configuration, which would need a quorum of both.
-    fn holds_lease(&self) -> bool {
-        let metrics = self.raft.metrics();
-        let metrics = metrics.borrow();
-        let membership = metrics.membership_config.membership();
-        if metrics.state != ServerState::Leader || membership.get_joint_config().len() != 1 {
-            return false;
-        }
-        let voters: BTreeSet<u64> = membership.voter_ids().collect();
-        self.leases.holds(node_id_of(&self.me.id), metrics.vote, &voters, std::time::Instant::now())
     }
 
     /// The error for a request only the leader may answer.
