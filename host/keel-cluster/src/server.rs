@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::client::RpcClient;
 use crate::elector::{self, LeaderContact, Timing};
 use crate::network::{Contacts, Network};
-use crate::read_index::ReadIndex;
+use crate::read_index::{self, ReadIndex};
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
 use crate::rpc_server::{self, Forwarder, Handlers};
 use crate::{ClusterError, ClusterKey, node_id_of};
@@ -199,7 +199,6 @@ impl Server {
             timing,
             log_store,
         ));
-        let raft_handle = raft.clone();
         Ok(Self {
             raft,
             view,
@@ -213,7 +212,7 @@ impl Server {
             leader_contact,
             timing,
             elector,
-            read_index: ReadIndex::new(raft_handle, timing.lease),
+            read_index: ReadIndex::new(),
         })
     }
 
@@ -388,7 +387,7 @@ impl Server {
         if !self.is_leader() {
             return Err(self.not_leader());
         }
-        match self.read_index.confirm().await {
+        match self.read_index.confirm(|| read_index::round(&self.raft, self.timing.lease)).await {
             true => Ok(()),
             false => Err(self.not_leader()),
         }
