@@ -58,11 +58,21 @@ pub struct AgentArgs {
     /// with KIND one of acl, autopilot, scheduler, license (repeatable).
     #[arg(long = "plugin", value_name = "KIND=PATH", value_parser = parse_plugin_override)]
     pub plugins: Vec<(Kind, PathBuf)>,
+    /// A setting for KIND's plugin, as KIND.KEY=VALUE (repeatable); it
+    /// replaces that key of the config file's `plugin "KIND" { config {} }`.
+    #[arg(long = "plugin-config", value_name = "KIND.KEY=VALUE", value_parser = parse_plugin_setting)]
+    pub plugin_settings: Vec<(Kind, String, String)>,
 }
 
 fn parse_plugin_override(value: &str) -> Result<(Kind, PathBuf), String> {
     let (kind, path) = value.split_once('=').ok_or_else(|| format!("expected KIND=PATH, got {value:?}"))?;
     Ok((kind.parse::<Kind>().map_err(|e| e.to_string())?, PathBuf::from(path)))
+}
+
+fn parse_plugin_setting(value: &str) -> Result<(Kind, String, String), String> {
+    let (kind, setting) = value.split_once('.').ok_or_else(|| format!("expected KIND.KEY=VALUE, got {value:?}"))?;
+    let (key, value) = keel_cli::parse_setting(setting)?;
+    Ok((kind.parse::<Kind>().map_err(|e| e.to_string())?, key, value))
 }
 
 /// The agent flags Nomad spells with one dash; `-dev` means `--dev`.
@@ -84,8 +94,19 @@ const NOMAD_FLAGS: [&str; 13] = [
 
 /// The flags of [`NOMAD_FLAGS`] that take a value, so that the word after
 /// them is a value and never rewritten.
-const VALUE_FLAGS: [&str; 10] =
-    ["bootstrap-expect", "retry-join", "config", "data-dir", "bind", "node", "region", "dc", "plugin", "encrypt"];
+const VALUE_FLAGS: [&str; 11] = [
+    "bootstrap-expect",
+    "retry-join",
+    "config",
+    "data-dir",
+    "bind",
+    "node",
+    "region",
+    "dc",
+    "plugin",
+    "plugin-config",
+    "encrypt",
+];
 
 /// Rewrites Nomad's `-flag` and `-flag=value` to clap's `--flag` for `keel
 /// agent` only, and only for the names Nomad has, so that no short flag of

@@ -134,7 +134,7 @@ impl AgentConfig {
         let mut retry_join = file.server.server_join.retry_join;
         retry_join.extend(file.server.retry_join);
         retry_join.extend(args.retry_join.iter().cloned());
-        let plugins = plugins(file.plugin, &args.plugins)?;
+        let plugins = plugins(file.plugin, args)?;
         let plugin_trust = keel_server::TrustedKeys::parse(&file.plugin_trust.keys)
             .map_err(|e| anyhow::anyhow!("plugin_trust.keys: {e}"))?;
         Ok(Self {
@@ -187,18 +187,23 @@ impl AgentConfig {
 }
 
 /// The plugin blocks of the config files by kind, with `--plugin KIND=PATH`
-/// flags replacing a block's path.
+/// replacing a block's path and `--plugin-config KIND.KEY=VALUE` a setting.
 fn plugins(
     blocks: BTreeMap<String, file::PluginBlock>,
-    flags: &[(Kind, PathBuf)],
+    args: &AgentArgs,
 ) -> anyhow::Result<BTreeMap<Kind, PluginConfig>> {
     let mut plugins = BTreeMap::new();
     for (name, block) in blocks {
         let kind: Kind = name.parse().map_err(|e| anyhow::anyhow!("plugin \"{name}\": {e}"))?;
         plugins.insert(kind, PluginConfig { path: block.path, settings: block.config.into_iter().collect() });
     }
-    for (kind, path) in flags {
+    for (kind, path) in &args.plugins {
         plugins.entry(*kind).or_default().path = Some(path.clone());
+    }
+    for (kind, key, value) in &args.plugin_settings {
+        let settings = &mut plugins.entry(*kind).or_default().settings;
+        settings.retain(|(existing, _)| existing != key);
+        settings.push((key.clone(), value.clone()));
     }
     Ok(plugins)
 }

@@ -213,11 +213,15 @@ fn unknown_keys_name_their_file_and_line() {
 }
 
 fn agent_args(args: &[&str]) -> AgentArgs {
+    try_agent_args(args).expect("flags parse")
+}
+
+fn try_agent_args(args: &[&str]) -> Result<AgentArgs, clap::Error> {
     use clap::{Args, FromArgMatches};
     let words = nomad_spelling(["keel", "agent"].iter().chain(args).map(|s| (*s).to_owned()).collect());
     let command = clap::Command::new("keel").subcommand(AgentArgs::augment_args(clap::Command::new("agent")));
-    let matches = command.try_get_matches_from(words).expect("flags parse");
-    AgentArgs::from_arg_matches(matches.subcommand_matches("agent").expect("agent")).expect("agent flags")
+    let matches = command.try_get_matches_from(words)?;
+    AgentArgs::from_arg_matches(matches.subcommand_matches("agent").expect("agent"))
 }
 
 #[test]
@@ -265,4 +269,31 @@ fn nomad_flag_spelling_means_the_same() {
     assert_eq!(other[2], "-dev", "only `keel agent` is rewritten");
     let after = nomad_spelling(["keel", "agent", "--", "-dev", "-x"].map(String::from).to_vec());
     assert_eq!(after[3..], ["-dev", "-x"]);
+}
+
+#[test]
+fn plugin_settings_on_the_command_line_replace_the_files_keys() {
+    let file = "plugin \"license\" {\n  path = \"l.wasm\"\n  config { public_key = \"file\"\n  keep = \"1\" }\n}\n";
+    let args = agent_args(&[
+        "-dev",
+        "--plugin-config",
+        "license.public_key=flag=with=equals",
+        "--plugin-config=acl.mode=strict",
+        "--plugin",
+        "acl=a.wasm",
+    ]);
+    let config = resolve(file, args).expect("resolves");
+    let license = &config.plugins[&Kind::License];
+    assert_eq!(license.path.as_deref(), Some(Path::new("l.wasm")), "the file's path stays");
+    let settings: BTreeMap<&str, &str> = license.settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(settings, BTreeMap::from([("keep", "1"), ("public_key", "flag=with=equals")]));
+    let acl = &config.plugins[&Kind::Acl];
+    assert_eq!(
+        (acl.path.as_deref(), acl.settings.as_slice()),
+        (Some(Path::new("a.wasm")), &[("mode".into(), "strict".into())][..])
+    );
+    for (bad, why) in [("license", "KIND.KEY=VALUE"), ("license.key", "KEY=VALUE"), ("billing.key=v", "billing")] {
+        let error = try_agent_args(&["--plugin-config", bad]).expect_err("refused").to_string();
+        assert!(error.contains(why), "{bad}: {error}");
+    }
 }
