@@ -15,7 +15,7 @@ const GUEST_CRATES: [&str; 5] = ["keel-sdk", "acl-nomad", "autopilot-default", "
 /// Each host crate and the workspace crates it may use directly. A crate
 /// may also use whatever the crates it may use may use (the arrows are
 /// transitive), so only the first step is listed.
-const ARROWS: [(&str, &[&str]); 10] = [
+const ARROWS: [(&str, &[&str]); 11] = [
     ("keel-hcl", &[]),
     ("keel-api", &[]),
     ("keel-contract", &[]),
@@ -28,17 +28,19 @@ const ARROWS: [(&str, &[&str]); 10] = [
     // archive code the servers use, and issues licenses with the license
     // plugin's own format, which lives beside the plugin.
     ("keel-cli", &["keel-state", "license-ed25519-issuer"]),
-    ("keel", &["keel-server", "keel-cli", "keel-hcl"]),
+    ("keel-author", &["keel-plugins", "keel-cli"]),
+    ("keel", &["keel-server", "keel-author", "keel-hcl"]),
 ];
 
 /// The third-party crates a host crate must not use directly, because they
 /// belong to another room: the runtime, consensus and storage engines.
-const FOREIGN: [(&str, &[&str]); 5] = [
+const FOREIGN: [(&str, &[&str]); 6] = [
     ("keel-api", &["wasmtime", "openraft", "sled", "axum", "tokio"]),
     ("keel-http", &["wasmtime", "openraft", "sled", "foca"]),
     ("keel-state", &["wasmtime", "axum", "foca"]),
     ("keel-cluster", &["wasmtime", "axum"]),
     ("keel-cli", &["wasmtime", "openraft", "sled", "axum", "foca"]),
+    ("keel-author", &["openraft", "sled", "axum", "foca"]),
 ];
 
 /// Every workspace crate with the names of its normal (not dev, not build)

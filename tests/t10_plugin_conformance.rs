@@ -25,7 +25,8 @@ fn every_default_plugin_reports_itself_and_refuses_unknown_settings() {
     let runtime = runtime();
     for kind in keel_plugins::Kind::ALL {
         let component = plugin(kind.default_plugin());
-        let (checked_kind, info) = runtime.check(&component, &no_settings()).expect("default plugin loads");
+        let (checked_kind, plugin) = runtime.check(&component, &no_settings()).expect("default plugin loads");
+        let info = plugin.info();
         assert_eq!(checked_kind, kind);
         assert_eq!(info.name, kind.default_plugin());
         assert!(!info.version.is_empty());

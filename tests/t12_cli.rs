@@ -1,5 +1,8 @@
-//! The `keel` binary: `version`, `plugin check`, and a dev agent that
-//! serves its health endpoint and stops cleanly on SIGINT and SIGTERM.
+//! The `keel` binary: `version`, `plugin check | test | build`, and a dev
+//! agent that serves its health endpoint and stops cleanly on SIGINT and
+//! SIGTERM.
+
+use std::path::Path;
 
 use keel_tests::{Agent, fixture_path, keel, plugin_path};
 
@@ -49,6 +52,55 @@ fn plugin_check_names_what_is_wrong() {
     let output = keel(&["plugin", "check", path.to_str().expect("utf-8 path"), "--config", "colour=blue"]);
     assert!(!output.status.success(), "an unknown setting is refused");
     assert!(stderr(&output).contains("colour"), "{}", stderr(&output));
+}
+
+/// `keel plugin test` prints every conformance case of the kind with its
+/// outcome; a plugin that traps fails each case, and the command fails.
+#[test]
+fn plugin_test_reports_each_conformance_case() {
+    for kind in keel_plugins::Kind::ALL {
+        let path = plugin_path(kind.default_plugin());
+        let output = keel(&["plugin", "test", path.to_str().expect("utf-8 path")]);
+        let printed = stdout(&output);
+        assert!(output.status.success(), "{kind}: {printed}{}", stderr(&output));
+        let cases = printed.lines().filter(|line| line.starts_with("ok    ")).count();
+        assert!(cases >= 1 && !printed.contains("FAIL"), "{printed}");
+        assert!(printed.contains(&format!("{cases} of {cases} cases passed")), "{printed}");
+    }
+    let panics = fixture_path("panic");
+    let output = keel(&["plugin", "test", panics.to_str().expect("utf-8 path")]);
+    assert!(!output.status.success(), "a trapping plugin passed");
+    let printed = stdout(&output);
+    assert!(printed.contains("FAIL  a round over five healthy voters reports each server once: "), "{printed}");
+    assert!(!printed.contains("ok    "), "{printed}");
+    assert!(stderr(&output).contains("keel: 2 of 2 cases failed"), "{}", stderr(&output));
+}
+
+/// `keel plugin build` builds a guest crate into a component, tests it and
+/// prints how to load it; the same sources give the same bytes wherever
+/// they are built (here: two target directories, neither warm).
+#[test]
+fn plugin_build_gives_the_same_bytes_from_the_same_sources() {
+    let crate_dir = keel_tests::workspace_root().join("plugins/acl-nomad").display().to_string();
+    let build = |target: &Path| {
+        let [target_dir, out] = [target.join("cargo"), target.join("acl.wasm")].map(|p| p.display().to_string());
+        let output =
+            keel(&["plugin", "build", &crate_dir, "--profile", "guest", "--target-dir", &target_dir, "--out", &out]);
+        let printed = stdout(&output);
+        assert!(output.status.success(), "{printed}{}", stderr(&output));
+        assert!(printed.contains("1 of 1 cases passed"), "{printed}");
+        assert!(printed.contains(&format!("keel agent --dev --plugin acl={out}")), "{printed}");
+        assert!(printed.contains(&format!("keel plugin install acl {out}")), "{printed}");
+        std::fs::read(&out).expect("the component is written")
+    };
+    let (first, second) = (tempfile::tempdir().expect("a temp dir"), tempfile::tempdir().expect("a temp dir"));
+    assert!(build(first.path()) == build(second.path()), "two builds of the same sources differ");
+    let root = keel_tests::workspace_root();
+    for (dir, expected) in [(first.path().to_path_buf(), "Cargo.toml"), (root, "is a workspace, not a plugin crate")] {
+        let output = keel(&["plugin", "build", dir.to_str().expect("utf-8 path")]);
+        assert!(!output.status.success(), "{} built", dir.display());
+        assert!(stderr(&output).contains(expected), "{}: {}", dir.display(), stderr(&output));
+    }
 }
 
 #[test]

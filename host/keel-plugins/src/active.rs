@@ -72,6 +72,13 @@ impl AnyPlugin {
     }
 }
 
+impl std::fmt::Debug for AnyPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let info = self.info();
+        write!(f, "AnyPlugin({} {})", info.name, info.version)
+    }
+}
+
 /// Tells plugins apart across activations, so that what was computed with
 /// one (a compiled ACL) is never used with another.
 static GENERATIONS: AtomicU64 = AtomicU64::new(1);

@@ -14,9 +14,7 @@ use crate::cache::{self, CompileCache};
 use crate::instance::{Warm, World};
 use crate::pool::Pool;
 use crate::store::StoreData;
-use crate::{
-    AclPlugin, AnyPlugin, AutopilotPlugin, Kind, LicensePlugin, Limits, PluginError, PluginInfo, SchedulerPlugin,
-};
+use crate::{AclPlugin, AnyPlugin, AutopilotPlugin, Kind, LicensePlugin, Limits, PluginError, SchedulerPlugin};
 
 /// How the runtime is set up.
 #[derive(Debug, Clone)]
@@ -132,12 +130,11 @@ impl Runtime {
         })
     }
 
-    /// Loads a component of whatever kind it exports, configures it with
-    /// `settings` and reports its kind, name and version. This is `keel
-    /// plugin check`.
-    pub fn check(&self, component: &[u8], settings: &[(String, String)]) -> Result<(Kind, PluginInfo), PluginError> {
+    /// Loads a component of whatever kind it exports and configures it
+    /// with `settings`. This is `keel plugin check` and `keel plugin test`.
+    pub fn check(&self, component: &[u8], settings: &[(String, String)]) -> Result<(Kind, AnyPlugin), PluginError> {
         let kind = keel_contract::inspect(component).and_then(|shape| shape.kind()).map_err(PluginError::NotAPlugin)?;
-        Ok((kind, self.load_kind(kind, component, settings)?.info().clone()))
+        Ok((kind, self.load_kind(kind, component, settings)?))
     }
 
     /// Compiles (or loads from the cache) a component that passed the shape

@@ -1,7 +1,7 @@
 //! The conformance smoke cases: what any plugin of a world must answer,
-//! whatever its policy. An install runs them before anything changes, and
-//! the conformance tests
-//! run them against every default plugin, so the two cannot drift apart.
+//! whatever its policy. An install runs them before anything changes, `keel
+//! plugin test` runs them and prints each, and the conformance tests run
+//! them against every default plugin, so the three cannot drift apart.
 //!
 //! - ACL: a token with no policies is allowed nothing.
 //! - autopilot: a round over five healthy voters reports each server once,
@@ -13,60 +13,110 @@
 use crate::facade::{acl, autopilot, license, scheduler};
 use crate::{AnyPlugin, PluginError};
 
+/// One smoke case and how the plugin did in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// What the case checks, as a sentence.
+    pub case: &'static str,
+    /// What went wrong, or `None` when the plugin passed.
+    pub failure: Option<String>,
+}
+
 /// Runs the smoke cases of `plugin`'s kind; the first one that fails is
 /// named in a [`PluginError::Smoke`].
 pub async fn run(plugin: &AnyPlugin) -> Result<(), PluginError> {
-    let name = &plugin.info().name;
-    let failed = |case: &str| PluginError::Smoke { plugin: name.clone(), case: case.to_owned() };
+    match cases(plugin).await.into_iter().find_map(|outcome| outcome.failure) {
+        Some(failure) => Err(PluginError::Smoke { plugin: plugin.info().name.clone(), case: failure }),
+        None => Ok(()),
+    }
+}
+
+/// Runs every smoke case of `plugin`'s kind, in order, and reports each.
+pub async fn cases(plugin: &AnyPlugin) -> Vec<Outcome> {
     match plugin {
         AnyPlugin::Acl(plugin) => {
-            let nothing = plugin.compile(&[]).await.map_err(|e| failed(&format!("compiling no policies: {e}")))?;
-            for area in [acl::Area::Agent, acl::Area::Node, acl::Area::Operator] {
-                for level in [acl::Level::Read, acl::Level::Write] {
-                    let request = acl::Request { area, access: acl::Access::Level(level), target: None };
-                    if plugin.allowed(&nothing, &request).await {
-                        return Err(failed(&format!("a token with no policies was allowed {level:?} on {area:?}")));
-                    }
-                }
-            }
+            vec![outcome("a token with no policies is allowed nothing", nothing_allowed(plugin).await)]
         }
         AnyPlugin::Autopilot(plugin) => {
-            let cluster = five_voters();
-            let decision =
-                plugin.evaluate(&cluster).await.map_err(|e| failed(&format!("a round of five voters: {e}")))?;
-            let mut reported: Vec<&str> = decision.health.servers.iter().map(|s| s.id.as_str()).collect();
-            reported.sort_unstable();
-            if reported != ["s1", "s2", "s3", "s4", "s5"] {
-                return Err(failed(&format!("five voters reported as {reported:?}")));
-            }
-            if decision.health.leader != "s1" || decision.health.failure_tolerance > 2 {
-                return Err(failed("five voters: wrong leader or a failure tolerance above two"));
-            }
+            let decision = plugin.evaluate(&five_voters()).await.map_err(|e| format!("a round of five voters: {e}"));
+            let each_once = after(&decision, |decision| {
+                let mut reported: Vec<&str> = decision.health.servers.iter().map(|s| s.id.as_str()).collect();
+                reported.sort_unstable();
+                holds(reported == ["s1", "s2", "s3", "s4", "s5"], || format!("five voters reported as {reported:?}"))
+            });
+            let leader = after(&decision, |decision| {
+                let health = &decision.health;
+                holds(health.leader == "s1" && health.failure_tolerance <= 2, || {
+                    "five voters: wrong leader or a failure tolerance above two".to_owned()
+                })
+            });
+            vec![
+                outcome("a round over five healthy voters reports each server once", each_once),
+                outcome("it names the leader and claims a failure tolerance of at most two", leader),
+            ]
         }
         AnyPlugin::Scheduler(plugin) => {
             let (config, group, nodes) = three_nodes();
-            let plan = plugin.place(&config, &group, &nodes).await.map_err(|e| failed(&format!("placing: {e}")))?;
-            if plan.placements.len() as u64 + u64::from(plan.failed) != u64::from(group.count) {
-                return Err(failed("placements and failures do not add up to the count"));
-            }
-            for node in &nodes {
-                let placed = plan.placements.iter().filter(|p| p.node_id == node.id).count() as u64;
-                if placed * group.resources.cpu_mhz > node.capacity.cpu_mhz {
-                    return Err(failed(&format!("node {} given more than it holds", node.id)));
-                }
-            }
-            if plan.placements.iter().any(|p| !nodes.iter().any(|n| n.id == p.node_id)) {
-                return Err(failed("a placement on a node that was not given"));
-            }
+            let plan = plugin.place(&config, &group, &nodes).await.map_err(|e| format!("placing: {e}"));
+            let add_up = after(&plan, |plan| {
+                holds(plan.placements.len() as u64 + u64::from(plan.failed) == u64::from(group.count), || {
+                    "placements and failures do not add up to the count".to_owned()
+                })
+            });
+            let given = after(&plan, |plan| {
+                holds(plan.placements.iter().all(|p| nodes.iter().any(|n| n.id == p.node_id)), || {
+                    "a placement on a node that was not given".to_owned()
+                })
+            });
+            let within = after(&plan, |plan| {
+                nodes.iter().try_for_each(|node| {
+                    let placed = plan.placements.iter().filter(|p| p.node_id == node.id).count() as u64;
+                    holds(placed * group.resources.cpu_mhz <= node.capacity.cpu_mhz, || {
+                        format!("node {} given more than it holds", node.id)
+                    })
+                })
+            });
+            vec![
+                outcome("four placements over three nodes: placements and failures add up to the count", add_up),
+                outcome("every placement names a node it was given", given),
+                outcome("no node is given more than it holds", within),
+            ]
         }
         AnyPlugin::License(plugin) => {
-            for blob in ["", "not a license"] {
-                if !matches!(
-                    plugin.validate(blob, "nomad", 1_800_000_000_000).await,
-                    license::LicenseVerdict::Invalid(_)
-                ) {
-                    return Err(failed(&format!("{blob:?} was accepted as a license")));
-                }
+            let mut outcomes = Vec::new();
+            for (case, blob) in
+                [("an empty blob is not a license", ""), ("plain text is not a license", "not a license")]
+            {
+                let verdict = plugin.validate(blob, "nomad", 1_800_000_000_000).await;
+                let invalid = matches!(verdict, license::LicenseVerdict::Invalid(_));
+                outcomes.push(outcome(case, holds(invalid, || format!("{blob:?} was accepted as a license"))));
+            }
+            outcomes
+        }
+    }
+}
+
+fn outcome(case: &'static str, result: Result<(), String>) -> Outcome {
+    Outcome { case, failure: result.err() }
+}
+
+/// `Ok` when `condition` holds, else the failure `why` describes.
+fn holds(condition: bool, why: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(why()) }
+}
+
+/// `check` of what an earlier call answered, or that call's failure.
+fn after<T>(answer: &Result<T, String>, check: impl FnOnce(&T) -> Result<(), String>) -> Result<(), String> {
+    answer.as_ref().map_err(Clone::clone).and_then(check)
+}
+
+async fn nothing_allowed(plugin: &crate::AclPlugin) -> Result<(), String> {
+    let nothing = plugin.compile(&[]).await.map_err(|e| format!("compiling no policies: {e}"))?;
+    for area in [acl::Area::Agent, acl::Area::Node, acl::Area::Operator] {
+        for level in [acl::Level::Read, acl::Level::Write] {
+            let request = acl::Request { area, access: acl::Access::Level(level), target: None };
+            if plugin.allowed(&nothing, &request).await {
+                return Err(format!("a token with no policies was allowed {level:?} on {area:?}"));
             }
         }
     }

@@ -2,14 +2,14 @@
 //!
 //! This crate wires the library crates together and owns nothing else:
 //! the agent's flags and config file, its start-up and shutdown, the
-//! embedded default plugins, and `keel plugin check`. The server's logic is
-//! `keel-server`, the commands that talk to an agent are `keel-cli`. It may
-//! depend on every host crate; none may depend on it.
+//! embedded default plugins. The server's logic is `keel-server`, the
+//! commands that talk to an agent are `keel-cli`, the plugin author's tools
+//! (`keel plugin ...`) are `keel-author`. It may depend on every host crate;
+//! none may depend on it.
 
 mod agent;
 mod config;
 mod embedded;
-mod plugin_cmd;
 
 use std::process::ExitCode;
 
@@ -30,7 +30,7 @@ enum Command {
     /// Runs an agent.
     Agent(config::AgentArgs),
     /// Checks plugin components; installs, lists and rolls back the cluster's plugins.
-    Plugin(plugin_cmd::PluginArgs),
+    Plugin(keel_author::PluginArgs),
     /// Operator tools: Raft peers, autopilot, the scheduler, snapshots and the license.
     Operator(cli::operator::OperatorArgs),
     /// Lists the servers in the gossip pool.
@@ -51,7 +51,7 @@ fn main() -> ExitCode {
     init_logging();
     let outcome = match cli.command {
         Command::Agent(args) => agent::run(args),
-        Command::Plugin(args) => return plugin_cmd::run(args),
+        Command::Plugin(args) => return keel_author::run(args),
         Command::Operator(args) => return cli::finish(cli::operator::run(args)),
         Command::Server(args) => return cli::finish(cli::server::run(args)),
         Command::Status(args) => return cli::finish(cli::status::run(args)),
