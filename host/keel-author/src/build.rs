@@ -34,6 +34,10 @@ pub struct BuildOptions {
     /// Installs a missing Debian wasm toolchain with apt-get (run as root).
     #[arg(long)]
     pub install_toolchain: bool,
+    /// A setting for the plugin's `configure` in the tests after the
+    /// build, as KEY=VALUE (repeatable).
+    #[arg(long = "config", value_name = "KEY=VALUE", value_parser = keel_cli::parse_setting)]
+    pub settings: Vec<(String, String)>,
 }
 
 /// The guest crate cargo reports for a directory.
@@ -74,7 +78,7 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
     }
     std::fs::write(&out, component).with_context(|| format!("write {}", out.display()))?;
-    crate::test(&out, &[])?;
+    crate::test(&out, &options.settings)?;
     let shown = out.display();
     println!("component: {shown}");
     println!("load it on one agent:    keel agent --dev --plugin {}={shown}", kind.name());

@@ -1,16 +1,20 @@
 //! `keel plugin ...`: the plugin author's tools, and the registry commands
-//! of `keel-cli` beside them. `build` turns a guest crate into a component
-//! ([`build`]); `check` and `test` load a component here, with the plugin
-//! runtime, and put it through its kind's conformance cases (the ones an
-//! install runs, `keel_plugins::smoke`) before it goes near a cluster.
+//! of `keel-cli` beside them. `new` writes a guest crate that builds
+//! outside this repository ([`new`]); `build` turns a guest crate into a
+//! component ([`build`]); `check` and `test` load a component here, with
+//! the plugin runtime, and put it through its kind's conformance cases (the
+//! ones an install runs, `keel_plugins::smoke`) before it goes near a
+//! cluster.
 //!
 //! It depends on `keel-plugins`, `keel-contract` and `keel-cli`, runs cargo,
 //! and prints to standard output; it must not depend on the server, cluster
 //! or HTTP crates, so a plugin can be built and tried with no agent running.
 
 mod build;
+mod new;
 
 pub use build::{BuildOptions, build};
+pub use new::{NewOptions, new};
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,9 @@ pub struct PluginArgs {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
+    /// Creates a plugin crate of one kind, with the SDK of this keel, that
+    /// builds and tests outside the Keel repository.
+    New(NewOptions),
     /// Builds the guest crate in DIR for wasm32-unknown-unknown, turns it
     /// into a component, checks and tests it, and prints how to load it.
     Build(BuildOptions),
@@ -57,11 +64,21 @@ struct Component {
 /// Runs a `keel plugin` command; its exit code.
 pub fn run(args: PluginArgs) -> std::process::ExitCode {
     keel_cli::finish(match args.command {
+        PluginCommand::New(options) => new(&options).map(|dir| next_steps(&options, &dir)),
         PluginCommand::Build(options) => build(&options).map(drop),
         PluginCommand::Check(c) => check(&c.file, &c.settings),
         PluginCommand::Test(c) => test(&c.file, &c.settings),
         PluginCommand::Registry(command) => keel_cli::plugin::run(&args.client, command),
     })
+}
+
+fn next_steps(options: &NewOptions, dir: &Path) {
+    let (kind, name) = (options.kind.name(), &options.name);
+    println!("Created the {kind} plugin {name} in {}. Next:", dir.display());
+    println!("  cd {}", dir.display());
+    println!("  cargo test                  # the plugin's native tests");
+    println!("  keel plugin build           # the component, tested: target/components/{name}.wasm");
+    println!("  keel agent --dev --plugin {kind}=target/components/{name}.wasm");
 }
 
 /// Loads `file` with `settings` and reports its kind, name and version.
