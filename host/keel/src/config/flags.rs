@@ -92,8 +92,8 @@ const NOMAD_FLAGS: [&str; 13] = [
     "encrypt",
 ];
 
-/// The flags of [`NOMAD_FLAGS`] that take a value, so that the word after
-/// them is a value and never rewritten.
+/// The agent flags, Nomad's and Keel's own, that take a value, so that the
+/// word after them is a value and never rewritten.
 const VALUE_FLAGS: [&str; 11] = [
     "bootstrap-expect",
     "retry-join",
