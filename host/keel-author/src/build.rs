@@ -89,7 +89,7 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<PathBuf> {
 /// The package in `dir` and its workspace's root and target directory.
 fn inspect(dir: &Path) -> anyhow::Result<Crate> {
     let manifest = dir.join("Cargo.toml");
-    let output = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let output = Command::new(outer_cargo())
         .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
         .arg(&manifest)
         .output()
@@ -103,7 +103,8 @@ fn inspect(dir: &Path) -> anyhow::Result<Crate> {
         .as_array()
         .and_then(|packages| packages.iter().find(|p| p["manifest_path"].as_str() == manifest.to_str()))
         .with_context(|| format!("{} is a workspace, not a plugin crate", manifest.display()))?;
-    let path = |key: &str| metadata[key].as_str().map(PathBuf::from).context("cargo metadata names no {key}");
+    let path =
+        |key: &str| metadata[key].as_str().map(PathBuf::from).with_context(|| format!("cargo metadata names no {key}"));
     Ok(Crate {
         name: package["name"].as_str().context("a package without a name")?.to_owned(),
         workspace_root: path("workspace_root")?,
@@ -152,7 +153,7 @@ impl Toolchain {
     /// under `workspace_root` remapped.
     fn cargo(&self, workspace_root: &Path, target_dir: &Path) -> Command {
         let mut cargo = match self {
-            Self::Rustup => Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
+            Self::Rustup => Command::new(outer_cargo()),
             Self::Debian { .. } => Command::new("/usr/bin/cargo"),
         };
         // What an outer cargo (a `cargo run` or a test) leaves in the
@@ -184,6 +185,11 @@ impl Toolchain {
         }
         cargo
     }
+}
+
+/// The cargo that runs this (`CARGO` under `cargo run`), else the one on `PATH`.
+fn outer_cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 /// The Debian packages the wasm toolchain still needs.

@@ -116,17 +116,19 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
     fn workspace_file(path: &str) -> String {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        std::fs::read_to_string(root.join(path)).expect("a workspace file")
+        std::fs::read_to_string(root().join(path)).expect("a workspace file")
     }
 
     #[test]
     fn the_vendored_sdk_is_every_file_of_the_sdk_and_the_contract() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut in_tree: Vec<String> = ["sdk/src", "wit"]
             .iter()
-            .flat_map(|dir| std::fs::read_dir(root.join(dir)).expect("a source dir").map(move |e| (dir, e)))
+            .flat_map(|dir| std::fs::read_dir(root().join(dir)).expect("a source dir").map(move |e| (dir, e)))
             .map(|(dir, entry)| format!("{dir}/{}", entry.expect("an entry").file_name().to_string_lossy()))
             .collect();
         in_tree.sort();
