@@ -3,8 +3,9 @@
 //! behaviour of each default plugin is unit-tested in its own crate; here
 //! the contract is checked across the wasm boundary.
 
-use keel_plugins::{PluginError, Runtime, RuntimeConfig, acl, autopilot, license, scheduler};
-use keel_tests::plugin;
+use keel_plugins::smoke::Samples;
+use keel_plugins::{Contract, PluginError, Runtime, RuntimeConfig, acl, autopilot, license, scheduler};
+use keel_tests::{fixture, inputs, plugin};
 
 fn runtime() -> Runtime {
     Runtime::new(RuntimeConfig::default(), None).expect("plugin runtime starts")
@@ -56,7 +57,7 @@ fn a_plugin_loaded_as_another_kind_is_refused() {
 }
 
 fn request(area: acl::Area, access: acl::Access, target: Option<&str>) -> acl::Request {
-    acl::Request { area, access, target: target.map(str::to_owned) }
+    acl::Request { target: target.map(str::to_owned), ..acl::question(area, access) }
 }
 
 fn level(level: acl::Level) -> acl::Access {
@@ -250,6 +251,154 @@ async fn the_default_plugins_pass_the_install_smoke_cases() {
     keel_plugins::smoke::run(&never_write).await.expect("a stricter ACL plugin passes");
 }
 
+/// Both contract versions in one runtime, ACL: the 0.1.0 fixture's `bool`
+/// comes back through the host's adapter as a verdict with no lifetime,
+/// the 0.2.0 default plugin gives its own verdict, and calls to the two
+/// interleave without either affecting the other.
+#[tokio::test]
+async fn acl_plugins_of_both_contracts_answer_side_by_side() {
+    let runtime = runtime();
+    let old = runtime.load_acl(&fixture("acl-never-write"), &[]).expect("the 0.1.0 fixture loads");
+    let new = runtime.load_acl(&plugin("acl-nomad"), &[]).expect("acl-nomad loads");
+    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    let writer = acl::Policy { name: "ops".into(), rules: r#"operator { policy = "write" }"#.into() };
+    let (old_token, new_token) = (
+        old.compile(std::slice::from_ref(&writer)).await.expect("compiles"),
+        new.compile(std::slice::from_ref(&writer)).await.expect("compiles"),
+    );
+    let read = request(acl::Area::Operator, level(acl::Level::Read), None);
+    let write = acl::Request { method: "PUT".into(), ..request(acl::Area::Operator, level(acl::Level::Write), None) };
+    let lasting = |allow| acl::Verdict { allow, valid_for_ms: None };
+    for _ in 0..50 {
+        assert_eq!(old.check(&old_token, &read).await.expect("answers"), lasting(true));
+        assert_eq!(new.check(&new_token, &write).await.expect("answers"), lasting(true));
+        assert_eq!(old.check(&old_token, &write).await.expect("answers"), lasting(false), "0.1.0 never writes");
+        assert_eq!(new.check(&new_token, &read).await.expect("answers"), lasting(true));
+    }
+    for loaded in [old, new] {
+        let metrics = loaded.metrics().snapshot();
+        assert_eq!((metrics.instantiations, metrics.traps, metrics.errors), (1, 0, 0), "{}", loaded.info().name);
+    }
+}
+
+/// Five voters, a non-voter `server-6` and a read replica `server-7`.
+fn with_replica() -> autopilot::Cluster {
+    let mut cluster = five_voters();
+    let extra = |id: &str, read_replica| autopilot::Server {
+        id: id.into(),
+        suffrage: autopilot::Suffrage::Nonvoter,
+        read_replica,
+        ..cluster.servers[4].clone()
+    };
+    cluster.servers.extend([extra("server-6", false), extra("server-7", true)]);
+    cluster
+}
+
+/// Both contract versions in one runtime, autopilot: `read-replica` reaches
+/// the 0.1.0 plugin as the tag it reads, its tuple actions come back as
+/// planned actions with their reasons, and its health records get reasons
+/// from their verdicts; the 0.2.0 default plugin reads the field itself.
+#[tokio::test]
+async fn autopilot_plugins_of_both_contracts_answer_side_by_side() {
+    let runtime = runtime();
+    let old = runtime.load_autopilot(&fixture("v01-autopilot"), &[]).expect("the 0.1.0 fixture loads");
+    let new = runtime.load_autopilot(&plugin("autopilot-default"), &[]).expect("autopilot-default loads");
+    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    let mut cluster = with_replica();
+    cluster.servers[1].gossip_status = autopilot::GossipStatus::Failed;
+
+    let decision = old.evaluate(&cluster).await.expect("round runs");
+    assert_eq!(decision.health.read_replicas, ["server-7"]);
+    let promote_6 = autopilot::Action::Promote("server-6".into());
+    assert_eq!(
+        decision.actions,
+        [autopilot::PlannedAction { action: promote_6.clone(), reason: "promote server-6: a 0.1.0 reason".into() }]
+    );
+    let reasons: Vec<&str> = decision.health.servers.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons, ["healthy", "unhealthy", "healthy", "healthy", "healthy", "healthy", "healthy"]);
+
+    let decision = new.evaluate(&cluster).await.expect("round runs");
+    assert_eq!(decision.health.read_replicas, ["server-7"]);
+    assert!(decision.actions.iter().all(|planned| planned.action != autopilot::Action::Promote("server-7".into())));
+    let failed = decision.health.servers.iter().find(|s| s.id == "server-2").expect("reported");
+    assert_eq!(failed.reason, "gossip status failed");
+}
+
+/// Both contract versions in one runtime, scheduler: the 0.1.0 first-fit
+/// fixture and the default plugin both place what fits and report what
+/// does not with the same failure record.
+#[tokio::test]
+async fn scheduler_plugins_of_both_contracts_answer_side_by_side() {
+    let runtime = runtime();
+    let old = runtime.load_scheduler(&fixture("v01-scheduler"), &[]).expect("the 0.1.0 fixture loads");
+    let new = runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("scheduler-default loads");
+    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    let nodes: Vec<scheduler::Node> = (1..=2).map(|n| keel_plugins::smoke::node(&format!("node-{n}"), 1000)).collect();
+    for placer in [&old, &new] {
+        let plan = placer.place(&scheduler_config(), &group(3, 500), &nodes).await.expect("places");
+        assert_eq!((plan.placements.len(), plan.failed), (3, 0), "{}", placer.info().name);
+        assert!(plan.placements.iter().all(|p| p.node_id.starts_with("node-") && p.preempted.is_empty()));
+        let plan = placer.place(&scheduler_config(), &group(1, 5_000), &nodes).await.expect("answers");
+        assert_eq!((plan.placements.len(), plan.failed), (0, 1), "{}", placer.info().name);
+        let failure = plan.failure.expect("says why");
+        assert_eq!(failure.nodes_evaluated, 2, "{}", placer.info().name);
+        assert!(failure.dimension_exhausted.iter().any(|(dimension, n)| dimension == "cpu" && *n == 2));
+    }
+}
+
+/// Both contract versions in one runtime, license: each error variant of
+/// the 0.1.0 fixture arrives with the license it carries, and both pass
+/// the positive conformance cases given a genuine license of their own.
+#[tokio::test]
+async fn license_plugins_of_both_contracts_answer_side_by_side() {
+    let runtime = runtime();
+    let old = runtime.load_kind(keel_plugins::Kind::License, &fixture("v01-license"), &[]).expect("loads");
+    let new = runtime
+        .load_kind(keel_plugins::Kind::License, &plugin("license-ed25519"), &inputs::license_settings())
+        .expect("license-ed25519 loads");
+    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    let keel_plugins::AnyPlugin::License(validator) = &old else { panic!("a license plugin") };
+    let blob = "fixture-license:nomad:4000000000000";
+    match validator.validate(blob, "nomad", 1_800_000_000_000).await {
+        license::LicenseVerdict::Valid(license) => assert_eq!(license.features, ["Fixture Feature"]),
+        other => panic!("{other:?}"),
+    }
+    match validator.validate(blob, "consul", 1_800_000_000_000).await {
+        license::LicenseVerdict::Invalid(license::LicenseError::WrongProduct(license)) => {
+            assert_eq!(license.product, "nomad");
+        }
+        other => panic!("{other:?}"),
+    }
+    match validator.validate(blob, "nomad", 4_000_000_000_001).await {
+        license::LicenseVerdict::Invalid(license::LicenseError::Expired(license)) => {
+            assert_eq!(license.expiration_time_ms, 4_000_000_000_000);
+        }
+        other => panic!("{other:?}"),
+    }
+    let genuine = inputs::license_blob("lic-conformance").0;
+    for (plugin, blob) in [(&old, blob.to_owned()), (&new, genuine)] {
+        let samples = Samples { license: Some((blob, "nomad".into())) };
+        let outcomes = keel_plugins::smoke::cases_with(plugin, &samples).await;
+        assert_eq!(outcomes.len(), 5, "two negative and three positive cases");
+        assert!(outcomes.iter().all(|o| o.failure.is_none()), "{}: {outcomes:?}", plugin.info().name);
+    }
+}
+
+/// The positive license cases fail a validator that refuses everything,
+/// which the negative cases alone let pass.
+#[tokio::test]
+async fn a_validator_that_refuses_everything_fails_the_positive_cases() {
+    let runtime = runtime();
+    // license-ed25519 with no trusted keys refuses every document.
+    let refuses = runtime.load_kind(keel_plugins::Kind::License, &plugin("license-ed25519"), &[]).expect("loads");
+    assert!(keel_plugins::smoke::cases(&refuses).await.iter().all(|o| o.failure.is_none()));
+    let samples = Samples { license: Some((inputs::license_blob("lic-refused").0, "nomad".into())) };
+    let outcomes = keel_plugins::smoke::cases_with(&refuses, &samples).await;
+    let failed: Vec<&str> = outcomes.iter().filter(|o| o.failure.is_some()).map(|o| o.case).collect();
+    assert_eq!(failed.len(), 3, "{outcomes:?}");
+    assert!(failed.iter().all(|case| case.starts_with("a genuine license")), "{failed:?}");
+}
+
 /// Every guest crate in the tree is built by `make plugins` and loaded by a
 /// test: the default plugins above, the hostile fixtures in
 /// `t50_hostile_plugins`, the custom ACL plugin in `t40_acl`, the plugin
@@ -258,13 +407,16 @@ async fn the_default_plugins_pass_the_install_smoke_cases() {
 #[test]
 fn every_guest_in_the_tree_is_loaded_by_a_test() {
     const TESTED_PLUGINS: [&str; 4] = ["acl-nomad", "autopilot-default", "license-ed25519", "scheduler-default"];
-    const TESTED_FIXTURES: [&str; 7] = [
+    const TESTED_FIXTURES: [&str; 10] = [
         "acl-never-write",
         "autopilot-faults-later",
         "endless-loop",
         "forbidden-import",
         "memory-bomb",
         "panic",
+        "v01-autopilot",
+        "v01-license",
+        "v01-scheduler",
         "wrong-world",
     ];
     let crates_in = |dir: &str| {

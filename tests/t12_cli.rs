@@ -16,7 +16,8 @@ fn stderr(output: &std::process::Output) -> String {
 fn version_names_the_plugin_contract() {
     let output = keel(&["version"]);
     assert!(output.status.success());
-    assert!(stdout(&output).contains("keel:plugin@0.1.0"), "{}", stdout(&output));
+    let printed = stdout(&output);
+    assert!(printed.contains("plugin contracts keel:plugin@0.1.0, keel:plugin@0.2.0"), "{printed}");
 }
 
 #[test]
@@ -29,8 +30,12 @@ fn plugin_check_accepts_every_default_plugin() {
         assert!(printed.contains(&format!("world:    {}", kind.world())), "{printed}");
         assert!(printed.contains(&format!("name:     {}", kind.default_plugin())), "{printed}");
         assert!(printed.contains("version:  "), "{printed}");
-        assert!(printed.contains("contract: keel:plugin@0.1.0"), "{printed}");
+        assert!(printed.contains("contract: keel:plugin@0.2.0"), "{printed}");
     }
+    // The tree's 0.1.0 plugin is named as one.
+    let old = fixture_path("acl-never-write");
+    let output = keel(&["plugin", "check", old.to_str().expect("utf-8 path")]);
+    assert!(stdout(&output).contains("contract: keel:plugin@0.1.0"), "{}{}", stdout(&output), stderr(&output));
 }
 
 #[test]
@@ -71,7 +76,29 @@ fn plugin_test_reports_each_conformance_case() {
     let printed = stdout(&output);
     assert!(printed.contains("FAIL  a round over five healthy voters reports each server once: "), "{printed}");
     assert!(!printed.contains("ok    "), "{printed}");
-    assert!(stderr(&output).contains("keel: 2 of 2 cases failed"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("keel: 5 of 5 cases failed"), "{}", stderr(&output));
+}
+
+/// `keel plugin test --license FILE` adds the positive license cases: the
+/// default validator passes them when it trusts the license's key, and
+/// fails exactly them when it trusts no key (it then refuses everything).
+#[test]
+fn plugin_test_with_a_genuine_license_runs_the_positive_cases() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let license = dir.path().join("license.txt");
+    std::fs::write(&license, keel_tests::inputs::license_blob("lic-cli").0).expect("written");
+    let component = plugin_path("license-ed25519");
+    let (component, license) = (component.to_str().expect("utf-8"), license.to_str().expect("utf-8"));
+    let key = keel_tests::inputs::license_settings().remove(0).1;
+    let trusting = keel(&["plugin", "test", component, "--config", &format!("public_key={key}"), "--license", license]);
+    let printed = stdout(&trusting);
+    assert!(trusting.status.success(), "{printed}{}", stderr(&trusting));
+    assert!(printed.contains("ok    a genuine license is refused once it has expired"), "{printed}");
+    assert!(printed.contains("5 of 5 cases passed"), "{printed}");
+    let refusing = keel(&["plugin", "test", component, "--license", license]);
+    assert!(!refusing.status.success());
+    assert!(stdout(&refusing).contains("FAIL  a genuine license is valid and grants its features: "));
+    assert!(stderr(&refusing).contains("keel: 3 of 5 cases failed"), "{}", stderr(&refusing));
 }
 
 /// `keel plugin build` names what is not a plugin crate: a directory

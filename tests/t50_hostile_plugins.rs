@@ -21,7 +21,7 @@ fn runtime() -> Runtime {
 }
 
 fn operator_read() -> acl::Request {
-    acl::Request { area: acl::Area::Operator, access: acl::Access::Level(acl::Level::Read), target: None }
+    acl::question(acl::Area::Operator, acl::Access::Level(acl::Level::Read))
 }
 
 /// A good ACL plugin and a token that may read the operator area.
@@ -123,8 +123,9 @@ fn wrong_world_is_refused_at_load() {
 fn forbidden_import_is_refused_at_load() {
     let runtime = runtime();
     match runtime.load_license(&fixture("forbidden-import"), &[]) {
-        Err(PluginError::Contract { source: ContractError::ForbiddenImport(import), .. }) => {
+        Err(PluginError::Contract { source: ContractError::ForbiddenImport { import, allowed }, .. }) => {
             assert_eq!(import, "fixture:forbidden-import/sockets");
+            assert_eq!(allowed, "keel:plugin/host@0.2.0", "the host interface of the contract it speaks");
         }
         other => panic!("forbidden import loaded: {:?}", other.err()),
     }

@@ -3,7 +3,8 @@
 
 use crate::bindings::exports::keel::plugin::autopilot as wit;
 pub use crate::bindings::exports::keel::plugin::autopilot::{
-    Action, Cluster, Config, Decision, GossipStatus, Health, Server, ServerHealth, Suffrage, Upgrade, Zone,
+    Action, Cluster, Config, Decision, GossipStatus, Health, PlannedAction, Server, ServerHealth, Suffrage, Upgrade,
+    Zone,
 };
 use crate::plugin::{Adapter, Plugin, Slot};
 
@@ -12,10 +13,17 @@ use crate::plugin::{Adapter, Plugin, Slot};
 /// # To ensure correctness
 /// - `evaluate` is a pure function of the [`Cluster`]: the same facts give
 ///   the same decision.
-/// - Every server in the input appears once in the health report.
+/// - Every server in the input appears once in the health report, with a
+///   `reason` an operator can act on.
 /// - Actions are requests: the host refuses any that would lose quorum or
-///   go below `min_quorum`, so a strategy cannot break a cluster, but it
-///   should not ask for such actions either.
+///   leave fewer voters than `min_quorum`, so a strategy cannot break a
+///   cluster, but it should not ask for such actions either.
+/// - A server with `read_replica` set is never promoted.
+///
+/// # When the host calls it
+/// Once per autopilot round on the leader (every few seconds, and after a
+/// membership change); the host caches nothing of the answer but the last
+/// health report, which `/v1/operator/autopilot/health` shows.
 pub trait AutopilotStrategy: Plugin {
     /// Runs one round.
     fn evaluate(&self, cluster: &Cluster) -> Result<Decision, String>;
@@ -25,7 +33,7 @@ pub trait AutopilotStrategy: Plugin {
 #[macro_export]
 macro_rules! export_autopilot_strategy {
     ($plugin:ty) => {
-        $crate::__keel_export!($plugin, autopilot, __export_keel_plugin_autopilot_0_1_0_cabi);
+        $crate::__keel_export!($plugin, autopilot, __export_keel_plugin_autopilot_0_2_0_cabi);
     };
 }
 

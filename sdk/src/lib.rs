@@ -18,14 +18,14 @@
 //! - a native mode: off `wasm32`, the host imports are served by this crate
 //!   (see [`testing`]), so a plugin's logic is tested with plain `cargo test`.
 //!
-//! The crate owns the guest side of the `keel:plugin@0.1.0` contract in
+//! The crate owns the guest side of the `keel:plugin@0.2.0` contract in
 //! `wit/`. It depends on wit-bindgen only and must stay buildable for
 //! `wasm32-unknown-unknown` without WASI.
 //!
 //! ## Example: an ACL policy where everyone may read and nobody may write
 //!
 //! ```
-//! use keel_sdk::acl::{Access, AclPolicy, CompiledAcl, Level, Policy, Request};
+//! use keel_sdk::acl::{Access, AclPolicy, CompiledAcl, Level, Policy, Request, Verdict};
 //! use keel_sdk::{Plugin, PluginInfo};
 //!
 //! pub struct ReadOnly;
@@ -43,8 +43,8 @@
 //! pub struct Everything;
 //!
 //! impl CompiledAcl for Everything {
-//!     fn allowed(&self, request: &Request) -> bool {
-//!         matches!(request.access, Access::Level(Level::Read | Level::List))
+//!     fn allowed(&self, request: &Request) -> Verdict {
+//!         Verdict::lasting(matches!(request.access, Access::Level(Level::Read | Level::List)))
 //!     }
 //! }
 //!
@@ -69,10 +69,10 @@
 //! use keel_sdk::acl::Area;
 //! let plugin = ReadOnly::configure(&[]).unwrap();
 //! let acl = plugin.compile(&[]).unwrap();
-//! let read = Request { area: Area::Operator, access: Access::Level(Level::Read), target: None };
-//! let write = Request { access: Access::Level(Level::Write), ..read.clone() };
-//! assert!(acl.allowed(&read));
-//! assert!(!acl.allowed(&write));
+//! let read = keel_sdk::testing::request(Area::Operator, Access::Level(Level::Read));
+//! let write = Request { access: Access::Level(Level::Write), method: "PUT".into(), ..read.clone() };
+//! assert_eq!(acl.allowed(&read), Verdict::lasting(true));
+//! assert!(!acl.allowed(&write).allow);
 //! assert_eq!(keel_sdk::testing::take_logs().len(), 1);
 //! # }
 //! ```

@@ -26,7 +26,7 @@ pub trait SchedulerAlgorithm: Plugin {
 #[macro_export]
 macro_rules! export_scheduler_algorithm {
     ($plugin:ty) => {
-        $crate::__keel_export!($plugin, scheduler, __export_keel_plugin_scheduler_0_1_0_cabi);
+        $crate::__keel_export!($plugin, scheduler, __export_keel_plugin_scheduler_0_2_0_cabi);
     };
 }
 

@@ -8,6 +8,7 @@
 use std::cell::{Cell, RefCell};
 
 use crate::LogLevel;
+use crate::acl::{Access, Area, Request};
 
 thread_local! {
     static LOGS: RefCell<Vec<(LogLevel, String)>> = const { RefCell::new(Vec::new()) };
@@ -17,6 +18,21 @@ thread_local! {
 /// Returns and clears the lines this thread logged.
 pub fn take_logs() -> Vec<(LogLevel, String)> {
     LOGS.with(|logs| std::mem::take(&mut *logs.borrow_mut()))
+}
+
+/// An ACL question as the host asks it for a `GET` of `/v1/test` in the
+/// `default` namespace, at the time [`crate::now_ms`] reads; change the
+/// fields a test is about with struct update syntax.
+pub fn request(area: Area, access: Access) -> Request {
+    Request {
+        area,
+        access,
+        target: None,
+        method: "GET".into(),
+        path: "/v1/test".into(),
+        namespace: "default".into(),
+        now_ms: crate::now_ms(),
+    }
 }
 
 /// Pins the clock [`crate::now_ms`] reads on this thread; `None` unpins it.

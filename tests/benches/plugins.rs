@@ -77,7 +77,7 @@ type LoadFn<P> = fn(&Runtime, &[u8], &[(String, String)]) -> Result<P, keel_plug
 
 /// How to load one kind of plugin and read its metrics.
 struct Loader<P> {
-    plugin: &'static str,
+    component: Vec<u8>,
     settings: Vec<(String, String)>,
     load: LoadFn<P>,
     metrics: fn(&P) -> &keel_plugins::Metrics,
@@ -91,7 +91,7 @@ impl<P> Loader<P> {
     /// Measures compile, cold load, cached load and instantiate, then times
     /// `call` on a warm instance.
     fn measure(&self, kind: &'static str, input: &'static str, target: Duration, mut call: impl FnMut(&P)) -> Row {
-        let component = plugin(self.plugin);
+        let component = self.component.clone();
         let compile = median(
             (0..5)
                 .map(|_| {
@@ -144,8 +144,12 @@ impl<P> Loader<P> {
 }
 
 fn acl_row() -> Row {
-    let loader =
-        Loader { plugin: "acl-nomad", settings: Vec::new(), load: Runtime::load_acl, metrics: AclPlugin::metrics };
+    let loader = Loader {
+        component: plugin("acl-nomad"),
+        settings: Vec::new(),
+        load: Runtime::load_acl,
+        metrics: AclPlugin::metrics,
+    };
     let request = inputs::acl_request();
     let mut token = None;
     let mut row = loader.measure("acl", "check, compiled token of 3 policies", Duration::from_micros(1), |acl| {
@@ -158,13 +162,50 @@ fn acl_row() -> Row {
         .and_then(|plugin| plugin.compile(&inputs::native::acl_policies()))
         .expect("compiles");
     let native_request = inputs::native::acl_request();
-    row.native = time_calls(|| assert!(native_token.allowed(std::hint::black_box(&native_request))));
+    row.native = time_calls(|| assert!(native_token.allowed(std::hint::black_box(&native_request)).allow));
     row
+}
+
+/// One operator-read question with a one-policy token, through a plugin
+/// of each contract version: `acl-nomad` (0.2.0, a verdict back) and the
+/// `acl-never-write` fixture (0.1.0, through the host's adapter). Both
+/// rules are a lookup; the difference is the contract's cost.
+fn acl_contract_rows() -> [Row; 2] {
+    let policies = [keel_plugins::acl::Policy { name: "ops".into(), rules: r#"operator { policy = "read" }"#.into() }];
+    let request = keel_plugins::acl::question(
+        keel_plugins::acl::Area::Operator,
+        keel_plugins::acl::Access::Level(keel_plugins::acl::Level::Read),
+    );
+    let row = |kind, component, native: fn() -> Percentiles| {
+        let loader = Loader { component, settings: Vec::new(), load: Runtime::load_acl, metrics: AclPlugin::metrics };
+        let mut token = None;
+        let mut row = loader.measure(kind, "check, operator read, 1 policy", Duration::from_micros(1), |acl| {
+            let token = token.get_or_insert_with(|| block_on(acl.compile(&policies)).expect("compiles"));
+            assert!(block_on(acl.allowed(token, &request)));
+        });
+        row.native = native();
+        row
+    };
+    let native_nomad = || {
+        use keel_sdk::acl::{AclPolicy, CompiledAcl};
+        let policies = [keel_sdk::acl::Policy { name: "ops".into(), rules: r#"operator { policy = "read" }"#.into() }];
+        let token = acl_nomad::NomadAcl::configure(&[]).and_then(|p| p.compile(&policies)).expect("compiles");
+        let asked = keel_sdk::testing::request(
+            keel_sdk::acl::Area::Operator,
+            keel_sdk::acl::Access::Level(keel_sdk::acl::Level::Read),
+        );
+        time_calls(|| assert!(token.allowed(std::hint::black_box(&asked)).allow))
+    };
+    let no_native = || Percentiles { p50: Duration::ZERO, p99: Duration::ZERO };
+    [
+        row("acl 0.2.0", plugin("acl-nomad"), native_nomad),
+        row("acl 0.1.0 (adapted)", keel_tests::fixture("acl-never-write"), no_native),
+    ]
 }
 
 fn autopilot_row() -> Row {
     let loader = Loader {
-        plugin: "autopilot-default",
+        component: plugin("autopilot-default"),
         settings: Vec::new(),
         load: Runtime::load_autopilot,
         metrics: AutopilotPlugin::metrics,
@@ -185,7 +226,7 @@ fn autopilot_row() -> Row {
 
 fn scheduler_row() -> Row {
     let loader = Loader {
-        plugin: "scheduler-default",
+        component: plugin("scheduler-default"),
         settings: Vec::new(),
         load: Runtime::load_scheduler,
         metrics: SchedulerPlugin::metrics,
@@ -207,7 +248,7 @@ fn scheduler_row() -> Row {
 
 fn license_row() -> Row {
     let loader = Loader {
-        plugin: "license-ed25519",
+        component: plugin("license-ed25519"),
         settings: inputs::license_settings(),
         load: Runtime::load_license,
         metrics: LicensePlugin::metrics,
@@ -243,7 +284,8 @@ fn micros(duration: Duration) -> String {
 
 fn main() {
     // `cargo bench` passes `--bench`; any other argument filters nothing.
-    let rows = [acl_row(), autopilot_row(), scheduler_row(), license_row()];
+    let [acl_02, acl_01] = acl_contract_rows();
+    let rows = [acl_row(), acl_02, acl_01, autopilot_row(), scheduler_row(), license_row()];
     println!();
     println!(
         "| kind | call | compile | cold load | cached load | instantiate | wasm p50 | wasm p99 | native p50 | wasm/native | target p50 |"

@@ -42,6 +42,10 @@ macro_rules! acl_request {
             area: t::Area::Namespace,
             access: t::Access::Capability("submit-job".into()),
             target: Some("prod-web".into()),
+            method: "POST".into(),
+            path: "/v1/jobs".into(),
+            namespace: "prod-web".into(),
+            now_ms: NOW_MS,
         }
     }};
 }
@@ -57,6 +61,7 @@ macro_rules! autopilot_cluster {
                 gossip_status: t::GossipStatus::Alive,
                 version: "0.1.0".into(),
                 suffrage: if n <= 3 { t::Suffrage::Voter } else { t::Suffrage::Nonvoter },
+                read_replica: false,
                 last_contact_ms: 12,
                 last_term: 4,
                 last_index: 1_000 - n,

@@ -129,6 +129,11 @@ pub struct ServerHealth {
     pub voter: bool,
     /// RFC 3339.
     pub stable_since: String,
+    /// Keel's own: why `Healthy` is what it is, in the autopilot plugin's
+    /// words. Absent in Nomad's replies, so clients that do not know it
+    /// ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Enterprise: one redundancy zone in the health report.

@@ -138,6 +138,9 @@ pub struct AgentPlugin {
     pub kind: String,
     pub name: String,
     pub version: String,
+    /// The contract package the component speaks, e.g. `keel:plugin@0.2.0`.
+    #[serde(default)]
+    pub contract: String,
     pub digest: String,
     /// `installed`, `configured` or `embedded`.
     pub source: String,
@@ -158,6 +161,9 @@ pub struct AgentPlugin {
 pub struct AgentShadow {
     pub name: String,
     pub version: String,
+    /// The contract package the component speaks.
+    #[serde(default)]
+    pub contract: String,
     pub digest: String,
     /// The registry index it was installed at.
     pub install_index: u64,

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use keel_plugins::smoke::Samples;
 
 /// What to build and where: `keel plugin build`'s arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -72,13 +73,13 @@ pub fn build(options: &BuildOptions) -> anyhow::Result<PathBuf> {
         .join(profile_dir)
         .join(format!("{}.wasm", guest.name.replace('-', "_")));
     let module = std::fs::read(&module_path).with_context(|| format!("read {}", module_path.display()))?;
-    let (kind, component) = keel_contract::componentize(&module).context("turn the module into a component")?;
+    let (kind, _, component) = keel_contract::componentize(&module).context("turn the module into a component")?;
     let out = options.out.clone().unwrap_or_else(|| target_dir.join("components").join(format!("{}.wasm", guest.name)));
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
     }
     std::fs::write(&out, component).with_context(|| format!("write {}", out.display()))?;
-    crate::test(&out, &options.settings)?;
+    crate::test(&out, &options.settings, &Samples::default())?;
     let shown = out.display();
     println!("component: {shown}");
     println!("load it on one agent:    keel agent --dev --plugin {}={shown}", kind.name());

@@ -23,6 +23,7 @@ use clap::Subcommand;
 use keel_cli::http::ClientArgs;
 use keel_cli::parse_setting;
 use keel_cli::plugin::RegistryCommand;
+use keel_plugins::smoke::Samples;
 use keel_plugins::{AnyPlugin, Kind, Runtime, RuntimeConfig};
 
 /// `keel plugin`'s arguments.
@@ -47,7 +48,7 @@ enum PluginCommand {
     Check(Component),
     /// Runs the conformance cases of the component's kind, the ones an
     /// install runs, and prints each; fails when one does.
-    Test(Component),
+    Test(TestOptions),
     #[command(flatten)]
     Registry(RegistryCommand),
 }
@@ -61,13 +62,28 @@ struct Component {
     settings: Vec<(String, String)>,
 }
 
+#[derive(Debug, clap::Args)]
+struct TestOptions {
+    #[command(flatten)]
+    component: Component,
+    /// A genuine, currently valid license (license plugins): adds the cases
+    /// that it is valid, refused for another product and refused expired.
+    #[arg(long, value_name = "FILE")]
+    license: Option<PathBuf>,
+    /// The product the `--license` is for.
+    #[arg(long, default_value = "nomad", requires = "license")]
+    product: String,
+}
+
 /// Runs a `keel plugin` command; its exit code.
 pub fn run(args: PluginArgs) -> std::process::ExitCode {
     keel_cli::finish(match args.command {
         PluginCommand::New(options) => new(&options).map(|dir| next_steps(&options, &dir)),
         PluginCommand::Build(options) => build(&options).map(drop),
         PluginCommand::Check(c) => check(&c.file, &c.settings),
-        PluginCommand::Test(c) => test(&c.file, &c.settings),
+        PluginCommand::Test(options) => {
+            samples(&options).and_then(|samples| test(&options.component.file, &options.component.settings, &samples))
+        }
         PluginCommand::Registry(command) => keel_cli::plugin::run(&args.client, command),
     })
 }
@@ -88,13 +104,26 @@ pub fn check(file: &Path, settings: &[(String, String)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `keel plugin test`'s options give the positive cases.
+fn samples(options: &TestOptions) -> anyhow::Result<Samples> {
+    let license = match &options.license {
+        Some(file) => {
+            let blob = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
+            Some((blob.trim().to_owned(), options.product.clone()))
+        }
+        None => None,
+    };
+    Ok(Samples { license })
+}
+
 /// Loads `file` with `settings` and runs its kind's conformance cases (the
-/// ones an install runs), printing each; fails when one does.
-pub fn test(file: &Path, settings: &[(String, String)]) -> anyhow::Result<()> {
+/// ones an install runs, and those `samples` make possible), printing
+/// each; fails when one does.
+pub fn test(file: &Path, settings: &[(String, String)], samples: &Samples) -> anyhow::Result<()> {
     let (kind, plugin) = load(file, settings)?;
     describe(kind, &plugin);
     let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().context("start a runtime")?;
-    let outcomes = tokio.block_on(keel_plugins::smoke::cases(&plugin));
+    let outcomes = tokio.block_on(keel_plugins::smoke::cases_with(&plugin, samples));
     for outcome in &outcomes {
         match &outcome.failure {
             None => println!("ok    {}", outcome.case),
@@ -115,6 +144,6 @@ fn load(file: &Path, settings: &[(String, String)]) -> anyhow::Result<(Kind, Any
 
 fn describe(kind: Kind, plugin: &AnyPlugin) {
     let info = plugin.info();
-    let (world, contract) = (kind.world(), keel_contract::PACKAGE);
+    let (world, contract) = (kind.world(), plugin.contract().package());
     println!("world:    {world}\nname:     {}\nversion:  {}\ncontract: {contract}", info.name, info.version);
 }

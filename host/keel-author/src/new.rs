@@ -26,7 +26,7 @@ pub struct NewOptions {
 }
 
 /// The SDK and contract files, as this binary was built with them.
-const SDK_FILES: [(&str, &str); 11] = [
+const SDK_FILES: [(&str, &str); 12] = [
     ("vendor/keel-sdk/src/lib.rs", include_str!("../../../sdk/src/lib.rs")),
     ("vendor/keel-sdk/src/acl.rs", include_str!("../../../sdk/src/acl.rs")),
     ("vendor/keel-sdk/src/autopilot.rs", include_str!("../../../sdk/src/autopilot.rs")),
@@ -38,6 +38,7 @@ const SDK_FILES: [(&str, &str); 11] = [
     ("vendor/keel-sdk/src/testing.rs", include_str!("../../../sdk/src/testing.rs")),
     ("vendor/keel-sdk/src/version.rs", include_str!("../../../sdk/src/version.rs")),
     ("vendor/wit/plugin.wit", include_str!("../../../wit/plugin.wit")),
+    ("vendor/wit/0.1.0/plugin.wit", include_str!("../../../wit/0.1.0/plugin.wit")),
 ];
 
 /// The workspace's lock file: cargo keeps the versions of what the new
@@ -126,11 +127,15 @@ mod tests {
 
     #[test]
     fn the_vendored_sdk_is_every_file_of_the_sdk_and_the_contract() {
-        let mut in_tree: Vec<String> = ["sdk/src", "wit"]
-            .iter()
-            .flat_map(|dir| std::fs::read_dir(root().join(dir)).expect("a source dir").map(move |e| (dir, e)))
-            .map(|(dir, entry)| format!("{dir}/{}", entry.expect("an entry").file_name().to_string_lossy()))
-            .collect();
+        fn files(dir: &str, out: &mut Vec<String>) {
+            for entry in std::fs::read_dir(root().join(dir)).expect("a source dir") {
+                let path = format!("{dir}/{}", entry.expect("an entry").file_name().to_string_lossy());
+                if root().join(&path).is_dir() { files(&path, out) } else { out.push(path) }
+            }
+        }
+        let mut in_tree = Vec::new();
+        files("sdk/src", &mut in_tree);
+        files("wit", &mut in_tree);
         in_tree.sort();
         let mut vendored: Vec<String> = SDK_FILES
             .iter()

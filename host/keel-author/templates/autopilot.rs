@@ -34,7 +34,7 @@ impl AutopilotStrategy for ReportOnly {
             failure_tolerance,
             optimistic_failure_tolerance: u32::try_from(voters.len().saturating_sub(quorum)).unwrap_or(u32::MAX),
             leader: cluster.leader_id.clone(),
-            read_replicas: servers.iter().filter(|s| !s.voter).map(|s| s.id.clone()).collect(),
+            read_replicas: cluster.servers.iter().filter(|s| s.read_replica).map(|s| s.id.clone()).collect(),
             voters,
             servers,
             redundancy_zones: Vec::new(),
@@ -49,6 +49,12 @@ fn health_of(cluster: &Cluster, server: &Server) -> ServerHealth {
     let alive = server.gossip_status == GossipStatus::Alive;
     let in_contact = server.last_contact_ms <= cluster.config.last_contact_threshold_ms;
     let caught_up = cluster.leader_last_index.saturating_sub(server.last_index) <= cluster.config.max_trailing_logs;
+    let reason = match (alive, leader || in_contact, leader || caught_up) {
+        (false, _, _) => format!("gossip status {:?}", server.gossip_status),
+        (_, false, _) => format!("no contact for {} ms", server.last_contact_ms),
+        (_, _, false) => format!("at index {}, the leader at {}", server.last_index, cluster.leader_last_index),
+        _ => "healthy".to_owned(),
+    };
     ServerHealth {
         id: server.id.clone(),
         name: server.name.clone(),
@@ -62,6 +68,7 @@ fn health_of(cluster: &Cluster, server: &Server) -> ServerHealth {
         last_term: server.last_term,
         last_index: server.last_index,
         stable_since_ms: server.stable_since_ms,
+        reason,
     }
 }
 
@@ -81,6 +88,7 @@ mod tests {
             gossip_status: GossipStatus::Alive,
             version: "0.1.0".into(),
             suffrage: Suffrage::Voter,
+            read_replica: false,
             last_contact_ms,
             last_term: 2,
             last_index,
@@ -130,6 +138,8 @@ mod tests {
         let decision = ReportOnly.evaluate(&facts).expect("a decision");
         let healthy: Vec<bool> = decision.health.servers.iter().map(|s| s.healthy).collect();
         assert_eq!(healthy, [true, false, false]);
+        let reasons: Vec<&str> = decision.health.servers.iter().map(|s| s.reason.as_str()).collect();
+        assert_eq!(reasons, ["healthy", "no contact for 5000 ms", "at index 100, the leader at 1000"]);
         assert_eq!(decision.health.failure_tolerance, 0);
     }
 }

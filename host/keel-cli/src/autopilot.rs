@@ -299,6 +299,7 @@ mod tests {
             healthy: true,
             voter: true,
             stable_since: "2017-03-06T22:07:51Z".to_owned(),
+            reason: None,
         };
         let health = OperatorHealthReply {
             healthy: false,

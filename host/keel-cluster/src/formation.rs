@@ -42,6 +42,8 @@ pub mod tags {
     /// A server's redundancy zone (`server { redundancy_zone }`), which
     /// autopilot plugins group servers by.
     pub const ZONE: &str = "zone";
+    /// `true` on a read replica: a non-voter autopilot never promotes.
+    pub const READ_REPLICA: &str = "read_replica";
     /// The role of a server.
     pub const SERVER_ROLE: &str = "nomad";
 }

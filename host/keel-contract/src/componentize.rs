@@ -4,28 +4,31 @@ use wasmparser::{Parser, Payload};
 use wit_component::{ComponentEncoder, StringEncoding};
 use wit_parser::Resolve;
 
-use crate::{ContractError, HOST_INTERFACE, Kind, WIT};
+use crate::{Contract, ContractError, Kind};
 
 /// Builds a plugin component from a core module.
 ///
-/// The module's world is found from its exports (`keel:plugin/acl@0.1.0#...`
-/// means `acl-policy`), any component-type metadata the module carries is
-/// replaced with that world from [`WIT`], and a module that imports anything
-/// but the `host` interface is refused. The output depends only on the input
+/// The module's world and contract version are found from its exports
+/// (`keel:plugin/acl@0.2.0#...` means `acl-policy` of 0.2.0), any
+/// component-type metadata the module carries is replaced with that world
+/// from the version's WIT, and a module that imports anything but that
+/// version's `host` interface is refused. The output depends only on the input
 /// bytes, so a reproducible module gives a reproducible component.
-pub fn componentize(module: &[u8]) -> Result<(Kind, Vec<u8>), ContractError> {
+pub fn componentize(module: &[u8]) -> Result<(Kind, Contract, Vec<u8>), ContractError> {
     let core = read_core_module(module)?;
-    let kind = kind_of_core_module(&core.exports)?;
+    let (kind, contract) = kind_of_core_module(&core.exports)?;
+    let host = contract.host_interface();
     for module_name in &core.import_modules {
-        let own_resources = format!("[export]{}", kind.interface());
-        if module_name != HOST_INTERFACE && *module_name != own_resources {
-            return Err(ContractError::ForbiddenImport(module_name.clone()));
+        let own_resources = format!("[export]{}", contract.interface(kind));
+        if *module_name != host && *module_name != own_resources {
+            return Err(ContractError::ForbiddenImport { import: module_name.clone(), allowed: host });
         }
     }
 
     let mut resolve = Resolve::default();
-    let package =
-        resolve.push_str("plugin.wit", WIT).map_err(|e| ContractError::Encode(format!("parse contract: {e:#}")))?;
+    let package = resolve
+        .push_str("plugin.wit", contract.wit())
+        .map_err(|e| ContractError::Encode(format!("parse contract: {e:#}")))?;
     let world = resolve
         .select_world(&[package], Some(kind.world()))
         .map_err(|e| ContractError::Encode(format!("select world: {e:#}")))?;
@@ -33,7 +36,7 @@ pub fn componentize(module: &[u8]) -> Result<(Kind, Vec<u8>), ContractError> {
     wit_component::embed_component_metadata(&mut bytes, &resolve, world, StringEncoding::UTF8)
         .map_err(|e| ContractError::Encode(format!("embed world metadata: {e:#}")))?;
     let component = encode(&bytes)?;
-    Ok((kind, component))
+    Ok((kind, contract, component))
 }
 
 /// Builds a component from a core module using the WIT the module itself
@@ -108,15 +111,18 @@ fn read_core_module(module: &[u8]) -> Result<CoreModule, ContractError> {
     Ok(core)
 }
 
-fn kind_of_core_module(exports: &[String]) -> Result<Kind, ContractError> {
-    let kinds: Vec<Kind> = Kind::ALL
-        .into_iter()
-        .filter(|kind| exports.iter().any(|e| e.starts_with(&format!("{}#", kind.interface()))))
+fn kind_of_core_module(exports: &[String]) -> Result<(Kind, Contract), ContractError> {
+    let mut found: Vec<(Kind, Contract)> = exports
+        .iter()
+        .filter_map(|export| export.split_once('#'))
+        .filter_map(|(interface, _)| Contract::of_interface(interface))
         .collect();
-    match kinds.as_slice() {
-        [kind] => Ok(*kind),
+    found.sort_unstable();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(*one),
         [] => Err(ContractError::UnknownWorld(exports.to_vec())),
-        several => Err(ContractError::SeveralWorlds(several.iter().map(|k| k.world()).collect())),
+        several => Err(ContractError::SeveralWorlds(several.iter().map(|(k, _)| k.world()).collect())),
     }
 }
 

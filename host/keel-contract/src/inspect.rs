@@ -2,7 +2,7 @@
 
 use wasmparser::{Encoding, Parser, Payload};
 
-use crate::{ContractError, HOST_INTERFACE, Kind, LIFECYCLE_INTERFACE};
+use crate::{Contract, ContractError, Kind};
 
 /// What a component imports and exports at its top level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,31 +12,40 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// The kind whose interface the component exports, if exactly one.
-    pub fn kind(&self) -> Result<Kind, ContractError> {
-        let kinds: Vec<Kind> =
-            Kind::ALL.into_iter().filter(|kind| self.exports.iter().any(|e| e == kind.interface())).collect();
-        match kinds.as_slice() {
-            [kind] => Ok(*kind),
+    /// The kind whose interface the component exports, if exactly one, and
+    /// the contract version it speaks.
+    pub fn kind(&self) -> Result<(Kind, Contract), ContractError> {
+        let mut found: Vec<(Kind, Contract)> =
+            self.exports.iter().filter_map(|export| Contract::of_interface(export)).collect();
+        found.sort_unstable();
+        found.dedup();
+        match found.as_slice() {
+            [one] => Ok(*one),
             [] => Err(ContractError::UnknownWorld(self.exports.clone())),
-            several => Err(ContractError::SeveralWorlds(several.iter().map(|k| k.world()).collect())),
+            several => Err(ContractError::SeveralWorlds(several.iter().map(|(k, _)| k.world()).collect())),
         }
     }
 
-    /// Checks that the component fits `kind`'s world: it imports nothing but
-    /// `host`, and exports `lifecycle` and the kind's interface.
-    pub fn check(&self, kind: Kind) -> Result<(), ContractError> {
-        if let Some(import) = self.imports.iter().find(|import| *import != HOST_INTERFACE) {
-            return Err(ContractError::ForbiddenImport(import.clone()));
+    /// Checks that the component fits `kind`'s world of the contract version
+    /// it speaks: it imports nothing but that version's `host`, and exports
+    /// that version's `lifecycle` and `kind`'s interface. Returns the version.
+    pub fn check(&self, kind: Kind) -> Result<Contract, ContractError> {
+        let contract = match self.kind() {
+            Ok((found, contract)) if found == kind => contract,
+            _ => Contract::CURRENT,
+        };
+        let host = contract.host_interface();
+        if let Some(import) = self.imports.iter().find(|import| **import != host) {
+            return Err(ContractError::ForbiddenImport { import: import.clone(), allowed: host });
         }
-        let needs = [LIFECYCLE_INTERFACE, kind.interface()];
-        if needs.iter().all(|need| self.exports.iter().any(|e| e == need)) {
-            Ok(())
+        let needs = [contract.lifecycle_interface(), contract.interface(kind)];
+        if needs.iter().all(|need| self.exports.contains(need)) {
+            Ok(contract)
         } else {
             Err(ContractError::WrongWorld {
                 expected: kind.world(),
                 found: self.exports.clone(),
-                needs: needs.iter().map(|n| n.to_string()).collect(),
+                needs: needs.to_vec(),
             })
         }
     }

@@ -35,16 +35,6 @@ impl Kind {
         }
     }
 
-    /// The fully qualified name of the kind's own exported interface.
-    pub fn interface(self) -> &'static str {
-        match self {
-            Kind::Acl => "keel:plugin/acl@0.1.0",
-            Kind::Autopilot => "keel:plugin/autopilot@0.1.0",
-            Kind::Scheduler => "keel:plugin/scheduler@0.1.0",
-            Kind::License => "keel:plugin/license@0.1.0",
-        }
-    }
-
     /// The name of the default plugin that the host embeds for this kind.
     pub fn default_plugin(self) -> &'static str {
         match self {

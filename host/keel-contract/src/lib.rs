@@ -1,7 +1,8 @@
 //! The host's side of the plugin contract.
 //!
 //! This crate owns what the host knows about `wit/` without running a
-//! plugin: the WIT source itself, the four plugin [`Kind`]s and their worlds,
+//! plugin: the WIT source of every contract version ([`Contract`]), the
+//! four plugin [`Kind`]s and their worlds,
 //! the shape check that every component passes before it is loaded
 //! ([`inspect`]), and the step that turns a core module built by `cargo`
 //! into a component ([`componentize`], used by `make plugins`).
@@ -11,24 +12,14 @@
 //! before anything else.
 
 mod componentize;
+mod contract;
 mod inspect;
 mod kind;
 
 pub use componentize::{componentize, componentize_with_embedded_wit};
+pub use contract::Contract;
 pub use inspect::{Shape, inspect};
 pub use kind::Kind;
-
-/// The contract's WIT source, `keel:plugin@0.1.0`.
-pub const WIT: &str = include_str!("../../../wit/plugin.wit");
-
-/// The versioned package name every world and interface lives in.
-pub const PACKAGE: &str = "keel:plugin@0.1.0";
-
-/// The one interface a plugin may import.
-pub const HOST_INTERFACE: &str = "keel:plugin/host@0.1.0";
-
-/// The interface every plugin exports besides its kind's own.
-pub const LIFECYCLE_INTERFACE: &str = "keel:plugin/lifecycle@0.1.0";
 
 /// Why a module or component does not fit the contract.
 #[derive(Debug, thiserror::Error)]
@@ -37,9 +28,9 @@ pub enum ContractError {
     NotAComponent(String),
     #[error("a core WebAssembly module, not a component: build it with `make plugins` or `keel plugin build`")]
     CoreModule,
-    #[error("imports {0:?}, but a plugin may import only {HOST_INTERFACE}")]
-    ForbiddenImport(String),
-    #[error("exports no plugin world of {PACKAGE}: it exports {0:?}")]
+    #[error("imports {import:?}, but a plugin may import only {allowed}")]
+    ForbiddenImport { import: String, allowed: String },
+    #[error("exports no plugin world of {packages}: it exports {0:?}", packages = Contract::packages())]
     UnknownWorld(Vec<String>),
     #[error("exports {found:?}, but the {expected} world needs {needs:?}")]
     WrongWorld { expected: &'static str, found: Vec<String>, needs: Vec<String> },

@@ -16,7 +16,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::request::{Params, Token};
 use crate::routes::{Endpoint, LayerState, find};
-use crate::{ApiError, Backend, RouterState};
+use crate::{ApiError, Backend, RequestContext, RouterState};
+
+/// The namespace of a request that names none, as in Nomad.
+const DEFAULT_NAMESPACE: &str = "default";
 
 pub(crate) async fn check_right<B: Backend>(
     State((state, table)): State<LayerState<B>>,
@@ -49,5 +52,10 @@ async fn admit<B: Backend>(
     }
     (endpoint.check)(&params)?;
     let Ok(token) = Token::from_request_parts(parts, &()).await;
-    state.backend.authorize(token.as_deref(), endpoint.capability).await
+    let request = RequestContext {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        namespace: params.non_empty("namespace").unwrap_or(DEFAULT_NAMESPACE),
+    };
+    state.backend.authorize(token.as_deref(), endpoint.capability, &request).await
 }

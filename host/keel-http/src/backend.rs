@@ -148,8 +148,25 @@ impl<T> Backend for T where
 ///   anyone.
 pub trait Authorize: Send + Sync + 'static {
     /// Decides whether `token` (the secret from `X-Nomad-Token` or
-    /// `Authorization: Bearer`, `None` for anonymous) has `need`.
-    fn authorize(&self, token: Option<&str>, need: Capability) -> impl Future<Output = Result<(), ApiError>> + Send;
+    /// `Authorization: Bearer`, `None` for anonymous) has `need` for
+    /// `request`.
+    fn authorize(
+        &self,
+        token: Option<&str>,
+        need: Capability,
+        request: &RequestContext<'_>,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// The request a right is asked for, as ACL rules may look at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestContext<'a> {
+    /// Upper case, as sent: `GET`, `PUT`, `POST`, `DELETE`.
+    pub method: &'a str,
+    /// The path without the query string.
+    pub path: &'a str,
+    /// `?namespace=`, or `default` when the request names none.
+    pub namespace: &'a str,
 }
 
 /// The agent's metrics in the format asked for.

@@ -78,7 +78,8 @@ use axum::extract::FromRef;
 
 pub use backend::{
     AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Metrics, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
+    Metrics, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext, SchedulerApi,
+    SnapshotApi, Written,
 };
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;

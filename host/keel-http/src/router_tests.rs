@@ -144,6 +144,17 @@ async fn the_token_comes_from_headers_only() {
 }
 
 #[tokio::test]
+async fn the_right_is_asked_with_the_requests_method_path_and_namespace() {
+    let harness = Harness::new();
+    let asked = |method: &str, path: &str, namespace: &str| Some([method, path, namespace].map(str::to_owned));
+    let reply = harness.request("PUT", "/v1/operator/scheduler/configuration?namespace=ops", &[], "{}").await;
+    assert_ne!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(harness.backend.state().last_request, asked("PUT", "/v1/operator/scheduler/configuration", "ops"));
+    harness.request("GET", "/v1/operator/raft/configuration?namespace=", &[], "").await;
+    assert_eq!(harness.backend.state().last_request, asked("GET", "/v1/operator/raft/configuration", "default"));
+}
+
+#[tokio::test]
 async fn pretty_indents_every_json_reply() {
     let harness = Harness::new();
     let reply = harness.send("GET", "/v1/status/peers?pretty").await;

@@ -22,7 +22,8 @@ use tower::ServiceExt;
 
 use crate::{
     AclApi, AgentApi, ApiError, Authorize, AutopilotApi, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Limits, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, SchedulerApi, SnapshotApi, Written,
+    Limits, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext, SchedulerApi,
+    SnapshotApi, Written,
 };
 
 /// Everything the test backend knows and everything it was asked.
@@ -50,6 +51,8 @@ pub(crate) struct State {
     pub plugins: BTreeMap<String, PluginEntry>,
 
     pub last_auth: Option<(Option<String>, Capability)>,
+    /// The method, path and namespace of the last request authorized.
+    pub last_request: Option<[String; 3]>,
     pub last_consistency: Option<Consistency>,
     pub removed: Vec<PeerSelector>,
     pub license_writes: Vec<(String, bool)>,
@@ -140,6 +143,7 @@ impl TestBackend {
             acl_bootstrapped: None,
             plugins: BTreeMap::new(),
             last_auth: None,
+            last_request: None,
             last_consistency: None,
             removed: Vec::new(),
             license_writes: Vec::new(),
@@ -195,6 +199,7 @@ fn healthy_report() -> OperatorHealthReply {
             healthy: true,
             voter: true,
             stable_since: "2024-03-06T22:07:51Z".into(),
+            reason: None,
         }],
         voters: vec!["id-1".into()],
         leader: "id-1".into(),
@@ -268,8 +273,16 @@ fn check_and_set<T: Indexed>(last_index: &mut u64, stored: &mut T, mut new: T, c
 }
 
 impl Authorize for TestBackend {
-    async fn authorize(&self, token: Option<&str>, need: Capability) -> Result<(), ApiError> {
-        self.state().last_auth = Some((token.map(str::to_owned), need));
+    async fn authorize(
+        &self,
+        token: Option<&str>,
+        need: Capability,
+        request: &RequestContext<'_>,
+    ) -> Result<(), ApiError> {
+        let mut state = self.state();
+        state.last_auth = Some((token.map(str::to_owned), need));
+        state.last_request = Some([request.method, request.path, request.namespace].map(str::to_owned));
+        drop(state);
         match token {
             _ if need == Capability::None => Ok(()),
             Some("no-rights") => Err(ApiError::permission_denied()),

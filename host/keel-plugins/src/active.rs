@@ -70,6 +70,16 @@ impl AnyPlugin {
             AnyPlugin::License(plugin) => plugin.info(),
         }
     }
+
+    /// The contract version the component speaks.
+    pub fn contract(&self) -> crate::Contract {
+        match self {
+            AnyPlugin::Acl(plugin) => plugin.contract(),
+            AnyPlugin::Autopilot(plugin) => plugin.contract(),
+            AnyPlugin::Scheduler(plugin) => plugin.contract(),
+            AnyPlugin::License(plugin) => plugin.contract(),
+        }
+    }
 }
 
 impl std::fmt::Debug for AnyPlugin {
@@ -172,6 +182,8 @@ impl<P: Facade> SlotView for Slot<P> {
 pub struct Described {
     pub kind: Kind,
     pub info: PluginInfo,
+    /// The contract version the component speaks.
+    pub contract: crate::Contract,
     pub origin: Origin,
     pub metrics: MetricsSnapshot,
     /// How long ago this server activated it.
@@ -183,6 +195,7 @@ impl Described {
         Described {
             kind,
             info: active.info().clone(),
+            contract: active.contract(),
             origin: active.origin.clone(),
             metrics: active.metrics().snapshot(),
             active_for: active.active_for(),

@@ -1,33 +1,73 @@
-//! Host bindings generated from `wit/`, one module per world. The `host`
-//! import is generated once, in `acl`, and shared by the other worlds.
+//! Host bindings generated from `wit/`, one module per contract version and
+//! one per world inside it. Each version's `host` import is generated once,
+//! in its `acl` module, and shared by its other worlds.
 
-pub mod acl {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "acl-policy",
-    });
+/// `keel:plugin@0.2.0`, the current contract: its types are the host's,
+/// comparable for tests.
+pub mod v0_2 {
+    pub mod acl {
+        wasmtime::component::bindgen!({
+            path: "../../wit",
+            world: "acl-policy",
+            additional_derives: [PartialEq],
+        });
+    }
+
+    pub mod autopilot {
+        wasmtime::component::bindgen!({
+            path: "../../wit",
+            world: "autopilot-strategy",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+            additional_derives: [PartialEq],
+        });
+    }
+
+    pub mod scheduler {
+        wasmtime::component::bindgen!({
+            path: "../../wit",
+            world: "scheduler-algorithm",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+            additional_derives: [PartialEq],
+        });
+    }
+
+    pub mod license {
+        wasmtime::component::bindgen!({
+            path: "../../wit",
+            world: "license-validator",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+            additional_derives: [PartialEq],
+        });
+    }
 }
 
-pub mod autopilot {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "autopilot-strategy",
-        with: { "keel:plugin/host": super::acl::keel::plugin::host },
-    });
-}
+/// `keel:plugin@0.1.0`, frozen: components of it are adapted (`adapt.rs`).
+pub mod v0_1 {
+    pub mod acl {
+        wasmtime::component::bindgen!({ path: "../../wit/0.1.0", world: "acl-policy" });
+    }
 
-pub mod scheduler {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "scheduler-algorithm",
-        with: { "keel:plugin/host": super::acl::keel::plugin::host },
-    });
-}
+    pub mod autopilot {
+        wasmtime::component::bindgen!({
+            path: "../../wit/0.1.0",
+            world: "autopilot-strategy",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+        });
+    }
 
-pub mod license {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "license-validator",
-        with: { "keel:plugin/host": super::acl::keel::plugin::host },
-    });
+    pub mod scheduler {
+        wasmtime::component::bindgen!({
+            path: "../../wit/0.1.0",
+            world: "scheduler-algorithm",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+        });
+    }
+
+    pub mod license {
+        wasmtime::component::bindgen!({
+            path: "../../wit/0.1.0",
+            world: "license-validator",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+        });
+    }
 }

@@ -12,7 +12,7 @@ use wasmtime::{Engine, Store, Trap};
 use crate::pool::Pool;
 use crate::store::StoreData;
 use crate::{Fault, FaultKind, KindLimits, Metrics, PluginError, PluginInfo};
-use keel_contract::Kind;
+use keel_contract::{Contract, Kind};
 
 /// What the runtime needs from one world's generated bindings.
 pub(crate) trait World: Sized + Send + 'static {
@@ -20,7 +20,12 @@ pub(crate) trait World: Sized + Send + 'static {
     /// The pre-instantiated component (`<World>Pre`): linked once, cheap to instantiate.
     type Pre: Send + Sync;
 
-    fn pre(linker: &wasmtime::component::Linker<StoreData>, component: &Component) -> wasmtime::Result<Self::Pre>;
+    /// Links `component`, which speaks `contract`.
+    fn pre(
+        linker: &wasmtime::component::Linker<StoreData>,
+        component: &Component,
+        contract: Contract,
+    ) -> wasmtime::Result<Self::Pre>;
     fn instantiate(pre: &Self::Pre, store: &mut Store<StoreData>) -> wasmtime::Result<Self>;
     fn info(&self, store: &mut Store<StoreData>) -> wasmtime::Result<PluginInfo>;
     fn configure(
@@ -28,6 +33,54 @@ pub(crate) trait World: Sized + Send + 'static {
         store: &mut Store<StoreData>,
         settings: &[(String, String)],
     ) -> wasmtime::Result<Result<(), String>>;
+}
+
+/// A world of either contract version: `Old` components are adapted by
+/// their facade, `New` ones speak the host's own types.
+pub(crate) enum Versioned<Old, New> {
+    Old(Old),
+    New(New),
+}
+
+impl<Old: World, New: World> World for Versioned<Old, New> {
+    const KIND: Kind = New::KIND;
+    type Pre = Versioned<Old::Pre, New::Pre>;
+
+    fn pre(
+        linker: &wasmtime::component::Linker<StoreData>,
+        component: &Component,
+        contract: Contract,
+    ) -> wasmtime::Result<Self::Pre> {
+        Ok(match contract {
+            Contract::V0_1 => Versioned::Old(Old::pre(linker, component, contract)?),
+            Contract::V0_2 => Versioned::New(New::pre(linker, component, contract)?),
+        })
+    }
+
+    fn instantiate(pre: &Self::Pre, store: &mut Store<StoreData>) -> wasmtime::Result<Self> {
+        Ok(match pre {
+            Versioned::Old(pre) => Versioned::Old(Old::instantiate(pre, store)?),
+            Versioned::New(pre) => Versioned::New(New::instantiate(pre, store)?),
+        })
+    }
+
+    fn info(&self, store: &mut Store<StoreData>) -> wasmtime::Result<PluginInfo> {
+        match self {
+            Versioned::Old(old) => old.info(store),
+            Versioned::New(new) => new.info(store),
+        }
+    }
+
+    fn configure(
+        &self,
+        store: &mut Store<StoreData>,
+        settings: &[(String, String)],
+    ) -> wasmtime::Result<Result<(), String>> {
+        match self {
+            Versioned::Old(old) => old.configure(store, settings),
+            Versioned::New(new) => new.configure(store, settings),
+        }
+    }
 }
 
 /// Guest resources whose host handles were dropped, waiting to be released
@@ -61,6 +114,7 @@ pub(crate) struct Warm<W: World> {
 struct Shared<W: World> {
     engine: Engine,
     pre: W::Pre,
+    contract: Contract,
     info: PluginInfo,
     settings: Vec<(String, String)>,
     limits: KindLimits,
@@ -79,7 +133,7 @@ impl<W: World> Warm<W> {
     pub(crate) fn start(
         engine: &Engine,
         linker: &wasmtime::component::Linker<StoreData>,
-        component: &Component,
+        (component, contract): (&Component, Contract),
         settings: &[(String, String)],
         limits: KindLimits,
         epoch_tick: Duration,
@@ -87,10 +141,11 @@ impl<W: World> Warm<W> {
     ) -> Result<Self, PluginError> {
         let instantiate_error =
             |e: wasmtime::Error| PluginError::Instantiate { kind: W::KIND, detail: format!("{e:#}") };
-        let pre = W::pre(linker, component).map_err(instantiate_error)?;
+        let pre = W::pre(linker, component, contract).map_err(instantiate_error)?;
         let mut shared: Shared<W> = Shared {
             engine: engine.clone(),
             pre,
+            contract,
             // Until the plugin names itself, its log lines are tagged with its kind.
             info: PluginInfo { name: format!("{} plugin", W::KIND), version: String::new() },
             settings: settings.to_vec(),
@@ -115,6 +170,11 @@ impl<W: World> Warm<W> {
 
     pub(crate) fn metrics(&self) -> &Metrics {
         &self.shared.metrics
+    }
+
+    /// The contract version the component speaks.
+    pub(crate) fn contract(&self) -> Contract {
+        self.shared.contract
     }
 
     /// Runs `call` on one of the runtime's call threads, in an idle instance
@@ -240,20 +300,25 @@ impl<W: World> Shared<W> {
     }
 }
 
-/// Implements [`World`] for one generated world: `$world` is the module in
-/// `bindings`, `$ty` the world's type, `$pre` its `Pre` type and `$lifecycle`
-/// the accessor of its `lifecycle` export.
+/// Implements [`World`] for one generated world of each contract version:
+/// `$world` is the module in `bindings::<version>`, `$ty` the world's type
+/// and `$pre` its `Pre` type.
 macro_rules! impl_world {
     ($kind:expr, $world:ident, $ty:ident, $pre:ident) => {
-        impl $crate::instance::World for $crate::bindings::$world::$ty {
+        $crate::instance::impl_world!(@one $kind, v0_1, $world, $ty, $pre);
+        $crate::instance::impl_world!(@one $kind, v0_2, $world, $ty, $pre);
+    };
+    (@one $kind:expr, $version:ident, $world:ident, $ty:ident, $pre:ident) => {
+        impl $crate::instance::World for $crate::bindings::$version::$world::$ty {
             const KIND: keel_contract::Kind = $kind;
-            type Pre = $crate::bindings::$world::$pre<$crate::store::StoreData>;
+            type Pre = $crate::bindings::$version::$world::$pre<$crate::store::StoreData>;
 
             fn pre(
                 linker: &wasmtime::component::Linker<$crate::store::StoreData>,
                 component: &wasmtime::component::Component,
+                _contract: keel_contract::Contract,
             ) -> wasmtime::Result<Self::Pre> {
-                $crate::bindings::$world::$pre::new(linker.instantiate_pre(component)?)
+                $crate::bindings::$version::$world::$pre::new(linker.instantiate_pre(component)?)
             }
 
             fn instantiate(

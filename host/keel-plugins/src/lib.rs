@@ -51,6 +51,7 @@
 //! ```
 
 mod active;
+mod adapt;
 mod bindings;
 mod cache;
 mod error;
@@ -72,7 +73,7 @@ pub use facade::acl::{self, AclPlugin, CompiledAcl};
 pub use facade::autopilot::{self, AutopilotPlugin};
 pub use facade::license::{self, LicensePlugin, LicenseVerdict};
 pub use facade::scheduler::{self, SchedulerPlugin};
-pub use keel_contract::Kind;
+pub use keel_contract::{Contract, Kind};
 pub use limits::{KindLimits, Limits};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use runtime::{Runtime, RuntimeConfig};

@@ -75,8 +75,13 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
         let mut linker = Linker::new(&engine);
-        bindings::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |data| data)
-            .map_err(|e| PluginError::Engine(format!("link host imports: {e:#}")))?;
+        bindings::v0_1::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |data| {
+            data
+        })
+        .and_then(|()| {
+            bindings::v0_2::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |d| d)
+        })
+        .map_err(|e| PluginError::Engine(format!("link host imports: {e:#}")))?;
 
         let pool = Pool::start(config.call_threads, config.call_queue_max)?;
         let ticker = Some(Ticker::start(engine.clone(), config.epoch_tick));
@@ -133,21 +138,22 @@ impl Runtime {
     /// Loads a component of whatever kind it exports and configures it
     /// with `settings`. This is `keel plugin check` and `keel plugin test`.
     pub fn check(&self, component: &[u8], settings: &[(String, String)]) -> Result<(Kind, AnyPlugin), PluginError> {
-        let kind = keel_contract::inspect(component).and_then(|shape| shape.kind()).map_err(PluginError::NotAPlugin)?;
+        let (kind, _) =
+            keel_contract::inspect(component).and_then(|shape| shape.kind()).map_err(PluginError::NotAPlugin)?;
         Ok((kind, self.load_kind(kind, component, settings)?))
     }
 
     /// Compiles (or loads from the cache) a component that passed the shape
     /// check for `W`'s kind.
     fn load<W: World>(&self, component: &[u8], settings: &[(String, String)]) -> Result<Warm<W>, PluginError> {
-        keel_contract::inspect(component)
+        let contract = keel_contract::inspect(component)
             .and_then(|shape| shape.check(W::KIND))
             .map_err(|source| PluginError::Contract { kind: W::KIND, source })?;
         let compiled = self.compile(component)?;
         Warm::start(
             &self.engine,
             &self.linker,
-            &compiled,
+            (&compiled, contract),
             settings,
             self.config.limits.of(W::KIND),
             self.config.epoch_tick,

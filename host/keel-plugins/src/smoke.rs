@@ -3,12 +3,15 @@
 //! plugin test` runs them and prints each, and the conformance tests run
 //! them against every default plugin, so the three cannot drift apart.
 //!
-//! - ACL: a token with no policies is allowed nothing.
-//! - autopilot: a round over five healthy voters reports each server once,
-//!   names the leader, and claims no more failure tolerance than two.
-//! - scheduler: placements and failures add up to the count, every
-//!   placement names a given node, and no node is given more than it holds.
-//! - license: a blob that is not a license is invalid.
+//! - ACL: no policies compile (to a token that is allowed nothing).
+//! - autopilot: a round over five healthy voters reports each server once
+//!   with a reason, names the leader, claims no more failure tolerance than
+//!   two, finds the cluster healthy and removes or demotes nobody.
+//! - scheduler: four allocations that fit on three nodes are all placed,
+//!   each on a given node, and no node is given more than it holds.
+//! - license: a blob that is not a license is invalid; and, given a genuine
+//!   license in [`Samples`], it is valid with its features, refused for
+//!   another product, and refused once it has expired.
 
 use crate::facade::{acl, autopilot, license, scheduler};
 use crate::{AnyPlugin, PluginError};
@@ -31,11 +34,24 @@ pub async fn run(plugin: &AnyPlugin) -> Result<(), PluginError> {
     }
 }
 
+/// What only the caller can supply for the positive cases of some kinds.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    /// A genuine, currently valid license for the plugin under test, and
+    /// the product it is for.
+    pub license: Option<(String, String)>,
+}
+
 /// Runs every smoke case of `plugin`'s kind, in order, and reports each.
 pub async fn cases(plugin: &AnyPlugin) -> Vec<Outcome> {
+    cases_with(plugin, &Samples::default()).await
+}
+
+/// [`cases`], plus the positive cases `samples` make possible.
+pub async fn cases_with(plugin: &AnyPlugin, samples: &Samples) -> Vec<Outcome> {
     match plugin {
         AnyPlugin::Acl(plugin) => {
-            vec![outcome("a token with no policies is allowed nothing", nothing_allowed(plugin).await)]
+            vec![outcome("no policies compile to a token that is allowed nothing", nothing_allowed(plugin).await)]
         }
         AnyPlugin::Autopilot(plugin) => {
             let decision = plugin.evaluate(&five_voters()).await.map_err(|e| format!("a round of five voters: {e}"));
@@ -50,17 +66,38 @@ pub async fn cases(plugin: &AnyPlugin) -> Vec<Outcome> {
                     "five voters: wrong leader or a failure tolerance above two".to_owned()
                 })
             });
+            let healthy = after(&decision, |decision| {
+                let unhealthy: Vec<&str> =
+                    decision.health.servers.iter().filter(|s| !s.healthy).map(|s| s.id.as_str()).collect();
+                holds(decision.health.healthy && unhealthy.is_empty(), || {
+                    format!("five healthy voters: the cluster reported unhealthy (servers {unhealthy:?})")
+                })
+            });
+            let reasons = after(&decision, |decision| {
+                holds(decision.health.servers.iter().all(|s| !s.reason.trim().is_empty()), || {
+                    "a server's health has no reason".to_owned()
+                })
+            });
+            let keeps_all = after(&decision, |decision| {
+                let dropping = decision.actions.iter().find(|planned| {
+                    matches!(planned.action, autopilot::Action::Remove(_) | autopilot::Action::Demote(_))
+                });
+                holds(dropping.is_none(), || format!("five healthy voters: it asked for {dropping:?}"))
+            });
             vec![
                 outcome("a round over five healthy voters reports each server once", each_once),
                 outcome("it names the leader and claims a failure tolerance of at most two", leader),
+                outcome("it finds five healthy voters healthy", healthy),
+                outcome("every server's health has a reason", reasons),
+                outcome("it removes and demotes none of five healthy voters", keeps_all),
             ]
         }
         AnyPlugin::Scheduler(plugin) => {
             let (config, group, nodes) = three_nodes();
             let plan = plugin.place(&config, &group, &nodes).await.map_err(|e| format!("placing: {e}"));
-            let add_up = after(&plan, |plan| {
-                holds(plan.placements.len() as u64 + u64::from(plan.failed) == u64::from(group.count), || {
-                    "placements and failures do not add up to the count".to_owned()
+            let all_placed = after(&plan, |plan| {
+                holds(plan.placements.len() as u64 == u64::from(group.count) && plan.failed == 0, || {
+                    format!("placed {} and failed {} of {}", plan.placements.len(), plan.failed, group.count)
                 })
             });
             let given = after(&plan, |plan| {
@@ -77,7 +114,7 @@ pub async fn cases(plugin: &AnyPlugin) -> Vec<Outcome> {
                 })
             });
             vec![
-                outcome("four placements over three nodes: placements and failures add up to the count", add_up),
+                outcome("four allocations that fit on three nodes are all placed", all_placed),
                 outcome("every placement names a node it was given", given),
                 outcome("no node is given more than it holds", within),
             ]
@@ -91,9 +128,53 @@ pub async fn cases(plugin: &AnyPlugin) -> Vec<Outcome> {
                 let invalid = matches!(verdict, license::LicenseVerdict::Invalid(_));
                 outcomes.push(outcome(case, holds(invalid, || format!("{blob:?} was accepted as a license"))));
             }
+            if let Some((blob, product)) = &samples.license {
+                outcomes.extend(genuine_license(plugin, blob, product).await);
+            }
             outcomes
         }
     }
+}
+
+/// The positive cases of a genuine license: valid now with features,
+/// refused for another product, refused after its expiration.
+async fn genuine_license(plugin: &crate::LicensePlugin, blob: &str, product: &str) -> Vec<Outcome> {
+    let now_ms = u64::try_from(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    let valid = match plugin.validate(blob, product, now_ms).await {
+        license::LicenseVerdict::Valid(license) => Ok(license),
+        other => Err(format!("the sample license was not valid: {other:?}")),
+    };
+    let features = after(&valid, |license| {
+        holds(!license.features.is_empty(), || "the sample license granted no features".to_owned())
+    });
+    let other_product = match &valid {
+        Ok(_) => {
+            let other = format!("not-{product}");
+            let verdict = plugin.validate(blob, &other, now_ms).await;
+            holds(matches!(verdict, license::LicenseVerdict::Invalid(_)), || {
+                format!("the {product} license was accepted for {other:?}: {verdict:?}")
+            })
+        }
+        Err(why) => Err(why.clone()),
+    };
+    let expired = match &valid {
+        Ok(license) if license.expiration_time_ms > 0 && license.expiration_time_ms < u64::MAX => {
+            let verdict = plugin.validate(blob, product, license.expiration_time_ms + 1).await;
+            holds(matches!(verdict, license::LicenseVerdict::Invalid(_)), || {
+                format!("the license was still valid after it expired: {verdict:?}")
+            })
+        }
+        Ok(_) => Err("the sample license has no expiration time".to_owned()),
+        Err(why) => Err(why.clone()),
+    };
+    vec![
+        outcome("a genuine license is valid and grants its features", features),
+        outcome("a genuine license is refused for another product", other_product),
+        outcome("a genuine license is refused once it has expired", expired),
+    ]
 }
 
 fn outcome(case: &'static str, result: Result<(), String>) -> Outcome {
@@ -114,7 +195,7 @@ async fn nothing_allowed(plugin: &crate::AclPlugin) -> Result<(), String> {
     let nothing = plugin.compile(&[]).await.map_err(|e| format!("compiling no policies: {e}"))?;
     for area in [acl::Area::Agent, acl::Area::Node, acl::Area::Operator] {
         for level in [acl::Level::Read, acl::Level::Write] {
-            let request = acl::Request { area, access: acl::Access::Level(level), target: None };
+            let request = acl::question(area, acl::Access::Level(level));
             if plugin.allowed(&nothing, &request).await {
                 return Err(format!("a token with no policies was allowed {level:?} on {area:?}"));
             }
@@ -134,6 +215,7 @@ fn five_voters() -> autopilot::Cluster {
             gossip_status: autopilot::GossipStatus::Alive,
             version: "0.1.0".into(),
             suffrage: autopilot::Suffrage::Voter,
+            read_replica: false,
             last_contact_ms: 10,
             last_term: 2,
             last_index: 100,

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::bindings::acl::keel::plugin::host::{self, LogLevel};
+use crate::bindings::{v0_1, v0_2};
 
 /// The most log lines one call may write; more are dropped, so a chatty or
 /// hostile plugin cannot flood the server's log.
@@ -55,8 +55,10 @@ impl wasmtime::ResourceLimiter for StoreData {
     }
 }
 
-impl host::Host for StoreData {
-    fn log(&mut self, level: LogLevel, message: String) {
+impl StoreData {
+    /// `host.log`: at most [`LOG_LINES_PER_CALL_MAX`] lines a call, each cut
+    /// at [`LOG_LINE_MAX_BYTES`].
+    fn log(&mut self, level: tracing::Level, message: String) {
         self.log_lines_this_call += 1;
         if self.log_lines_this_call > LOG_LINES_PER_CALL_MAX {
             return;
@@ -72,16 +74,43 @@ impl host::Host for StoreData {
         }
         let plugin = self.plugin.as_str();
         match level {
-            LogLevel::Trace => tracing::trace!(plugin, "{message}"),
-            LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, "{message}"),
+            tracing::Level::TRACE => tracing::trace!(plugin, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(plugin, "{message}"),
+            tracing::Level::INFO => tracing::info!(plugin, "{message}"),
+            tracing::Level::WARN => tracing::warn!(plugin, "{message}"),
+            _ => tracing::error!(plugin, "{message}"),
         }
     }
-
-    fn now_ms(&mut self) -> u64 {
-        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
-    }
 }
+
+/// `host.now-ms`: the system's wall clock.
+fn now_ms() -> u64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The `host` interface of one contract version: the same functions in
+/// every version.
+macro_rules! impl_host {
+    ($($version:ident),*) => {$(
+        impl $version::acl::keel::plugin::host::Host for StoreData {
+            fn log(&mut self, level: $version::acl::keel::plugin::host::LogLevel, message: String) {
+                use $version::acl::keel::plugin::host::LogLevel;
+                let level = match level {
+                    LogLevel::Trace => tracing::Level::TRACE,
+                    LogLevel::Debug => tracing::Level::DEBUG,
+                    LogLevel::Info => tracing::Level::INFO,
+                    LogLevel::Warn => tracing::Level::WARN,
+                    LogLevel::Error => tracing::Level::ERROR,
+                };
+                StoreData::log(self, level, message);
+            }
+
+            fn now_ms(&mut self) -> u64 {
+                now_ms()
+            }
+        }
+    )*};
+}
+
+impl_host!(v0_1, v0_2);

@@ -26,7 +26,7 @@ fn runtime(call_threads: usize, call_queue_max: usize, acl_deadline: Duration) -
 }
 
 fn operator_read() -> acl::Request {
-    acl::Request { area: acl::Area::Operator, access: acl::Access::Level(acl::Level::Read), target: None }
+    acl::question(acl::Area::Operator, acl::Access::Level(acl::Level::Read))
 }
 
 fn operator_reader() -> acl::Policy {
@@ -37,7 +37,7 @@ fn operator_reader() -> acl::Policy {
 /// the test goes on.
 fn spin(plugin: &Arc<AclPlugin>, token: &Arc<CompiledAcl>) -> tokio::task::JoinHandle<Result<bool, PluginError>> {
     let (plugin, token) = (Arc::clone(plugin), Arc::clone(token));
-    tokio::spawn(async move { plugin.check(&token, &operator_read()).await })
+    tokio::spawn(async move { plugin.check(&token, &operator_read()).await.map(|verdict| verdict.allow) })
 }
 
 #[tokio::test]
@@ -128,8 +128,8 @@ async fn a_token_compiled_in_one_instance_answers_in_every_instance() {
             let (plugin, token, write) = (Arc::clone(&plugin), Arc::clone(&token), write.clone());
             tokio::spawn(async move {
                 match turn % 2 {
-                    0 => plugin.check(&token, &operator_read()).await.map(|allowed| (allowed, true)),
-                    _ => plugin.check(&token, &write).await.map(|allowed| (allowed, false)),
+                    0 => plugin.check(&token, &operator_read()).await.map(|verdict| (verdict.allow, true)),
+                    _ => plugin.check(&token, &write).await.map(|verdict| (verdict.allow, false)),
                 }
             })
         })

@@ -3,18 +3,18 @@
 //! come from the ACL plugin, which compiles a token's policies once. The
 //! compiled rules are cached per token and dropped as soon as the token or
 //! one of its policies changes (their Raft `ModifyIndex`es are the stamp).
-//! Since the plugin's answer may depend on nothing but the compiled rules
-//! (the contract of `acl.allowed`), each answer is kept with them too: a
-//! token asking again for the same right costs no plugin call. Everything
-//! cached belongs to the plugin that computed it: once another ACL plugin
-//! is active, the cache starts over.
+//! Each answer is kept with them for as long as the plugin's verdict says
+//! (`valid-for-ms`: until the token changes, until a time, or not at all):
+//! a token asking again for the same right within that time costs no
+//! plugin call. Everything cached belongs to the plugin that computed it:
+//! once another ACL plugin is active, the cache starts over.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use keel_api::acl::{ANONYMOUS_POLICY, AclToken};
-use keel_http::{ApiError, Capability};
-use keel_plugins::acl::{Access, Area, Level, Policy, Request};
+use keel_http::{ApiError, Capability, RequestContext};
+use keel_plugins::acl::{Access, Area, Level, Policy, Request, Verdict};
 use keel_plugins::{AclPlugin, Active, CompiledAcl, PluginError, Shadow};
 use keel_state::{State, StateView};
 
@@ -69,9 +69,18 @@ pub(crate) fn known_token<'a>(state: &'a State, secret: &str, now_ms: i64) -> Re
     Ok(token)
 }
 
-/// The plugin question a capability asks; `None` for the capabilities the
-/// host decides alone.
-fn request_for(need: Capability) -> Option<Request> {
+/// One right asked for: by whom, for what request, and when.
+pub(crate) struct Asked<'a> {
+    /// The secret the request carries; `None` is the anonymous token.
+    pub(crate) token: Option<&'a str>,
+    pub(crate) need: Capability,
+    pub(crate) request: &'a RequestContext<'a>,
+    pub(crate) now_ms: i64,
+}
+
+/// The plugin question a capability asks for `asked`'s request; `None` for
+/// the capabilities the host decides alone.
+fn request_for(need: Capability, context: &RequestContext<'_>, now_ms: i64) -> Option<Request> {
     let (area, level) = match need {
         Capability::OperatorRead => (Area::Operator, Level::Read),
         Capability::OperatorWrite => (Area::Operator, Level::Write),
@@ -80,7 +89,41 @@ fn request_for(need: Capability) -> Option<Request> {
         Capability::NodeRead => (Area::Node, Level::Read),
         Capability::None | Capability::Authenticated | Capability::Management => return None,
     };
-    Some(Request { area, access: Access::Level(level), target: None })
+    Some(Request {
+        area,
+        access: Access::Level(level),
+        target: None,
+        method: context.method.to_owned(),
+        path: context.path.to_owned(),
+        namespace: context.namespace.to_owned(),
+        now_ms: u64::try_from(now_ms).unwrap_or(0),
+    })
+}
+
+/// A plugin's answer while it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Kept {
+    allow: bool,
+    /// Until when (ms since the epoch) the answer holds; `None` until the
+    /// token or its policies change.
+    until_ms: Option<u64>,
+}
+
+impl Kept {
+    /// What to keep of `verdict`, given at `now_ms`: nothing for an answer
+    /// that is for one request only.
+    fn of(verdict: Verdict, now_ms: u64) -> Option<Kept> {
+        match verdict.valid_for_ms {
+            None => Some(Kept { allow: verdict.allow, until_ms: None }),
+            Some(0) => None,
+            Some(ms) => Some(Kept { allow: verdict.allow, until_ms: Some(now_ms.saturating_add(ms)) }),
+        }
+    }
+
+    /// The answer, if it still holds at `now_ms`.
+    fn at(self, now_ms: u64) -> Option<bool> {
+        self.until_ms.is_none_or(|until| now_ms < until).then_some(self.allow)
+    }
 }
 
 /// A compiled ACL, the plugin that compiled it and the indexes of what it
@@ -99,7 +142,7 @@ struct Cached {
 struct TokenAcl {
     compiled: CompiledAcl,
     policies: Vec<Policy>,
-    answers: RwLock<HashMap<Capability, bool>>,
+    answers: RwLock<HashMap<Capability, Kept>>,
 }
 
 /// The `ModifyIndex` of the token behind `key` (0 for the anonymous token)
@@ -125,13 +168,14 @@ fn denied(accessor: &str, call: &str, error: &PluginError) -> Result<bool, ApiEr
 /// Asks the shadow plugin, beside the request, what the active one answered.
 /// The record names the token by accessor and its policies by name.
 fn ask_shadow(shadow: Arc<Shadow<AclPlugin>>, key: &str, policies: &[Policy], request: Request, allowed: bool) {
+    let asks = format!("{:?} {:?} ({} {})", request.area, request.access, request.method, request.path);
     let names: Vec<&str> = policies.iter().map(|policy| policy.name.as_str()).collect();
     let who = if key == ANONYMOUS_KEY { "anonymous".to_owned() } else { format!("token {key}") };
-    let input = format!("{who} with policies [{}] asks {:?} {:?}", names.join(", "), request.area, request.access);
+    let input = format!("{who} with policies [{}] asks {asks}", names.join(", "));
     let policies = policies.to_vec();
     shadow.compare(input, allowed, move |shadow| async move {
         let compiled = shadow.plugin.compile(&policies).await.map_err(|error| error.to_string())?;
-        shadow.plugin.check(&compiled, &request).await.map_err(|error| error.to_string())
+        shadow.plugin.check(&compiled, &request).await.map(|verdict| verdict.allow).map_err(|error| error.to_string())
     });
 }
 
@@ -156,26 +200,25 @@ impl AclGate {
         self.enabled
     }
 
-    /// Decides whether the request's `secret` has `need`. Each answer the
-    /// plugin gives (not one from the cache) is also asked of `shadow`.
+    /// Decides whether the request's token has the right it needs. Each
+    /// answer the plugin gives (not one from the cache) is also asked of
+    /// `shadow`.
     pub(crate) async fn authorize(
         &self,
         view: &StateView,
         plugin: &Active<AclPlugin>,
         shadow: Option<Arc<Shadow<AclPlugin>>>,
-        secret: Option<&str>,
-        need: Capability,
-        now_ms: i64,
+        asked: Asked<'_>,
     ) -> Result<(), ApiError> {
-        if !self.enabled || need == Capability::None {
+        if !self.enabled || asked.need == Capability::None {
             return Ok(());
         }
-        let caller = view.read(|state| Caller::resolve(state, secret, now_ms))?;
-        let allowed = match (&caller, need) {
+        let caller = view.read(|state| Caller::resolve(state, asked.token, asked.now_ms))?;
+        let allowed = match (&caller, asked.need) {
             (_, Capability::Authenticated) | (Caller::Management, _) => true,
             (Caller::Rules { .. }, Capability::Management) => false,
-            (Caller::Rules { key, policies }, need) => {
-                self.plugin_allows(view, (plugin, shadow), key, policies, need).await?
+            (Caller::Rules { key, policies }, _) => {
+                self.plugin_allows(view, (plugin, shadow), key, policies, &asked).await?
             }
         };
         if allowed { Ok(()) } else { Err(ApiError::permission_denied()) }
@@ -191,24 +234,32 @@ impl AclGate {
         (plugin, shadow): (&Active<AclPlugin>, Option<Arc<Shadow<AclPlugin>>>),
         key: &str,
         policies: &[String],
-        need: Capability,
+        asked: &Asked<'_>,
     ) -> Result<bool, ApiError> {
-        let Some(request) = request_for(need) else { return Ok(false) };
+        let need = asked.need;
+        let Some(request) = request_for(need, asked.request, asked.now_ms) else { return Ok(false) };
+        let now_ms = request.now_ms;
         for _attempt in 0..2 {
             let acl = match self.compiled(view, plugin, key, policies).await {
                 Ok(acl) => acl,
                 Err(error) => return denied(key, "compile", &error),
             };
-            if let Some(&answer) = acl.answers.read().unwrap_or_else(PoisonError::into_inner).get(&need) {
+            let kept = acl.answers.read().unwrap_or_else(PoisonError::into_inner).get(&need).copied();
+            if let Some(answer) = kept.and_then(|kept| kept.at(now_ms)) {
                 return Ok(answer);
             }
             match plugin.check(&acl.compiled, &request).await {
-                Ok(allowed) => {
-                    acl.answers.write().unwrap_or_else(PoisonError::into_inner).insert(need, allowed);
+                Ok(verdict) => {
+                    let mut answers = acl.answers.write().unwrap_or_else(PoisonError::into_inner);
+                    match Kept::of(verdict, now_ms) {
+                        Some(kept) => answers.insert(need, kept),
+                        None => answers.remove(&need),
+                    };
+                    drop(answers);
                     if let Some(shadow) = shadow {
-                        ask_shadow(shadow, key, &acl.policies, request, allowed);
+                        ask_shadow(shadow, key, &acl.policies, request, verdict.allow);
                     }
-                    return Ok(allowed);
+                    return Ok(verdict.allow);
                 }
                 Err(PluginError::StaleAcl) => {
                     self.lock_write().remove(key);
@@ -333,14 +384,38 @@ mod tests {
         assert!(Caller::Management.may_read_policy("dev"));
     }
 
+    const CONTEXT: RequestContext<'static> =
+        RequestContext { method: "PUT", path: "/v1/operator/scheduler/configuration", namespace: "ops" };
+
     #[test]
     fn only_plugin_capabilities_become_plugin_questions() {
-        let operator_write = request_for(Capability::OperatorWrite).expect("a question");
-        assert!(matches!((operator_write.area, operator_write.access), (Area::Operator, Access::Level(Level::Write))));
-        let node_read = request_for(Capability::NodeRead).expect("a question");
-        assert!(matches!((node_read.area, node_read.access), (Area::Node, Access::Level(Level::Read))));
+        let operator_write = request_for(Capability::OperatorWrite, &CONTEXT, 5).expect("a question");
+        assert!(matches!((operator_write.area, &operator_write.access), (Area::Operator, Access::Level(Level::Write))));
+        let node_read = request_for(Capability::NodeRead, &CONTEXT, 5).expect("a question");
+        assert!(matches!((node_read.area, &node_read.access), (Area::Node, Access::Level(Level::Read))));
         for host_decides in [Capability::None, Capability::Authenticated, Capability::Management] {
-            assert!(request_for(host_decides).is_none());
+            assert!(request_for(host_decides, &CONTEXT, 5).is_none());
         }
+    }
+
+    #[test]
+    fn questions_carry_the_request_and_its_time() {
+        let asked = request_for(Capability::AgentRead, &CONTEXT, 1_700).expect("a question");
+        assert_eq!(
+            (asked.method.as_str(), asked.path.as_str(), asked.namespace.as_str(), asked.now_ms),
+            ("PUT", "/v1/operator/scheduler/configuration", "ops", 1_700)
+        );
+    }
+
+    #[test]
+    fn answers_are_kept_exactly_as_long_as_the_verdict_says() {
+        let verdict = |allow, valid_for_ms| Verdict { allow, valid_for_ms };
+        let lasting = Kept::of(verdict(true, None), 1_000).expect("kept");
+        assert_eq!((lasting.at(1_000), lasting.at(u64::MAX)), (Some(true), Some(true)));
+        let minute = Kept::of(verdict(false, Some(60_000)), 1_000).expect("kept");
+        assert_eq!((minute.at(60_999), minute.at(61_000)), (Some(false), None));
+        assert_eq!(Kept::of(verdict(true, Some(0)), 1_000), None, "an answer for one request is not kept");
+        let forever = Kept::of(verdict(true, Some(u64::MAX)), 1_000).expect("kept");
+        assert_eq!(forever.at(u64::MAX - 1), Some(true), "no overflow");
     }
 }

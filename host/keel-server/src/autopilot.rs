@@ -10,7 +10,7 @@ use keel_api::operator::{OperatorHealthReply, ServerHealth, UpgradeHealth, ZoneH
 use keel_api::time::rfc3339_ms;
 use keel_cluster::Server;
 use keel_http::ApiError;
-use keel_plugins::autopilot::{Action, Cluster, Config, Decision, GossipStatus, Health, Suffrage};
+use keel_plugins::autopilot::{Action, Cluster, Config, Decision, GossipStatus, Health, PlannedAction, Suffrage};
 use keel_plugins::{LicenseVerdict, PluginError, autopilot};
 
 use keel_cluster::formation::tags;
@@ -33,7 +33,7 @@ impl Verdict {
         Verdict {
             healthy: decision.health.healthy,
             failure_tolerance: decision.health.failure_tolerance,
-            actions: decision.actions.iter().map(|(action, _)| format!("{action:?}")).collect(),
+            actions: decision.actions.iter().map(|planned| format!("{:?}", planned.action)).collect(),
         }
     }
 }
@@ -102,7 +102,7 @@ impl Service {
             }
         };
         self.remember(&decision.health);
-        for (action, reason) in decision.actions {
+        for PlannedAction { action, reason } in decision.actions {
             if let Err(refusal) = vet(&action, &self.cluster_facts(server).await) {
                 tracing::warn!(?action, %reason, %refusal, "autopilot action refused");
                 continue;
@@ -151,12 +151,19 @@ impl Service {
                         .and_then(|member| member.tags.get(tags::BUILD).cloned())
                         .unwrap_or_default(),
                     suffrage: if peer.voter { Suffrage::Voter } else { Suffrage::Nonvoter },
+                    read_replica: member.as_ref().is_some_and(|member| {
+                        // Spelled any way Go's `strconv.ParseBool` reads true.
+                        let value = member.tags.get(tags::READ_REPLICA).map(String::as_str);
+                        matches!(value, Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
+                    }),
                     last_contact_ms,
                     last_term,
                     last_index,
                     previous_healthy: remembered.map(|(healthy, _)| healthy),
                     stable_since_ms: remembered.map_or(self.started_unix_ms, |(_, since)| since),
-                    tags: member.map(|member| member.tags.into_iter().collect()).unwrap_or_default(),
+                    tags: member
+                        .map(|member| member.tags.into_iter().filter(|(key, _)| key != tags::READ_REPLICA).collect())
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -195,15 +202,20 @@ impl Service {
         }
     }
 
-    /// Keeps each server's verdict for the next round, and sets the health
-    /// gauges Nomad's leader reports.
+    /// Keeps each server's verdict for the next round, logs the verdicts
+    /// that changed with the plugin's reason, and sets the health gauges
+    /// Nomad's leader reports.
     fn remember(&self, health: &Health) {
         metrics::gauge!("nomad.nomad.autopilot.healthy").set(f64::from(u8::from(health.healthy)));
         metrics::gauge!("nomad.nomad.autopilot.failure_tolerance").set(f64::from(health.failure_tolerance));
         if let Ok(mut verdicts) = self.autopilot.verdicts.lock() {
             verdicts.retain(|id, _| health.servers.iter().any(|server| &server.id == id));
             for server in &health.servers {
-                verdicts.insert(server.id.clone(), (server.healthy, server.stable_since_ms));
+                let before = verdicts.insert(server.id.clone(), (server.healthy, server.stable_since_ms));
+                if before.is_none_or(|(healthy, _)| healthy != server.healthy) {
+                    let verdict = if server.healthy { "healthy" } else { "unhealthy" };
+                    tracing::info!(server = %server.id, reason = %server.reason, "autopilot: server is {verdict}");
+                }
             }
         }
     }
@@ -269,6 +281,7 @@ fn reply(health: Health) -> OperatorHealthReply {
                 healthy: server.healthy,
                 voter: server.voter,
                 stable_since: rfc3339_ms(i64::try_from(server.stable_since_ms).unwrap_or(i64::MAX)),
+                reason: Some(server.reason),
             })
             .collect(),
         voters: health.voters,
@@ -336,6 +349,7 @@ mod tests {
             gossip_status: status,
             version: "0.1.0".to_owned(),
             suffrage: if voter { Suffrage::Voter } else { Suffrage::Nonvoter },
+            read_replica: false,
             last_contact_ms,
             last_term: 2,
             last_index: 10,

@@ -351,13 +351,13 @@ impl Service {
             .check(kind.name(), &digest, request.signature.as_deref())
             .map_err(ApiError::bad_request)?;
         let settings: Vec<(String, String)> = request.settings.into_iter().collect();
-        let info = self.verify_plugin(kind, &component, &settings).await?;
+        let (info, contract) = self.verify_plugin(kind, &component, &settings).await?;
         let plugin = InstalledPlugin {
             component: ComponentBytes(Arc::new(component)),
             digest: digest.clone(),
             name: info.name.clone(),
             version: info.version.clone(),
-            contract: keel_contract::PACKAGE.to_owned(),
+            contract: contract.package(),
             settings,
             signer,
             install_index: 0,
@@ -383,7 +383,7 @@ impl Service {
         kind: Kind,
         component: &[u8],
         settings: &[(String, String)],
-    ) -> Result<keel_plugins::PluginInfo, ApiError> {
+    ) -> Result<(keel_plugins::PluginInfo, keel_plugins::Contract), ApiError> {
         let runtime = Arc::clone(&self.registry.runtime);
         let (owned, owned_settings) = (component.to_vec(), settings.to_vec());
         let loaded = tokio::task::spawn_blocking(move || runtime.load_kind(kind, &owned, &owned_settings))
@@ -393,7 +393,7 @@ impl Service {
         keel_plugins::smoke::run(&plugin)
             .await
             .map_err(|error| ApiError::bad_request(format!("plugin refused: {error}")))?;
-        Ok(plugin.info().clone())
+        Ok((plugin.info().clone(), plugin.contract()))
     }
 
     /// `POST /v1/operator/plugin/:kind/promote`.
@@ -499,6 +499,7 @@ fn agent_plugin(described: Described, error: Option<String>) -> AgentPlugin {
         kind: described.kind.name().to_owned(),
         name: described.info.name,
         version: described.info.version,
+        contract: described.contract.package(),
         digest: described.origin.digest,
         source: described.origin.source.name().to_owned(),
         active_index: described.origin.index,
@@ -512,6 +513,7 @@ fn agent_shadow(described: Described, comparisons: ComparisonSnapshot, error: Op
     AgentShadow {
         name: described.info.name,
         version: described.info.version,
+        contract: described.contract.package(),
         digest: described.origin.digest,
         install_index: described.origin.index,
         error,

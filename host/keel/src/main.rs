@@ -58,7 +58,8 @@ fn main() -> ExitCode {
         Command::Acl(args) => return cli::finish(cli::acl::run(args)),
         Command::License(command) => return cli::finish(cli::license::run(command)),
         Command::Version => {
-            println!("Keel v{} (plugin contract {})", env!("CARGO_PKG_VERSION"), keel_contract::PACKAGE);
+            let contracts: Vec<String> = keel_contract::Contract::ALL.iter().map(|c| c.package()).collect();
+            println!("Keel v{} (plugin contracts {})", env!("CARGO_PKG_VERSION"), contracts.join(", "));
             Ok(())
         }
     };

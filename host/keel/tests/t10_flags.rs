@@ -15,7 +15,8 @@ fn stderr(output: &Output) -> String {
 fn version_names_the_contract() {
     let output = keel(&["version"]);
     assert!(output.status.success());
-    assert!(String::from_utf8_lossy(&output.stdout).contains("keel:plugin@0.1.0"));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("keel:plugin@0.1.0") && printed.contains("keel:plugin@0.2.0"), "{printed}");
 }
 
 #[test]

@@ -16,7 +16,7 @@
 //! does for listings across namespaces. Node pool and host volume requests
 //! without a target are refused.
 
-use keel_sdk::acl::{Access, Area, CompiledAcl, Level, Request};
+use keel_sdk::acl::{Access, Area, CompiledAcl, Level, Request, Verdict};
 
 use crate::capability::{
     CapSet, Grant, LIST_JOBS, MOUNT_READONLY, MOUNT_READWRITE, POOL_ANY, POOL_READ, POOL_WRITE, READ_JOB, SCALE_JOB,
@@ -69,7 +69,16 @@ impl MergedAcl {
 }
 
 impl CompiledAcl for MergedAcl {
-    fn allowed(&self, request: &Request) -> bool {
+    /// Nomad's rules depend on the policies alone, so every answer holds
+    /// until the token or its policies change.
+    fn allowed(&self, request: &Request) -> Verdict {
+        Verdict::lasting(self.allows(request))
+    }
+}
+
+impl MergedAcl {
+    /// Whether the merged rules grant `request`.
+    pub fn allows(&self, request: &Request) -> bool {
         let access = &request.access;
         match request.area {
             Area::Agent => coarse(self.agent, access),
@@ -179,16 +188,19 @@ mod tests {
     }
 
     fn level(area: Area, level: Level, target: Option<&str>) -> Request {
-        Request { area, access: Access::Level(level), target: target.map(str::to_owned) }
+        Request { target: target.map(str::to_owned), ..keel_sdk::testing::request(area, Access::Level(level)) }
     }
 
     fn capability(area: Area, name: &str, target: Option<&str>) -> Request {
-        Request { area, access: Access::Capability(name.to_owned()), target: target.map(str::to_owned) }
+        Request {
+            target: target.map(str::to_owned),
+            ..keel_sdk::testing::request(area, Access::Capability(name.to_owned()))
+        }
     }
 
     /// Every level request on every area against `target`, allowed or not.
     fn granted_levels(acl: &MergedAcl, area: Area, target: Option<&str>) -> Vec<Level> {
-        LEVELS.into_iter().filter(|l| acl.allowed(&level(area, *l, target))).collect()
+        LEVELS.into_iter().filter(|l| acl.allows(&level(area, *l, target))).collect()
     }
 
     #[test]
@@ -202,8 +214,8 @@ mod tests {
             assert_eq!(granted_levels(&read, area, None), [Level::Read], "{name} read");
             assert_eq!(granted_levels(&write, area, None), [Level::Read, Level::Write], "{name} write");
             assert_eq!(granted_levels(&deny, area, None), [], "{name} deny");
-            assert!(!write.allowed(&capability(area, "write", None)), "{name} takes no capabilities");
-            assert!(!write.allowed(&level(Area::Plugin, Level::Read, None)), "{name} grants nothing elsewhere");
+            assert!(!write.allows(&capability(area, "write", None)), "{name} takes no capabilities");
+            assert!(!write.allows(&level(Area::Plugin, Level::Read, None)), "{name} grants nothing elsewhere");
         }
     }
 
@@ -235,43 +247,43 @@ mod tests {
     #[test]
     fn namespace_capabilities_and_targets() {
         let acl = acl(&[r#"namespace "dev" { capabilities = ["alloc-exec", "read-logs"] }"#]);
-        assert!(acl.allowed(&capability(Area::Namespace, "alloc-exec", Some("dev"))));
-        assert!(acl.allowed(&capability(Area::Namespace, "read-logs", Some("dev"))));
-        assert!(!acl.allowed(&capability(Area::Namespace, "alloc-node-exec", Some("dev"))));
-        assert!(!acl.allowed(&capability(Area::Namespace, "alloc-exec", Some("prod"))));
-        assert!(!acl.allowed(&capability(Area::Namespace, "alloc-exec", None)), "no target means default");
-        assert!(!acl.allowed(&capability(Area::Namespace, "no-such-capability", Some("dev"))));
-        assert!(!acl.allowed(&capability(Area::Namespace, "deny", Some("dev"))));
+        assert!(acl.allows(&capability(Area::Namespace, "alloc-exec", Some("dev"))));
+        assert!(acl.allows(&capability(Area::Namespace, "read-logs", Some("dev"))));
+        assert!(!acl.allows(&capability(Area::Namespace, "alloc-node-exec", Some("dev"))));
+        assert!(!acl.allows(&capability(Area::Namespace, "alloc-exec", Some("prod"))));
+        assert!(!acl.allows(&capability(Area::Namespace, "alloc-exec", None)), "no target means default");
+        assert!(!acl.allows(&capability(Area::Namespace, "no-such-capability", Some("dev"))));
+        assert!(!acl.allows(&capability(Area::Namespace, "deny", Some("dev"))));
     }
 
     #[test]
     fn a_missing_or_empty_namespace_is_the_default_one() {
         let acl = acl(&[r#"namespace "default" { policy = "read" }"#]);
-        assert!(acl.allowed(&level(Area::Namespace, Level::Read, None)));
-        assert!(acl.allowed(&level(Area::Namespace, Level::Read, Some(""))));
-        assert!(acl.allowed(&level(Area::Namespace, Level::Read, Some("default"))));
-        assert!(!acl.allowed(&level(Area::Namespace, Level::Read, Some("other"))));
+        assert!(acl.allows(&level(Area::Namespace, Level::Read, None)));
+        assert!(acl.allows(&level(Area::Namespace, Level::Read, Some(""))));
+        assert!(acl.allows(&level(Area::Namespace, Level::Read, Some("default"))));
+        assert!(!acl.allows(&level(Area::Namespace, Level::Read, Some("other"))));
     }
 
     #[test]
     fn the_all_namespaces_target_asks_whether_any_namespace_grants() {
         let acl = acl(&[r#"namespace "a" { policy = "deny" } namespace "b-*" { policy = "read" }"#]);
-        assert!(acl.allowed(&level(Area::Namespace, Level::List, Some("*"))));
-        assert!(!acl.allowed(&level(Area::Namespace, Level::Write, Some("*"))));
+        assert!(acl.allows(&level(Area::Namespace, Level::List, Some("*"))));
+        assert!(!acl.allows(&level(Area::Namespace, Level::Write, Some("*"))));
     }
 
     #[test]
     fn node_pools_grant_read_write_and_delete() {
         let acl = acl(&[r#"node_pool "gpu" { policy = "read" } node_pool "batch_*" { capabilities = ["delete"] }"#]);
         assert_eq!(granted_levels(&acl, Area::NodePool, Some("gpu")), [Level::Read, Level::List]);
-        assert!(acl.allowed(&capability(Area::NodePool, "read", Some("gpu"))));
-        assert!(!acl.allowed(&capability(Area::NodePool, "write", Some("gpu"))));
-        assert!(acl.allowed(&capability(Area::NodePool, "delete", Some("batch_x"))));
+        assert!(acl.allows(&capability(Area::NodePool, "read", Some("gpu"))));
+        assert!(!acl.allows(&capability(Area::NodePool, "write", Some("gpu"))));
+        assert!(acl.allows(&capability(Area::NodePool, "delete", Some("batch_x"))));
         assert_eq!(granted_levels(&acl, Area::NodePool, Some("batch_x")), [Level::List]);
         assert_eq!(granted_levels(&acl, Area::NodePool, None), []);
         let write = self::acl(&[r#"node_pool "*" { policy = "write" }"#]);
         assert_eq!(granted_levels(&write, Area::NodePool, Some("any")), [Level::Read, Level::List, Level::Write]);
-        assert!(write.allowed(&capability(Area::NodePool, "delete", Some("any"))));
+        assert!(write.allows(&capability(Area::NodePool, "delete", Some("any"))));
     }
 
     #[test]
@@ -279,11 +291,11 @@ mod tests {
         let acl = acl(&[r#"host_volume "data-*" { policy = "read" } host_volume "scratch" { policy = "write" }"#]);
         assert_eq!(granted_levels(&acl, Area::HostVolume, Some("data-1")), [Level::Read]);
         assert_eq!(granted_levels(&acl, Area::HostVolume, Some("scratch")), [Level::Read, Level::Write]);
-        assert!(acl.allowed(&capability(Area::HostVolume, "mount-readonly", Some("data-1"))));
-        assert!(!acl.allowed(&capability(Area::HostVolume, "mount-readwrite", Some("data-1"))));
-        assert!(acl.allowed(&capability(Area::HostVolume, "mount-readwrite", Some("scratch"))));
-        assert!(!acl.allowed(&capability(Area::HostVolume, "mount-readwrite", None)));
-        assert!(!acl.allowed(&capability(Area::HostVolume, "mount-readonly", Some("logs"))));
+        assert!(acl.allows(&capability(Area::HostVolume, "mount-readonly", Some("data-1"))));
+        assert!(!acl.allows(&capability(Area::HostVolume, "mount-readwrite", Some("data-1"))));
+        assert!(acl.allows(&capability(Area::HostVolume, "mount-readwrite", Some("scratch"))));
+        assert!(!acl.allows(&capability(Area::HostVolume, "mount-readwrite", None)));
+        assert!(!acl.allows(&capability(Area::HostVolume, "mount-readonly", Some("logs"))));
     }
 
     #[test]
@@ -300,7 +312,7 @@ mod tests {
             r#"namespace "prod" { capabilities = ["deny"] } node_pool "gpu" { policy = "deny" } host_volume "db" { capabilities = ["deny"] }"#,
         ]);
         assert_eq!(granted_levels(&named, Area::Namespace, Some("prod")), []);
-        assert!(!named.allowed(&capability(Area::Namespace, "read-logs", Some("prod"))));
+        assert!(!named.allows(&capability(Area::Namespace, "read-logs", Some("prod"))));
         assert_eq!(granted_levels(&named, Area::NodePool, Some("gpu")), []);
         assert_eq!(granted_levels(&named, Area::HostVolume, Some("db")), []);
     }
@@ -310,14 +322,14 @@ mod tests {
         let deny_first = acl(&[r#"namespace "prod" { policy = "deny" }"#, r#"namespace "prod" { policy = "write" }"#]);
         let deny_last = acl(&[r#"namespace "prod" { policy = "write" }"#, r#"namespace "prod" { policy = "deny" }"#]);
         assert_eq!(deny_first, deny_last);
-        assert!(!deny_first.allowed(&level(Area::Namespace, Level::Read, Some("prod"))));
+        assert!(!deny_first.allows(&level(Area::Namespace, Level::Read, Some("prod"))));
     }
 
     #[test]
     fn a_deny_on_a_glob_does_not_reach_an_exact_label() {
         let acl = acl(&[r#"namespace "*" { policy = "deny" }"#, r#"namespace "web" { policy = "read" }"#]);
-        assert!(acl.allowed(&level(Area::Namespace, Level::Read, Some("web"))));
-        assert!(!acl.allowed(&level(Area::Namespace, Level::Read, Some("db"))));
+        assert!(acl.allows(&level(Area::Namespace, Level::Read, Some("web"))));
+        assert!(!acl.allows(&level(Area::Namespace, Level::Read, Some("db"))));
     }
 
     #[test]
@@ -359,7 +371,7 @@ mod tests {
             for target in [None, Some("default"), Some("*"), Some("")] {
                 assert_eq!(granted_levels(&empty, area, target), [], "{area:?} {target:?}");
                 for name in names {
-                    assert!(!empty.allowed(&capability(area, name, target)), "{area:?} {name} {target:?}");
+                    assert!(!empty.allows(&capability(area, name, target)), "{area:?} {name} {target:?}");
                 }
             }
         }
@@ -373,8 +385,8 @@ mod tests {
             quota { policy = "write" } plugin { policy = "write" }
         "#]);
         for area in AREAS {
-            assert!(!acl.allowed(&level(area, Level::Deny, Some("x"))), "{area:?}");
-            assert!(acl.allowed(&level(area, Level::Write, Some("x"))), "{area:?} write is granted");
+            assert!(!acl.allows(&level(area, Level::Deny, Some("x"))), "{area:?}");
+            assert!(acl.allows(&level(area, Level::Write, Some("x"))), "{area:?} write is granted");
         }
     }
 
@@ -382,8 +394,8 @@ mod tests {
     fn host_volume_rights_in_a_namespace_imply_the_weaker_ones() {
         let acl = acl(&[r#"namespace "ops" { capabilities = ["host-volume-register"] }"#]);
         for name in ["host-volume-register", "host-volume-create", "host-volume-read"] {
-            assert!(acl.allowed(&capability(Area::Namespace, name, Some("ops"))), "{name}");
+            assert!(acl.allows(&capability(Area::Namespace, name, Some("ops"))), "{name}");
         }
-        assert!(!acl.allowed(&capability(Area::Namespace, "host-volume-delete", Some("ops"))));
+        assert!(!acl.allows(&capability(Area::Namespace, "host-volume-delete", Some("ops"))));
     }
 }

@@ -18,18 +18,18 @@
 //!
 //! ```
 //! use keel_sdk::Plugin;
-//! use keel_sdk::acl::{Access, AclPolicy, Area, CompiledAcl, Level, Policy, Request};
+//! use keel_sdk::acl::{Access, AclPolicy, Area, CompiledAcl, Level, Policy, Request, Verdict};
 //!
 //! let plugin = acl_nomad::NomadAcl::configure(&[]).expect("no settings is valid");
 //! let dev = Policy { name: "dev".into(), rules: r#"namespace "dev-*" { policy = "write" }"#.into() };
 //! let acl = plugin.compile(&[dev]).expect("valid rules");
 //! let submit = Request {
-//!     area: Area::Namespace,
-//!     access: Access::Capability("submit-job".into()),
 //!     target: Some("dev-api".into()),
+//!     ..keel_sdk::testing::request(Area::Namespace, Access::Capability("submit-job".into()))
 //! };
-//! assert!(acl.allowed(&submit));
-//! assert!(!acl.allowed(&Request { target: None, ..submit }));
+//! // Nomad's rules depend on the policies alone: answers last.
+//! assert_eq!(acl.allowed(&submit), Verdict::lasting(true));
+//! assert!(!acl.allowed(&Request { target: None, ..submit }).allow);
 //! assert_eq!(
 //!     plugin.validate(r#"agent { policy = "admin" }"#).unwrap_err(),
 //!     "parse rules: 1:18: invalid agent policy \"admin\"; expected deny, read or write",

@@ -2,7 +2,7 @@
 //! whole tokens, and the same policy written in HCL and in JSON.
 
 use keel_sdk::Plugin;
-use keel_sdk::acl::{Access, AclPolicy, Area, CompiledAcl, Level, Policy, Request};
+use keel_sdk::acl::{Access, AclPolicy, Area, Level, Policy, Request};
 
 use crate::NomadAcl;
 use crate::rules::Rules;
@@ -16,7 +16,7 @@ fn policy(name: &str, rules: &str) -> Policy {
 }
 
 fn ask(area: Area, access: Access, target: Option<&str>) -> Request {
-    Request { area, access, target: target.map(str::to_owned) }
+    Request { target: target.map(str::to_owned), ..keel_sdk::testing::request(area, access) }
 }
 
 fn level(area: Area, level: Level, target: Option<&str>) -> Request {
@@ -77,11 +77,11 @@ fn the_anonymous_token_without_policies_allows_nothing() {
     let acl = plugin().compile(&[]).expect("an empty token compiles");
     for area in [Area::Agent, Area::Node, Area::Operator, Area::Quota, Area::Plugin, Area::NodePool, Area::HostVolume] {
         for wanted in [Level::Read, Level::List, Level::Write, Level::Scale, Level::Deny] {
-            assert!(!acl.allowed(&level(area, wanted, Some("default"))), "{wanted:?}");
+            assert!(!acl.allows(&level(area, wanted, Some("default"))), "{wanted:?}");
         }
     }
-    assert!(!acl.allowed(&level(Area::Namespace, Level::Read, None)));
-    assert!(!acl.allowed(&capability(Area::Namespace, "list-jobs", "*")));
+    assert!(!acl.allows(&level(Area::Namespace, Level::Read, None)));
+    assert!(!acl.allows(&capability(Area::Namespace, "list-jobs", "*")));
 }
 
 /// A realistic token: three policies from three teams that overlap.
@@ -129,7 +129,7 @@ fn realistic_policies() -> [Policy; 3] {
 /// Whether the realistic token allows each request, asked of one compilation.
 fn realistic_token() -> impl Fn(Request) -> bool {
     let acl = plugin().compile(&realistic_policies()).expect("all three are valid");
-    move |request: Request| acl.allowed(&request)
+    move |request: Request| acl.allows(&request)
 }
 
 #[test]
@@ -185,8 +185,8 @@ fn compiling_twice_gives_the_same_answers() {
         [policy("a", r#"namespace "x" { policy = "write" }"#), policy("b", r#"namespace "x" { policy = "deny" }"#)];
     let first = plugin().compile(&policies).expect("valid");
     let second = plugin().compile(&policies[..1]).expect("valid");
-    assert!(!first.allowed(&level(Area::Namespace, Level::Read, Some("x"))));
-    assert!(second.allowed(&level(Area::Namespace, Level::Read, Some("x"))), "nothing of the first compile remains");
+    assert!(!first.allows(&level(Area::Namespace, Level::Read, Some("x"))));
+    assert!(second.allows(&level(Area::Namespace, Level::Read, Some("x"))), "nothing of the first compile remains");
 }
 
 #[test]
@@ -244,5 +244,5 @@ fn hcl1_json_lists_of_blocks_equal_hcl() {
 fn a_repeated_json_key_cannot_hide_a_deny() {
     let json = r#"{"namespace": {"prod": {"policy": "deny"}, "prod": {"policy": "write"}}}"#;
     let acl = plugin().compile(&[policy("sneaky", json)]).expect("valid");
-    assert!(!acl.allowed(&level(Area::Namespace, Level::Write, Some("prod"))));
+    assert!(!acl.allows(&level(Area::Namespace, Level::Write, Some("prod"))));
 }

@@ -62,8 +62,8 @@ mod tests {
     use keel_sdk::autopilot::{Cluster, GossipStatus, Server};
 
     use super::*;
-    use crate::fixtures::{cluster, kinds, nonvoter, remove, server, tagged, with_status};
-    use crate::health::{READ_REPLICA_TAG, assess};
+    use crate::fixtures::{cluster, kinds, nonvoter, read_replica, remove, server, with_status};
+    use crate::health::assess;
 
     fn removals(c: &Cluster) -> Vec<(Action, String)> {
         let assessed = assess(c).expect("valid");
@@ -143,7 +143,7 @@ mod tests {
             failed(server("s3")),
             left(nonvoter("s4")),
             left(nonvoter("s5")),
-            failed(tagged(READ_REPLICA_TAG, "1", nonvoter("s6"))),
+            failed(read_replica(nonvoter("s6"))),
         ]);
         assert_eq!(kinds(&removals(&c)), [remove("s4"), remove("s5"), remove("s6"), remove("s3")]);
     }

@@ -8,12 +8,6 @@ pub(crate) fn tag<'a>(server: &'a Server, key: &str) -> Option<&'a str> {
     server.tags.iter().find(|(name, _)| name == key).map(|(_, value)| value.as_str())
 }
 
-/// Whether a tag is set to true, spelled any way Go's `strconv.ParseBool`
-/// accepts, since the tags come from Go-compatible agents.
-pub(crate) fn tag_is_true(server: &Server, key: &str) -> bool {
-    matches!(tag(server, key), Some("1" | "t" | "T" | "true" | "TRUE" | "True"))
-}
-
 /// Whether the installed license grants `feature`.
 pub(crate) fn licensed(cluster: &Cluster, feature: &str) -> bool {
     cluster.licensed_features.iter().any(|granted| granted == feature)
@@ -25,14 +19,11 @@ mod tests {
     use crate::fixtures::{cluster, server};
 
     #[test]
-    fn tags_are_read_by_name_and_booleans_the_go_way() {
+    fn tags_are_read_by_name() {
         let mut s = server("s1");
-        s.tags = vec![("read_replica".into(), "True".into()), ("zone".into(), "a".into())];
+        s.tags = vec![("build".into(), "1.0.0".into()), ("zone".into(), "a".into())];
         assert_eq!(tag(&s, "zone"), Some("a"));
         assert_eq!(tag(&s, "missing"), None);
-        assert!(tag_is_true(&s, "read_replica"));
-        s.tags = vec![("read_replica".into(), "yes".into())];
-        assert!(!tag_is_true(&s, "read_replica"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Test clusters: healthy servers with Nomad's default autopilot
 //! configuration, which tests then bend one fact at a time.
 
-use keel_sdk::autopilot::{Action, Cluster, Config, GossipStatus, Server, Suffrage};
+use keel_sdk::autopilot::{Action, Cluster, Config, GossipStatus, PlannedAction, Server, Suffrage};
 
 /// The round's clock: long after autopilot started and every server
 /// stabilized, unless a test says otherwise.
@@ -32,6 +32,7 @@ pub(crate) fn server(id: &str) -> Server {
         gossip_status: GossipStatus::Alive,
         version: "1.0.0".to_owned(),
         suffrage: Suffrage::Voter,
+        read_replica: false,
         last_contact_ms: 10,
         last_term: TERM,
         last_index: INDEX,
@@ -49,6 +50,11 @@ pub(crate) fn nonvoter(id: &str) -> Server {
 /// A server that gossip reports with `status`.
 pub(crate) fn with_status(status: GossipStatus, server: Server) -> Server {
     Server { gossip_status: status, previous_healthy: Some(false), ..server }
+}
+
+/// A read replica: a non-voter that is never promoted.
+pub(crate) fn read_replica(server: Server) -> Server {
+    Server { read_replica: true, ..server }
 }
 
 /// A server carrying one more gossip tag.
@@ -71,9 +77,26 @@ pub(crate) fn cluster(servers: Vec<Server>) -> Cluster {
     }
 }
 
+/// An action with its reason, as a step of a round or as a decision holds it.
+pub(crate) trait Planned {
+    fn action(&self) -> &Action;
+}
+
+impl Planned for (Action, String) {
+    fn action(&self) -> &Action {
+        &self.0
+    }
+}
+
+impl Planned for PlannedAction {
+    fn action(&self) -> &Action {
+        &self.action
+    }
+}
+
 /// The actions of a decision without their reasons, for short assertions.
-pub(crate) fn kinds(actions: &[(Action, String)]) -> Vec<Action> {
-    actions.iter().map(|(action, _)| action.clone()).collect()
+pub(crate) fn kinds(actions: &[impl Planned]) -> Vec<Action> {
+    actions.iter().map(|planned| planned.action().clone()).collect()
 }
 
 pub(crate) fn promote(id: &str) -> Action {

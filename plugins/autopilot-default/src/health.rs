@@ -7,10 +7,6 @@ use std::fmt;
 use keel_sdk::autopilot::{Cluster, GossipStatus, Server, Suffrage};
 
 use crate::duration::human_ms;
-use crate::facts::tag_is_true;
-
-/// The gossip tag that marks a server as a read replica, which never votes.
-pub(crate) const READ_REPLICA_TAG: &str = "read_replica";
 
 /// How gossip sees a server, in the classes dead-server cleanup cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +126,7 @@ fn assess_server<'a>(cluster: &Cluster, server: &'a Server) -> Assessment<'a> {
         server,
         leader,
         voter: leader || server.suffrage == Suffrage::Voter,
-        read_replica: tag_is_true(server, READ_REPLICA_TAG),
+        read_replica: server.read_replica,
         unhealthy,
         stable_since_ms,
     }
@@ -240,7 +236,7 @@ mod tests {
     #[test]
     fn the_leader_votes_and_read_replicas_are_marked() {
         let mut replica = nonvoter("s3");
-        replica.tags.push((READ_REPLICA_TAG.into(), "true".into()));
+        replica.read_replica = true;
         let c = cluster(vec![Server { suffrage: Suffrage::Nonvoter, ..server("s1") }, nonvoter("s2"), replica]);
         let assessed = assess(&c).expect("valid");
         assert!(assessed[0].leader && assessed[0].voter);

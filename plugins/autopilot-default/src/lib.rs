@@ -35,6 +35,7 @@
 //!     gossip_status: GossipStatus::Alive,
 //!     version: "1.0.0".into(),
 //!     suffrage: Suffrage::Voter,
+//!     read_replica: false,
 //!     last_contact_ms: 5,
 //!     last_term: 3,
 //!     last_index: 900,
@@ -70,9 +71,9 @@
 //! let decision = autopilot.evaluate(&cluster).expect("a valid cluster");
 //! assert!(decision.health.healthy);
 //! assert_eq!(decision.health.failure_tolerance, 0);
-//! let (action, reason) = &decision.actions[0];
-//! assert_eq!(action, &Action::Promote("c".into()));
-//! assert_eq!(reason, "promote server c: healthy for 12s, stabilization time 10s");
+//! let planned = &decision.actions[0];
+//! assert_eq!(planned.action, Action::Promote("c".into()));
+//! assert_eq!(planned.reason, "promote server c: healthy for 12s, stabilization time 10s");
 //! ```
 
 mod cleanup;

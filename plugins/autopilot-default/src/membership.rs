@@ -141,8 +141,8 @@ mod tests {
     use keel_sdk::autopilot::GossipStatus;
 
     use super::*;
-    use crate::fixtures::{cluster, demote, nonvoter, promote, remove, server, tagged, transfer, with_status};
-    use crate::health::{READ_REPLICA_TAG, assess};
+    use crate::fixtures::{cluster, demote, nonvoter, promote, read_replica, remove, server, transfer, with_status};
+    use crate::health::assess;
 
     #[test]
     fn quorum_is_a_majority() {
@@ -157,7 +157,7 @@ mod tests {
             nonvoter("s3"),
             with_status(GossipStatus::Failed, nonvoter("s4")),
             with_status(GossipStatus::Left, nonvoter("s5")),
-            tagged(READ_REPLICA_TAG, "true", nonvoter("s6")),
+            read_replica(nonvoter("s6")),
         ]);
         let assessed = assess(&c).expect("valid");
         let m = Membership::new(&assessed, 0);

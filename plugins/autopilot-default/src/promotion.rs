@@ -84,8 +84,8 @@ mod tests {
     use keel_sdk::autopilot::{GossipStatus, Server};
 
     use super::*;
-    use crate::fixtures::{NOW_MS, cluster, kinds, nonvoter, promote, server, tagged, with_status};
-    use crate::health::{READ_REPLICA_TAG, assess};
+    use crate::fixtures::{NOW_MS, cluster, kinds, nonvoter, promote, read_replica, server, with_status};
+    use crate::health::assess;
 
     fn promotions(c: &Cluster) -> Vec<(Action, String)> {
         let assessed = assess(c).expect("valid");
@@ -126,7 +126,7 @@ mod tests {
 
     #[test]
     fn read_replicas_are_never_promoted() {
-        let c = cluster(vec![server("s1"), tagged(READ_REPLICA_TAG, "true", nonvoter("s2"))]);
+        let c = cluster(vec![server("s1"), read_replica(nonvoter("s2"))]);
         assert!(promotions(&c).is_empty());
     }
 

@@ -72,6 +72,7 @@ fn server_health(a: &Assessment<'_>) -> ServerHealth {
         last_term: s.last_term,
         last_index: s.last_index,
         stable_since_ms: a.stable_since_ms,
+        reason: a.unhealthy.as_ref().map_or_else(|| "healthy".to_owned(), ToString::to_string),
     }
 }
 
@@ -84,8 +85,8 @@ mod tests {
     use keel_sdk::autopilot::{GossipStatus, Server};
 
     use super::*;
-    use crate::fixtures::{cluster, nonvoter, server, tagged, with_status};
-    use crate::health::{READ_REPLICA_TAG, assess};
+    use crate::fixtures::{cluster, nonvoter, read_replica, server, with_status};
+    use crate::health::assess;
 
     fn report(c: &Cluster) -> Health {
         health_report(c, &assess(c).expect("valid"), Vec::new(), None)
@@ -121,7 +122,7 @@ mod tests {
             server("s3"),
             nonvoter("s4"),
             nonvoter("s5"),
-            tagged(READ_REPLICA_TAG, "true", nonvoter("s6")),
+            read_replica(nonvoter("s6")),
             with_status(GossipStatus::Failed, nonvoter("s7")),
         ]);
         let health = report(&c);
@@ -154,11 +155,7 @@ mod tests {
     fn every_server_appears_once_with_its_verdict() {
         let mut leader = server("s1");
         leader.last_contact_ms = 99;
-        let c = cluster(vec![
-            leader,
-            with_status(GossipStatus::Left, nonvoter("s2")),
-            tagged(READ_REPLICA_TAG, "1", nonvoter("s3")),
-        ]);
+        let c = cluster(vec![leader, with_status(GossipStatus::Left, nonvoter("s2")), read_replica(nonvoter("s3"))]);
         let health = report(&c);
         assert_eq!(health.leader, "s1");
         assert_eq!(health.read_replicas, ["s3"]);

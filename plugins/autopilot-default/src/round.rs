@@ -6,7 +6,7 @@
 //! non-voters), then cleans up dead servers. Each phase sees the membership
 //! the earlier ones leave behind, so their safety checks compose.
 
-use keel_sdk::autopilot::{Action, Cluster, Decision};
+use keel_sdk::autopilot::{Action, Cluster, Decision, PlannedAction};
 
 use crate::cleanup::remove_dead_servers;
 use crate::demotion::demote_failed_voter;
@@ -55,6 +55,7 @@ pub(crate) fn evaluate(cluster: &Cluster) -> Result<Decision, String> {
 
     let upgrade = migration.zip(step).map(|(migration, step)| migration.report(&assessments, step.status));
     let health = health_report(cluster, &assessments, redundancy_zones(cluster, &assessments), upgrade);
+    let actions = actions.into_iter().map(|(action, reason)| PlannedAction { action, reason }).collect();
     Ok(Decision { health, actions })
 }
 
@@ -107,7 +108,11 @@ mod tests {
         let c = cluster(vec![server("s1"), server("s2"), failed(server("s3"))]);
         let decision = evaluate(&c).expect("valid");
         assert_eq!(kinds(&decision.actions), [remove("s3")]);
-        assert!(decision.actions[0].1.starts_with("remove server s3: failed voter"), "{}", decision.actions[0].1);
+        assert!(
+            decision.actions[0].reason.starts_with("remove server s3: failed voter"),
+            "{}",
+            decision.actions[0].reason
+        );
     }
 
     #[test]

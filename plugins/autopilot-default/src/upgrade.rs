@@ -223,8 +223,10 @@ mod tests {
     use keel_sdk::autopilot::{GossipStatus, Server};
 
     use super::*;
-    use crate::fixtures::{NOW_MS, cluster, demote, kinds, nonvoter, promote, server, tagged, transfer, with_status};
-    use crate::health::{READ_REPLICA_TAG, assess};
+    use crate::fixtures::{
+        NOW_MS, cluster, demote, kinds, nonvoter, promote, read_replica, server, tagged, transfer, with_status,
+    };
+    use crate::health::assess;
 
     fn licensed_cluster(servers: Vec<Server>) -> Cluster {
         let mut c = cluster(servers);
@@ -361,7 +363,7 @@ mod tests {
 
     #[test]
     fn read_replicas_neither_set_the_target_nor_hold_it_up() {
-        let c = old_cluster_with(vec![tagged(READ_REPLICA_TAG, "true", on("9.0.0", nonvoter("s4")))]);
+        let c = old_cluster_with(vec![read_replica(on("9.0.0", nonvoter("s4")))]);
         assert_eq!(step_of(&c), Step::waiting(status::IDLE));
     }
 }

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         }
     };
     let built = if embedded_wit.is_empty() {
-        keel_contract::componentize(&module).map(|(_, component)| component)
+        keel_contract::componentize(&module).map(|(_, _, component)| component)
     } else {
         keel_contract::componentize_with_embedded_wit(&module)
     };

@@ -12,16 +12,36 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use wasmtime::component::ResourceAny;
 
-use crate::bindings::acl::AclPolicy;
-pub use crate::bindings::acl::exports::keel::plugin::acl::{Access, Area, Level, Policy, Request};
-use crate::instance::{InstanceRef, Released, Warm, impl_world};
+use crate::adapt::Adapt;
+pub use crate::bindings::v0_2::acl::exports::keel::plugin::acl::{Access, Area, Level, Policy, Request, Verdict};
+use crate::bindings::{v0_1, v0_2};
+use crate::instance::{InstanceRef, Released, Versioned, Warm, impl_world};
 use crate::{Metrics, PluginError, PluginInfo};
 
 impl_world!(keel_contract::Kind::Acl, acl, AclPolicy, AclPolicyPre);
 
+/// An ACL component of either contract version.
+type AclWorld = Versioned<v0_1::acl::AclPolicy, v0_2::acl::AclPolicy>;
+
+/// A question about `access` in `area` with no target, as the host asks
+/// it for a `GET /` in the `default` namespace now: for tests, benchmarks
+/// and the conformance cases.
+pub fn question(area: Area, access: Access) -> Request {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Request {
+        area,
+        access,
+        target: None,
+        method: "GET".into(),
+        path: "/".into(),
+        namespace: "default".into(),
+        now_ms: u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
 /// A loaded ACL plugin.
 pub struct AclPlugin {
-    warm: Warm<AclPolicy>,
+    warm: Warm<AclWorld>,
 }
 
 /// The compiled rules of one token, held by the plugin instances that
@@ -68,7 +88,7 @@ impl std::fmt::Debug for CompiledAcl {
 }
 
 impl AclPlugin {
-    pub(crate) fn new(warm: Warm<AclPolicy>) -> Self {
+    pub(crate) fn new(warm: Warm<AclWorld>) -> Self {
         Self { warm }
     }
 
@@ -80,13 +100,18 @@ impl AclPlugin {
         self.warm.metrics()
     }
 
+    pub fn contract(&self) -> keel_contract::Contract {
+        self.warm.contract()
+    }
+
     /// Checks one policy's rules. `Err(PluginError::Refused)` carries the
     /// plugin's reason, for a 400 reply.
     pub async fn validate(&self, rules: &str) -> Result<(), PluginError> {
         let rules = rules.to_owned();
-        let verdict = self
-            .warm
-            .call("validate", move |bindings, store, _| bindings.keel_plugin_acl().call_validate(store, &rules));
+        let verdict = self.warm.call("validate", move |bindings, store, _| match bindings {
+            Versioned::Old(old) => old.keel_plugin_acl().call_validate(store, &rules),
+            Versioned::New(new) => new.keel_plugin_acl().call_validate(store, &rules),
+        });
         verdict.await?.map_err(|message| self.refused(message))
     }
 
@@ -94,28 +119,35 @@ impl AclPlugin {
     pub async fn compile(&self, policies: &[Policy]) -> Result<CompiledAcl, PluginError> {
         let policies = policies.to_vec();
         let compiled = self.warm.call("compile", move |bindings, store, instance| {
-            let compiled = bindings.keel_plugin_acl().call_compile(store, &policies)?;
+            let compiled = compile_in(bindings, store, &policies)?;
             Ok(compiled.map(|resource| (policies, Held::new(instance, resource))))
         });
         let (policies, held) = compiled.await?.map_err(|message| self.refused(message))?;
         Ok(CompiledAcl { inner: Arc::new(Compiled { policies, held: Mutex::new(vec![held]) }) })
     }
 
-    /// Answers one access question. `Err(PluginError::StaleAcl)` means every
-    /// instance that compiled `acl` was replaced after a fault; compile again.
-    pub async fn check(&self, acl: &CompiledAcl, request: &Request) -> Result<bool, PluginError> {
+    /// Answers one access question with the plugin's verdict.
+    /// `Err(PluginError::StaleAcl)` means every instance that compiled `acl`
+    /// was replaced after a fault; compile again.
+    pub async fn check(&self, acl: &CompiledAcl, request: &Request) -> Result<Verdict, PluginError> {
         let compiled = Arc::clone(&acl.inner);
         let request = request.clone();
         let answer = self.warm.call("acl.allowed", move |bindings, store, instance| {
             let Some(resource) = compiled.resource_in(instance) else { return Ok(Err(PluginError::StaleAcl)) };
             let resource = match resource {
                 Some(resource) => resource,
-                None => match bindings.keel_plugin_acl().call_compile(&mut *store, &compiled.policies)? {
+                None => match compile_in(bindings, &mut *store, &compiled.policies)? {
                     Ok(resource) => compiled.hold(instance, resource),
                     Err(message) => return Ok(Ok(Err(message))),
                 },
             };
-            Ok(Ok(Ok(bindings.keel_plugin_acl().acl().call_allowed(store, resource, &request)?)))
+            let verdict = match bindings {
+                Versioned::Old(old) => {
+                    old.keel_plugin_acl().acl().call_allowed(store, resource, &request.adapt())?.adapt()
+                }
+                Versioned::New(new) => new.keel_plugin_acl().acl().call_allowed(store, resource, &request)?,
+            };
+            Ok(Ok(Ok(verdict)))
         });
         answer.await??.map_err(|message| self.refused(message))
     }
@@ -124,7 +156,7 @@ impl AclPlugin {
     /// completed call that said yes is a no.
     pub async fn allowed(&self, acl: &CompiledAcl, request: &Request) -> bool {
         match self.check(acl, request).await {
-            Ok(allowed) => allowed,
+            Ok(verdict) => verdict.allow,
             Err(PluginError::StaleAcl) => false,
             Err(error) => {
                 tracing::warn!("acl check denied by plugin failure: {error}");
@@ -136,6 +168,18 @@ impl AclPlugin {
     fn refused(&self, message: String) -> PluginError {
         self.warm.metrics().record_error();
         PluginError::Refused { plugin: self.warm.info().name.clone(), message }
+    }
+}
+
+/// `compile` in one instance, of either contract version.
+fn compile_in(
+    bindings: &AclWorld,
+    store: &mut wasmtime::Store<crate::store::StoreData>,
+    policies: &[Policy],
+) -> wasmtime::Result<Result<ResourceAny, String>> {
+    match bindings {
+        Versioned::Old(old) => old.keel_plugin_acl().call_compile(store, &policies.to_vec().adapt()),
+        Versioned::New(new) => new.keel_plugin_acl().call_compile(store, policies),
     }
 }
 

@@ -1,22 +1,27 @@
 //! Autopilot plugins: one round from the cluster's facts to a health report
 //! and actions. A fault or an error makes the round change nothing.
 
-use crate::bindings::autopilot::AutopilotStrategy;
-pub use crate::bindings::autopilot::exports::keel::plugin::autopilot::{
-    Action, Cluster, Config, Decision, GossipStatus, Health, Server, ServerHealth, Suffrage, Upgrade, Zone,
+use crate::adapt::Adapt;
+pub use crate::bindings::v0_2::autopilot::exports::keel::plugin::autopilot::{
+    Action, Cluster, Config, Decision, GossipStatus, Health, PlannedAction, Server, ServerHealth, Suffrage, Upgrade,
+    Zone,
 };
-use crate::instance::{Warm, impl_world};
+use crate::bindings::{v0_1, v0_2};
+use crate::instance::{Versioned, Warm, impl_world};
 use crate::{Metrics, PluginError, PluginInfo};
 
 impl_world!(keel_contract::Kind::Autopilot, autopilot, AutopilotStrategy, AutopilotStrategyPre);
 
+/// An autopilot component of either contract version.
+type AutopilotWorld = Versioned<v0_1::autopilot::AutopilotStrategy, v0_2::autopilot::AutopilotStrategy>;
+
 /// A loaded autopilot plugin.
 pub struct AutopilotPlugin {
-    warm: Warm<AutopilotStrategy>,
+    warm: Warm<AutopilotWorld>,
 }
 
 impl AutopilotPlugin {
-    pub(crate) fn new(warm: Warm<AutopilotStrategy>) -> Self {
+    pub(crate) fn new(warm: Warm<AutopilotWorld>) -> Self {
         Self { warm }
     }
 
@@ -28,13 +33,20 @@ impl AutopilotPlugin {
         self.warm.metrics()
     }
 
+    pub fn contract(&self) -> keel_contract::Contract {
+        self.warm.contract()
+    }
+
     /// Runs one round. On `Err` the caller makes no membership change and
     /// reports the error on the health endpoint.
     pub async fn evaluate(&self, cluster: &Cluster) -> Result<Decision, PluginError> {
         let cluster = cluster.clone();
         let decision = self
             .warm
-            .call("evaluate", move |bindings, store, _| bindings.keel_plugin_autopilot().call_evaluate(store, &cluster))
+            .call("evaluate", move |bindings, store, _| match bindings {
+                Versioned::Old(old) => Ok(old.keel_plugin_autopilot().call_evaluate(store, &cluster.adapt())?.adapt()),
+                Versioned::New(new) => new.keel_plugin_autopilot().call_evaluate(store, &cluster),
+            })
             .await?;
         decision.map_err(|message| {
             self.warm.metrics().record_error();

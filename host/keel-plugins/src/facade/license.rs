@@ -1,9 +1,10 @@
 //! License plugins: which enterprise features a license grants. A fault
 //! makes the license invalid; it never stops the server.
 
-use crate::bindings::license::LicenseValidator;
-pub use crate::bindings::license::exports::keel::plugin::license::{License, LicenseError};
-use crate::instance::{Warm, impl_world};
+use crate::adapt::Adapt;
+pub use crate::bindings::v0_2::license::exports::keel::plugin::license::{License, LicenseError};
+use crate::bindings::{v0_1, v0_2};
+use crate::instance::{Versioned, Warm, impl_world};
 use crate::{Metrics, PluginError, PluginInfo};
 
 impl_world!(keel_contract::Kind::License, license, LicenseValidator, LicenseValidatorPre);
@@ -29,13 +30,16 @@ impl LicenseVerdict {
     }
 }
 
+/// A license component of either contract version.
+type LicenseWorld = Versioned<v0_1::license::LicenseValidator, v0_2::license::LicenseValidator>;
+
 /// A loaded license plugin.
 pub struct LicensePlugin {
-    warm: Warm<LicenseValidator>,
+    warm: Warm<LicenseWorld>,
 }
 
 impl LicensePlugin {
-    pub(crate) fn new(warm: Warm<LicenseValidator>) -> Self {
+    pub(crate) fn new(warm: Warm<LicenseWorld>) -> Self {
         Self { warm }
     }
 
@@ -47,11 +51,16 @@ impl LicensePlugin {
         self.warm.metrics()
     }
 
+    pub fn contract(&self) -> keel_contract::Contract {
+        self.warm.contract()
+    }
+
     /// Validates `blob` for `product` at `now_ms`.
     pub async fn validate(&self, blob: &str, product: &str, now_ms: u64) -> LicenseVerdict {
         let (blob, product) = (blob.to_owned(), product.to_owned());
-        let verdict = self.warm.call("validate", move |bindings, store, _| {
-            bindings.keel_plugin_license().call_validate(store, &blob, &product, now_ms)
+        let verdict = self.warm.call("validate", move |bindings, store, _| match bindings {
+            Versioned::Old(old) => Ok(old.keel_plugin_license().call_validate(store, &blob, &product, now_ms)?.adapt()),
+            Versioned::New(new) => new.keel_plugin_license().call_validate(store, &blob, &product, now_ms),
         });
         match verdict.await {
             Ok(Ok(license)) => LicenseVerdict::Valid(license),

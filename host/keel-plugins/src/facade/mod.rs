@@ -11,6 +11,8 @@ use crate::{Metrics, PluginInfo};
 pub trait Facade: Send + Sync + 'static {
     fn info(&self) -> &PluginInfo;
     fn metrics(&self) -> &Metrics;
+    /// The contract version the component speaks.
+    fn contract(&self) -> keel_contract::Contract;
 }
 
 macro_rules! impl_facade {
@@ -22,6 +24,10 @@ macro_rules! impl_facade {
 
             fn metrics(&self) -> &Metrics {
                 <$plugin>::metrics(self)
+            }
+
+            fn contract(&self) -> keel_contract::Contract {
+                <$plugin>::contract(self)
             }
         }
     )*};
