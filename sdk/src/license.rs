@@ -16,6 +16,12 @@ use crate::plugin::{Adapter, Plugin, Slot};
 ///   `LicenseError::Malformed`).
 /// - Time checks use the `now_ms` argument, not the clock, so the answer is
 ///   a pure function of the input.
+///
+/// # When the host calls it
+/// When a license is written (`PUT /v1/operator/license`, before it is
+/// stored), when it is read (`GET /v1/operator/license`), and in every
+/// autopilot round on the leader (for the licensed features). The host
+/// keeps no answer: each of those asks again, with the time of asking.
 pub trait LicenseValidator: Plugin {
     /// Validates `blob` for `product` at `now_ms`.
     fn validate(&self, blob: &str, product: &str, now_ms: u64) -> Result<License, LicenseError>;

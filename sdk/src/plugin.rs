@@ -27,6 +27,12 @@ impl PluginInfo {
 /// - `configure` must reject unknown keys and invalid values with an error
 ///   that names the key, and must give the same plugin for the same settings:
 ///   the host calls it again whenever it replaces an instance.
+///
+/// # When the host calls it
+/// `info` at load time and whenever it lists plugins. `configure` once per
+/// instance, right after it is created and before any other call: at load
+/// (so that bad settings refuse the plugin), when the host adds a warm
+/// instance for concurrent calls, and after a fault threw one away.
 pub trait Plugin: Sized + 'static {
     /// The plugin's name and version.
     fn info() -> PluginInfo;

@@ -17,6 +17,12 @@ use crate::plugin::{Adapter, Plugin, Slot};
 ///   only when `config` enables preemption for the group's job type.
 /// - Allocations that cannot be placed are counted in `Plan::failed` with a
 ///   `Failure` saying why.
+///
+/// # When the host calls it
+/// Once per task group to place, with every candidate node; the host keeps
+/// nothing of the answer but the placements it commits. This interface is
+/// the one of contract 0.1.0; the scheduling work gives it a node set the
+/// plugin keeps between calls, in a later contract version.
 pub trait SchedulerAlgorithm: Plugin {
     /// Places `group.count` allocations on `nodes`.
     fn place(&self, config: &Config, group: &TaskGroup, nodes: &[Node]) -> Result<Plan, String>;

@@ -210,9 +210,12 @@ fn render_list(entries: &[PluginEntry]) -> String {
     let rows: Vec<Vec<String>> = entries
         .iter()
         .map(|entry| {
-            let (name, version, digest, index) = match &entry.installed {
-                Some(v) => (v.name.clone(), v.version.clone(), short(&v.digest), v.install_index.to_string()),
-                None => ("(each server's own)".into(), String::new(), String::new(), String::new()),
+            let (name, version, contract, digest, index) = match &entry.installed {
+                Some(v) => {
+                    let contract = contract_version(&v.contract);
+                    (v.name.clone(), v.version.clone(), contract, short(&v.digest), v.install_index.to_string())
+                }
+                None => ("(each server's own)".into(), String::new(), String::new(), String::new(), String::new()),
             };
             let shadow = entry.shadow.as_ref().map_or_else(String::new, |s| format!("{} {}", s.name, short(&s.digest)));
             vec![
@@ -220,6 +223,7 @@ fn render_list(entries: &[PluginEntry]) -> String {
                 entry.source.clone(),
                 name,
                 version,
+                contract,
                 digest,
                 index,
                 entry.history.len().to_string(),
@@ -227,7 +231,12 @@ fn render_list(entries: &[PluginEntry]) -> String {
             ]
         })
         .collect();
-    table(&["Kind", "Source", "Name", "Version", "Digest", "Install Index", "Kept", "Shadow"], &rows)
+    table(&["Kind", "Source", "Name", "Version", "Contract", "Digest", "Install Index", "Kept", "Shadow"], &rows)
+}
+
+/// `0.2.0` of `keel:plugin@0.2.0`; the whole text when it has no version.
+fn contract_version(contract: &str) -> String {
+    contract.rsplit_once('@').map_or(contract, |(_, version)| version).to_owned()
 }
 
 fn render_status(status: &PluginStatus) -> String {
@@ -256,7 +265,7 @@ fn render_status(status: &PluginStatus) -> String {
     let rows: Vec<Vec<String>> = status.servers.iter().map(server_row).collect();
     out.push('\n');
     out.push_str(&table(
-        &["Server", "Plugin", "Source", "Digest", "Index", "Calls", "Faults", "p50", "p99", "Latency"],
+        &["Server", "Plugin", "Contract", "Source", "Digest", "Index", "Calls", "Faults", "p50", "p99", "Latency"],
         &rows,
     ));
     if entry.shadow.is_some() {
@@ -316,6 +325,7 @@ fn server_row(server: &keel_api::plugin::PluginServerStatus) -> Vec<String> {
     vec![
         server.name.clone(),
         format!("{} {}", active.name, active.version),
+        contract_version(&active.contract),
         source,
         short(&active.digest),
         active.active_index.to_string(),
@@ -414,9 +424,14 @@ mod tests {
         assert_eq!(server_row(&server), ["s2", "(no answer: unreachable)"]);
         let answered = keel_api::plugin::PluginServerStatus {
             name: "s1".into(),
-            active: Some(AgentPlugin { name: "acl-nomad".into(), source: "installed".into(), ..Default::default() }),
+            active: Some(AgentPlugin {
+                name: "acl-nomad".into(),
+                contract: "keel:plugin@0.2.0".into(),
+                source: "installed".into(),
+                ..Default::default()
+            }),
             ..Default::default()
         };
-        assert_eq!(server_row(&answered)[2], "installed");
+        assert_eq!(server_row(&answered)[2..4], ["0.2.0", "installed"]);
     }
 }
