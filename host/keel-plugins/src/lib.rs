@@ -44,8 +44,14 @@
 //!     area: acl::Area::Operator,
 //!     access: acl::Access::Level(acl::Level::Read),
 //!     target: None,
+//!     method: "GET".into(),
+//!     path: "/v1/operator/raft/configuration".into(),
+//!     namespace: "default".into(),
+//!     now_ms: 1_800_000_000_000,
 //! };
 //! assert!(plugin.allowed(&token, &read).await);
+//! // Nomad's rules depend on the policies alone: the answer lasts.
+//! assert_eq!(plugin.check(&token, &read).await?.valid_for_ms, None);
 //! # Ok(())
 //! # }
 //! ```

@@ -53,87 +53,92 @@ pub async fn cases_with(plugin: &AnyPlugin, samples: &Samples) -> Vec<Outcome> {
         AnyPlugin::Acl(plugin) => {
             vec![outcome("no policies compile to a token that is allowed nothing", nothing_allowed(plugin).await)]
         }
-        AnyPlugin::Autopilot(plugin) => {
-            let decision = plugin.evaluate(&five_voters()).await.map_err(|e| format!("a round of five voters: {e}"));
-            let each_once = after(&decision, |decision| {
-                let mut reported: Vec<&str> = decision.health.servers.iter().map(|s| s.id.as_str()).collect();
-                reported.sort_unstable();
-                holds(reported == ["s1", "s2", "s3", "s4", "s5"], || format!("five voters reported as {reported:?}"))
-            });
-            let leader = after(&decision, |decision| {
-                let health = &decision.health;
-                holds(health.leader == "s1" && health.failure_tolerance <= 2, || {
-                    "five voters: wrong leader or a failure tolerance above two".to_owned()
-                })
-            });
-            let healthy = after(&decision, |decision| {
-                let unhealthy: Vec<&str> =
-                    decision.health.servers.iter().filter(|s| !s.healthy).map(|s| s.id.as_str()).collect();
-                holds(decision.health.healthy && unhealthy.is_empty(), || {
-                    format!("five healthy voters: the cluster reported unhealthy (servers {unhealthy:?})")
-                })
-            });
-            let reasons = after(&decision, |decision| {
-                holds(decision.health.servers.iter().all(|s| !s.reason.trim().is_empty()), || {
-                    "a server's health has no reason".to_owned()
-                })
-            });
-            let keeps_all = after(&decision, |decision| {
-                let dropping = decision.actions.iter().find(|planned| {
-                    matches!(planned.action, autopilot::Action::Remove(_) | autopilot::Action::Demote(_))
-                });
-                holds(dropping.is_none(), || format!("five healthy voters: it asked for {dropping:?}"))
-            });
-            vec![
-                outcome("a round over five healthy voters reports each server once", each_once),
-                outcome("it names the leader and claims a failure tolerance of at most two", leader),
-                outcome("it finds five healthy voters healthy", healthy),
-                outcome("every server's health has a reason", reasons),
-                outcome("it removes and demotes none of five healthy voters", keeps_all),
-            ]
-        }
-        AnyPlugin::Scheduler(plugin) => {
-            let (config, group, nodes) = three_nodes();
-            let plan = plugin.place(&config, &group, &nodes).await.map_err(|e| format!("placing: {e}"));
-            let all_placed = after(&plan, |plan| {
-                holds(plan.placements.len() as u64 == u64::from(group.count) && plan.failed == 0, || {
-                    format!("placed {} and failed {} of {}", plan.placements.len(), plan.failed, group.count)
-                })
-            });
-            let given = after(&plan, |plan| {
-                holds(plan.placements.iter().all(|p| nodes.iter().any(|n| n.id == p.node_id)), || {
-                    "a placement on a node that was not given".to_owned()
-                })
-            });
-            let within = after(&plan, |plan| {
-                nodes.iter().try_for_each(|node| {
-                    let placed = plan.placements.iter().filter(|p| p.node_id == node.id).count() as u64;
-                    holds(placed * group.resources.cpu_mhz <= node.capacity.cpu_mhz, || {
-                        format!("node {} given more than it holds", node.id)
-                    })
-                })
-            });
-            vec![
-                outcome("four allocations that fit on three nodes are all placed", all_placed),
-                outcome("every placement names a node it was given", given),
-                outcome("no node is given more than it holds", within),
-            ]
-        }
-        AnyPlugin::License(plugin) => {
-            let mut outcomes = Vec::new();
-            for (case, blob) in
-                [("an empty blob is not a license", ""), ("plain text is not a license", "not a license")]
-            {
-                let verdict = plugin.validate(blob, "nomad", 1_800_000_000_000).await;
-                let invalid = matches!(verdict, license::LicenseVerdict::Invalid(_));
-                outcomes.push(outcome(case, holds(invalid, || format!("{blob:?} was accepted as a license"))));
-            }
-            if let Some((blob, product)) = &samples.license {
-                outcomes.extend(genuine_license(plugin, blob, product).await);
-            }
-            outcomes
-        }
+        AnyPlugin::Autopilot(plugin) => autopilot_cases(plugin).await,
+        AnyPlugin::Scheduler(plugin) => scheduler_cases(plugin).await,
+        AnyPlugin::License(plugin) => license_cases(plugin, samples).await,
     }
+}
+
+async fn autopilot_cases(plugin: &crate::AutopilotPlugin) -> Vec<Outcome> {
+    let decision = plugin.evaluate(&five_voters()).await.map_err(|e| format!("a round of five voters: {e}"));
+    let each_once = after(&decision, |decision| {
+        let mut reported: Vec<&str> = decision.health.servers.iter().map(|s| s.id.as_str()).collect();
+        reported.sort_unstable();
+        holds(reported == ["s1", "s2", "s3", "s4", "s5"], || format!("five voters reported as {reported:?}"))
+    });
+    let leader = after(&decision, |decision| {
+        let health = &decision.health;
+        holds(health.leader == "s1" && health.failure_tolerance <= 2, || {
+            "five voters: wrong leader or a failure tolerance above two".to_owned()
+        })
+    });
+    let healthy = after(&decision, |decision| {
+        let unhealthy: Vec<&str> =
+            decision.health.servers.iter().filter(|s| !s.healthy).map(|s| s.id.as_str()).collect();
+        holds(decision.health.healthy && unhealthy.is_empty(), || {
+            format!("five healthy voters: the cluster reported unhealthy (servers {unhealthy:?})")
+        })
+    });
+    let reasons = after(&decision, |decision| {
+        holds(decision.health.servers.iter().all(|s| !s.reason.trim().is_empty()), || {
+            "a server's health has no reason".to_owned()
+        })
+    });
+    let keeps_all = after(&decision, |decision| {
+        let dropping = decision
+            .actions
+            .iter()
+            .find(|planned| matches!(planned.action, autopilot::Action::Remove(_) | autopilot::Action::Demote(_)));
+        holds(dropping.is_none(), || format!("five healthy voters: it asked for {dropping:?}"))
+    });
+    vec![
+        outcome("a round over five healthy voters reports each server once", each_once),
+        outcome("it names the leader and claims a failure tolerance of at most two", leader),
+        outcome("it finds five healthy voters healthy", healthy),
+        outcome("every server's health has a reason", reasons),
+        outcome("it removes and demotes none of five healthy voters", keeps_all),
+    ]
+}
+
+async fn scheduler_cases(plugin: &crate::SchedulerPlugin) -> Vec<Outcome> {
+    let (config, group, nodes) = three_nodes();
+    let plan = plugin.place(&config, &group, &nodes).await.map_err(|e| format!("placing: {e}"));
+    let all_placed = after(&plan, |plan| {
+        holds(plan.placements.len() as u64 == u64::from(group.count) && plan.failed == 0, || {
+            format!("placed {} and failed {} of {}", plan.placements.len(), plan.failed, group.count)
+        })
+    });
+    let given = after(&plan, |plan| {
+        holds(plan.placements.iter().all(|p| nodes.iter().any(|n| n.id == p.node_id)), || {
+            "a placement on a node that was not given".to_owned()
+        })
+    });
+    let within = after(&plan, |plan| {
+        nodes.iter().try_for_each(|node| {
+            let placed = plan.placements.iter().filter(|p| p.node_id == node.id).count() as u64;
+            holds(placed * group.resources.cpu_mhz <= node.capacity.cpu_mhz, || {
+                format!("node {} given more than it holds", node.id)
+            })
+        })
+    });
+    vec![
+        outcome("four allocations that fit on three nodes are all placed", all_placed),
+        outcome("every placement names a node it was given", given),
+        outcome("no node is given more than it holds", within),
+    ]
+}
+
+async fn license_cases(plugin: &crate::LicensePlugin, samples: &Samples) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for (case, blob) in [("an empty blob is not a license", ""), ("plain text is not a license", "not a license")] {
+        let verdict = plugin.validate(blob, "nomad", 1_800_000_000_000).await;
+        let invalid = matches!(verdict, license::LicenseVerdict::Invalid(_));
+        outcomes.push(outcome(case, holds(invalid, || format!("{blob:?} was accepted as a license"))));
+    }
+    if let Some((blob, product)) = &samples.license {
+        outcomes.extend(genuine_license(plugin, blob, product).await);
+    }
+    outcomes
 }
 
 /// The positive cases of a genuine license: valid now with features,
