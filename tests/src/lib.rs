@@ -201,7 +201,8 @@ impl Agent {
 
     /// Everything the agent wrote to standard error so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+        // Lossy: a log with one stray byte must still show its lines.
+        std::fs::read(&self.stderr_path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
     }
 
     /// Sends `method PATH` with `body` (and `headers`) and returns the reply,

@@ -89,8 +89,12 @@ enum CallError {
 
 impl PeerClient {
     /// Sends `request` and reads its response, all within `option`'s hard
-    /// deadline. Any failure drops the connection, since a half-read frame
-    /// leaves it unusable.
+    /// deadline. The connection is held by the exchange and given back only
+    /// with its response read, so any failure drops it, and so does a call
+    /// whose future is dropped midway: openraft puts its own timeout around
+    /// each call, and a connection kept after a request was written but
+    /// before its response was read would hand that late response to the
+    /// next request — a "success" for entries the peer never received.
     async fn call(&mut self, request: &RpcRequest, option: &RPCOption) -> Result<RpcResponse, CallError> {
         let frame = encode(request).map_err(CallError::Io)?;
         self.call_encoded(frame, option).await
@@ -98,30 +102,30 @@ impl PeerClient {
 
     /// [`Self::call`] for a request already encoded as a frame.
     async fn call_encoded(&mut self, frame: Vec<u8>, option: &RPCOption) -> Result<RpcResponse, CallError> {
-        let exchange = async {
-            if self.connection.is_none() {
-                let mut stream = TcpStream::connect(&self.node.address).await?;
-                stream.set_nodelay(true)?;
-                hello(&mut stream, self.key.as_ref()).await?;
-                self.connection = Some(stream);
-            }
-            let connection = self.connection.as_mut().expect("a connection was made just above");
-            write_message(connection, frame, &[]).await?;
-            read_frame::<_, RpcResponse>(connection).await
+        let idle = self.connection.take();
+        let (address, key) = (&self.node.address, self.key.as_ref());
+        let exchange = async move {
+            let mut stream = match idle {
+                Some(stream) => stream,
+                None => {
+                    let mut stream = TcpStream::connect(address).await?;
+                    stream.set_nodelay(true)?;
+                    hello(&mut stream, key).await?;
+                    stream
+                }
+            };
+            write_message(&mut stream, frame, &[]).await?;
+            let response = read_frame::<_, RpcResponse>(&mut stream).await?;
+            Ok::<_, io::Error>((stream, response))
         };
         match tokio::time::timeout(option.hard_ttl(), exchange).await {
-            Ok(Ok(response)) => {
+            Ok(Ok((stream, response))) => {
+                self.connection = Some(stream);
                 self.contacts.lock().unwrap_or_else(PoisonError::into_inner).insert(self.target, Instant::now());
                 Ok(response)
             }
-            Ok(Err(error)) => {
-                self.connection = None;
-                Err(CallError::Io(error))
-            }
-            Err(_) => {
-                self.connection = None;
-                Err(CallError::Timeout)
-            }
+            Ok(Err(error)) => Err(CallError::Io(error)),
+            Err(_) => Err(CallError::Timeout),
         }
     }
 
@@ -237,6 +241,63 @@ impl RaftNetwork<TypeConfig> for PeerClient {
             Ok(RpcResponse::Vote(answer)) => answer.map_err(|error| self.remote(error)),
             Ok(_) => Err(self.transport_error(CallError::Mismatch, action, &option)),
             Err(error) => Err(self.transport_error(error, action, &option)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use tokio::net::TcpListener;
+
+    use super::*;
+    use crate::rpc::accept;
+
+    /// A peer that answers every request with `Initialized(true)` for the
+    /// first request it ever got and `Initialized(false)` for any other,
+    /// the first answer 300 ms late.
+    async fn slow_first_answer() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let address = listener.local_addr().expect("an address").to_string();
+        let served = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let served = Arc::clone(&served);
+                tokio::spawn(async move {
+                    accept(&mut stream, None).await.expect("a protocol header");
+                    while read_frame::<_, RpcRequest>(&mut stream).await.is_ok() {
+                        let first = served.fetch_add(1, Ordering::SeqCst) == 0;
+                        if first {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                        }
+                        let answer = encode(&RpcResponse::Initialized(first)).expect("encodes");
+                        if write_message(&mut stream, answer, &[]).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    /// openraft drops a call that outlasts its own timeout; the request was
+    /// written, its answer not read. The next call must not read that
+    /// answer as its own.
+    #[tokio::test]
+    async fn a_call_dropped_midway_never_lends_its_answer_to_the_next() {
+        let address = slow_first_answer().await;
+        let node = ServerNode { address, ..ServerNode::default() };
+        let mut network = Network::new(1, Contacts::default(), None);
+        let mut client = network.new_client(2, &node).await;
+        let option = RPCOption::new(Duration::from_secs(5));
+        let dropped = tokio::time::timeout(Duration::from_millis(50), client.call(&RpcRequest::Initialized, &option));
+        assert!(dropped.await.is_err(), "the first call is still waiting for its answer");
+        match client.call(&RpcRequest::Initialized, &option).await {
+            Ok(RpcResponse::Initialized(first)) => assert!(!first, "the answer to the dropped call was read"),
+            other => panic!("{:?}", other.map_err(|_| "a failed call")),
         }
     }
 }
