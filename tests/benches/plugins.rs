@@ -292,10 +292,14 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for row in &rows {
-        let ratio = row.wasm.p50.as_secs_f64() / row.native.p50.as_secs_f64().max(1e-9);
+        // A row without native logic to compare (the 0.1.0 fixture) shows none.
+        let (native, ratio) = match row.native.p50 {
+            Duration::ZERO => ("-".to_owned(), "-".to_owned()),
+            p50 => (micros(p50), format!("{:.1}x", row.wasm.p50.as_secs_f64() / p50.as_secs_f64())),
+        };
         let verdict = if row.wasm.p50 <= row.target { "met" } else { "MISSED" };
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1}x | {} {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} {} |",
             row.kind,
             row.input,
             micros(row.compile),
@@ -304,7 +308,7 @@ fn main() {
             micros(row.instantiate),
             micros(row.wasm.p50),
             micros(row.wasm.p99),
-            micros(row.native.p50),
+            native,
             ratio,
             micros(row.target),
             verdict,
