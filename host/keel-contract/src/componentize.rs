@@ -112,18 +112,8 @@ fn read_core_module(module: &[u8]) -> Result<CoreModule, ContractError> {
 }
 
 fn kind_of_core_module(exports: &[String]) -> Result<(Kind, Contract), ContractError> {
-    let mut found: Vec<(Kind, Contract)> = exports
-        .iter()
-        .filter_map(|export| export.split_once('#'))
-        .filter_map(|(interface, _)| Contract::of_interface(interface))
-        .collect();
-    found.sort_unstable();
-    found.dedup();
-    match found.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(ContractError::UnknownWorld(exports.to_vec())),
-        several => Err(ContractError::SeveralWorlds(several.iter().map(|(k, _)| k.world()).collect())),
-    }
+    let interfaces = exports.iter().filter_map(|export| export.split_once('#')).map(|(interface, _)| interface);
+    crate::inspect::the_one(interfaces.filter_map(Contract::of_interface), exports)
 }
 
 fn leb128_u32(out: &mut Vec<u8>, value: usize) {

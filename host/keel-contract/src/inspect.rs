@@ -15,15 +15,7 @@ impl Shape {
     /// The kind whose interface the component exports, if exactly one, and
     /// the contract version it speaks.
     pub fn kind(&self) -> Result<(Kind, Contract), ContractError> {
-        let mut found: Vec<(Kind, Contract)> =
-            self.exports.iter().filter_map(|export| Contract::of_interface(export)).collect();
-        found.sort_unstable();
-        found.dedup();
-        match found.as_slice() {
-            [one] => Ok(*one),
-            [] => Err(ContractError::UnknownWorld(self.exports.clone())),
-            several => Err(ContractError::SeveralWorlds(several.iter().map(|(k, _)| k.world()).collect())),
-        }
+        the_one(self.exports.iter().filter_map(|export| Contract::of_interface(export)), &self.exports)
     }
 
     /// Checks that the component fits `kind`'s world of the contract version
@@ -48,6 +40,22 @@ impl Shape {
                 needs: needs.to_vec(),
             })
         }
+    }
+}
+
+/// The one kind and contract version among `found`, the kind interfaces a
+/// module or component exports (repeats allowed), or why there is not one.
+pub(crate) fn the_one(
+    found: impl Iterator<Item = (Kind, Contract)>,
+    exports: &[String],
+) -> Result<(Kind, Contract), ContractError> {
+    let mut found: Vec<(Kind, Contract)> = found.collect();
+    found.sort_unstable();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(ContractError::UnknownWorld(exports.to_vec())),
+        several => Err(ContractError::SeveralWorlds(several.iter().map(|(kind, _)| kind.world()).collect())),
     }
 }
 

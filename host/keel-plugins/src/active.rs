@@ -62,23 +62,23 @@ pub enum AnyPlugin {
 }
 
 impl AnyPlugin {
-    pub fn info(&self) -> &PluginInfo {
+    /// What every kind tells about itself.
+    pub fn facade(&self) -> &dyn Facade {
         match self {
-            AnyPlugin::Acl(plugin) => plugin.info(),
-            AnyPlugin::Autopilot(plugin) => plugin.info(),
-            AnyPlugin::Scheduler(plugin) => plugin.info(),
-            AnyPlugin::License(plugin) => plugin.info(),
+            AnyPlugin::Acl(plugin) => plugin,
+            AnyPlugin::Autopilot(plugin) => plugin,
+            AnyPlugin::Scheduler(plugin) => plugin,
+            AnyPlugin::License(plugin) => plugin,
         }
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        self.facade().info()
     }
 
     /// The contract version the component speaks.
     pub fn contract(&self) -> crate::Contract {
-        match self {
-            AnyPlugin::Acl(plugin) => plugin.contract(),
-            AnyPlugin::Autopilot(plugin) => plugin.contract(),
-            AnyPlugin::Scheduler(plugin) => plugin.contract(),
-            AnyPlugin::License(plugin) => plugin.contract(),
-        }
+        self.facade().contract()
     }
 }
 

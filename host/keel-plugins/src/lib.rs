@@ -92,6 +92,13 @@ pub fn digest(component: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(component))
 }
 
+/// Wall-clock time in milliseconds since the Unix epoch: what `host.now-ms`
+/// answers plugins, and the time of shadow records and conformance cases.
+pub(crate) fn now_ms() -> u64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// A plugin's name and version, as it reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginInfo {

@@ -10,7 +10,6 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::active::Active;
 
@@ -89,7 +88,7 @@ impl Comparisons {
                 format!("failed: {error}")
             }
         };
-        let at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let at_ms = crate::now_ms();
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         recent.push_front(Disagreement { at_ms, input, active: format!("{active:?}"), shadow });
         recent.truncate(RECENT_DISAGREEMENTS);

@@ -144,10 +144,7 @@ async fn license_cases(plugin: &crate::LicensePlugin, samples: &Samples) -> Vec<
 /// The positive cases of a genuine license: valid now with features,
 /// refused for another product, refused after its expiration.
 async fn genuine_license(plugin: &crate::LicensePlugin, blob: &str, product: &str) -> Vec<Outcome> {
-    let now_ms = u64::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
-    )
-    .unwrap_or(u64::MAX);
+    let now_ms = crate::now_ms();
     let valid = match plugin.validate(blob, product, now_ms).await {
         license::LicenseVerdict::Valid(license) => Ok(license),
         other => Err(format!("the sample license was not valid: {other:?}")),

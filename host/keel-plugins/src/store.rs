@@ -1,8 +1,6 @@
 //! What each plugin instance's store holds: its name for the log, its
 //! memory cap, and the host imports it may call.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use crate::bindings::{v0_1, v0_2};
 
 /// The most log lines one call may write; more are dropped, so a chatty or
@@ -83,12 +81,6 @@ impl StoreData {
     }
 }
 
-/// `host.now-ms`: the system's wall clock.
-fn now_ms() -> u64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
-}
-
 /// The `host` interface of one contract version: the same functions in
 /// every version.
 macro_rules! impl_host {
@@ -107,7 +99,7 @@ macro_rules! impl_host {
             }
 
             fn now_ms(&mut self) -> u64 {
-                now_ms()
+                $crate::now_ms()
             }
         }
     )*};

@@ -78,26 +78,31 @@ pub(crate) struct Asked<'a> {
     pub(crate) now_ms: i64,
 }
 
-/// The plugin question a capability asks for `asked`'s request; `None` for
-/// the capabilities the host decides alone.
-fn request_for(need: Capability, context: &RequestContext<'_>, now_ms: i64) -> Option<Request> {
-    let (area, level) = match need {
+/// The area and level a capability asks the plugin about; `None` for the
+/// capabilities the host decides alone.
+fn question(need: Capability) -> Option<(Area, Level)> {
+    Some(match need {
         Capability::OperatorRead => (Area::Operator, Level::Read),
         Capability::OperatorWrite => (Area::Operator, Level::Write),
         Capability::AgentRead => (Area::Agent, Level::Read),
         Capability::AgentWrite => (Area::Agent, Level::Write),
         Capability::NodeRead => (Area::Node, Level::Read),
         Capability::None | Capability::Authenticated | Capability::Management => return None,
-    };
-    Some(Request {
+    })
+}
+
+/// The plugin's question in full: built only when no kept answer holds, so
+/// a cached check copies nothing of the request.
+fn request_for((area, level): (Area, Level), context: &RequestContext<'_>, now_ms: u64) -> Request {
+    Request {
         area,
         access: Access::Level(level),
         target: None,
         method: context.method.to_owned(),
         path: context.path.to_owned(),
         namespace: context.namespace.to_owned(),
-        now_ms: u64::try_from(now_ms).unwrap_or(0),
-    })
+        now_ms,
+    }
 }
 
 /// A plugin's answer while it holds.
@@ -237,8 +242,8 @@ impl AclGate {
         asked: &Asked<'_>,
     ) -> Result<bool, ApiError> {
         let need = asked.need;
-        let Some(request) = request_for(need, asked.request, asked.now_ms) else { return Ok(false) };
-        let now_ms = request.now_ms;
+        let Some(question) = question(need) else { return Ok(false) };
+        let now_ms = u64::try_from(asked.now_ms).unwrap_or(0);
         for _attempt in 0..2 {
             let acl = match self.compiled(view, plugin, key, policies).await {
                 Ok(acl) => acl,
@@ -248,6 +253,7 @@ impl AclGate {
             if let Some(answer) = kept.and_then(|kept| kept.at(now_ms)) {
                 return Ok(answer);
             }
+            let request = request_for(question, asked.request, now_ms);
             match plugin.check(&acl.compiled, &request).await {
                 Ok(verdict) => {
                     let mut answers = acl.answers.write().unwrap_or_else(PoisonError::into_inner);
@@ -387,20 +393,25 @@ mod tests {
     const CONTEXT: RequestContext<'static> =
         RequestContext { method: "PUT", path: "/v1/operator/scheduler/configuration", namespace: "ops" };
 
+    /// The plugin request `need` makes for [`CONTEXT`] at `now_ms`.
+    fn asked(need: Capability, now_ms: u64) -> Option<Request> {
+        question(need).map(|question| request_for(question, &CONTEXT, now_ms))
+    }
+
     #[test]
     fn only_plugin_capabilities_become_plugin_questions() {
-        let operator_write = request_for(Capability::OperatorWrite, &CONTEXT, 5).expect("a question");
+        let operator_write = asked(Capability::OperatorWrite, 5).expect("a question");
         assert!(matches!((operator_write.area, &operator_write.access), (Area::Operator, Access::Level(Level::Write))));
-        let node_read = request_for(Capability::NodeRead, &CONTEXT, 5).expect("a question");
+        let node_read = asked(Capability::NodeRead, 5).expect("a question");
         assert!(matches!((node_read.area, &node_read.access), (Area::Node, Access::Level(Level::Read))));
         for host_decides in [Capability::None, Capability::Authenticated, Capability::Management] {
-            assert!(request_for(host_decides, &CONTEXT, 5).is_none());
+            assert!(asked(host_decides, 5).is_none());
         }
     }
 
     #[test]
     fn questions_carry_the_request_and_its_time() {
-        let asked = request_for(Capability::AgentRead, &CONTEXT, 1_700).expect("a question");
+        let asked = asked(Capability::AgentRead, 1_700).expect("a question");
         assert_eq!(
             (asked.method.as_str(), asked.path.as_str(), asked.namespace.as_str(), asked.now_ms),
             ("PUT", "/v1/operator/scheduler/configuration", "ops", 1_700)

@@ -27,7 +27,6 @@ type AclWorld = Versioned<v0_1::acl::AclPolicy, v0_2::acl::AclPolicy>;
 /// it for a `GET /` in the `default` namespace now: for tests, benchmarks
 /// and the conformance cases.
 pub fn question(area: Area, access: Access) -> Request {
-    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     Request {
         area,
         access,
@@ -35,7 +34,7 @@ pub fn question(area: Area, access: Access) -> Request {
         method: "GET".into(),
         path: "/".into(),
         namespace: "default".into(),
-        now_ms: u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+        now_ms: crate::now_ms(),
     }
 }
 
