@@ -3,6 +3,9 @@
 //! behaviour of each default plugin is unit-tested in its own crate; here
 //! the contract is checked across the wasm boundary.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use keel_plugins::smoke::Samples;
 use keel_plugins::{Contract, PluginError, Runtime, RuntimeConfig, acl, autopilot, license, scheduler};
 use keel_tests::{fixture, inputs, plugin};
@@ -188,8 +191,9 @@ async fn scheduler_world_contract() {
     let algorithm = runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("scheduler-default loads");
     let nodes: Vec<scheduler::Node> =
         (0..10).map(|i| keel_plugins::smoke::node(&format!("node-{i:02}"), 1000)).collect();
+    let set = node_set(&nodes);
 
-    let plan = algorithm.place(&scheduler_config(), &group(25, 500), &nodes).await.expect("placement runs");
+    let plan = algorithm.place(&scheduler_config(), &group(25, 500), &set).await.expect("placement runs");
     assert_eq!(plan.placements.len() as u32 + plan.failed, 25);
     assert_eq!(plan.placements.len(), 20, "ten nodes of 1000 MHz hold twenty 500 MHz allocations");
     for node in &nodes {
@@ -205,7 +209,7 @@ async fn scheduler_world_contract() {
         operand: "=".into(),
         rtarget: "windows".into(),
     });
-    let plan = algorithm.place(&scheduler_config(), &windows_only, &nodes).await.expect("placement runs");
+    let plan = algorithm.place(&scheduler_config(), &windows_only, &set).await.expect("placement runs");
     assert!(plan.placements.is_empty());
     assert_eq!(plan.failed, 1);
     let failure = plan.failure.expect("a filtered placement says why");
@@ -253,14 +257,14 @@ async fn the_default_plugins_pass_the_install_smoke_cases() {
 
 /// Both contract versions in one runtime, ACL: the 0.1.0 fixture's `bool`
 /// comes back through the host's adapter as a verdict with no lifetime,
-/// the 0.2.0 default plugin gives its own verdict, and calls to the two
+/// the 0.3.0 default plugin gives its own verdict, and calls to the two
 /// interleave without either affecting the other.
 #[tokio::test]
 async fn acl_plugins_of_both_contracts_answer_side_by_side() {
     let runtime = runtime();
     let old = runtime.load_acl(&fixture("acl-never-write"), &[]).expect("the 0.1.0 fixture loads");
     let new = runtime.load_acl(&plugin("acl-nomad"), &[]).expect("acl-nomad loads");
-    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_3));
     let writer = acl::Policy { name: "ops".into(), rules: r#"operator { policy = "write" }"#.into() };
     let (old_token, new_token) = (
         old.compile(std::slice::from_ref(&writer)).await.expect("compiles"),
@@ -297,13 +301,13 @@ fn with_replica() -> autopilot::Cluster {
 /// Both contract versions in one runtime, autopilot: `read-replica` reaches
 /// the 0.1.0 plugin as the tag it reads, its tuple actions come back as
 /// planned actions with their reasons, and its health records get reasons
-/// from their verdicts; the 0.2.0 default plugin reads the field itself.
+/// from their verdicts; the 0.3.0 default plugin reads the field itself.
 #[tokio::test]
 async fn autopilot_plugins_of_both_contracts_answer_side_by_side() {
     let runtime = runtime();
     let old = runtime.load_autopilot(&fixture("v01-autopilot"), &[]).expect("the 0.1.0 fixture loads");
     let new = runtime.load_autopilot(&plugin("autopilot-default"), &[]).expect("autopilot-default loads");
-    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_3));
     let mut cluster = with_replica();
     cluster.servers[1].gossip_status = autopilot::GossipStatus::Failed;
 
@@ -324,26 +328,109 @@ async fn autopilot_plugins_of_both_contracts_answer_side_by_side() {
     assert_eq!(failed.reason, "gossip status failed");
 }
 
-/// Both contract versions in one runtime, scheduler: the 0.1.0 first-fit
-/// fixture and the default plugin both place what fits and report what
-/// does not with the same failure record.
+fn node_set(nodes: &[scheduler::Node]) -> scheduler::NodeSet {
+    scheduler::NodeSet::of(nodes.iter().cloned()).expect("node ids are not empty")
+}
+
+/// Every contract version in one runtime, scheduler: the 0.1.0 first-fit
+/// fixture, the 0.2.0 smallest-name fixture (both given every node on
+/// every call) and the default plugin (which keeps the set) all place what
+/// fits and report what does not with the same failure record.
 #[tokio::test]
-async fn scheduler_plugins_of_both_contracts_answer_side_by_side() {
+async fn scheduler_plugins_of_every_contract_answer_side_by_side() {
     let runtime = runtime();
-    let old = runtime.load_scheduler(&fixture("v01-scheduler"), &[]).expect("the 0.1.0 fixture loads");
-    let new = runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("scheduler-default loads");
-    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    let v01 = runtime.load_scheduler(&fixture("v01-scheduler"), &[]).expect("the 0.1.0 fixture loads");
+    let v02 = runtime.load_scheduler(&fixture("v02-scheduler"), &[]).expect("the 0.2.0 fixture loads");
+    let v03 = runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("scheduler-default loads");
+    assert_eq!([v01.contract(), v02.contract(), v03.contract()], Contract::ALL);
     let nodes: Vec<scheduler::Node> = (1..=2).map(|n| keel_plugins::smoke::node(&format!("node-{n}"), 1000)).collect();
-    for placer in [&old, &new] {
-        let plan = placer.place(&scheduler_config(), &group(3, 500), &nodes).await.expect("places");
+    let set = node_set(&nodes);
+    for placer in [&v01, &v02, &v03] {
+        let plan = placer.place(&scheduler_config(), &group(3, 500), &set).await.expect("places");
         assert_eq!((plan.placements.len(), plan.failed), (3, 0), "{}", placer.info().name);
         assert!(plan.placements.iter().all(|p| p.node_id.starts_with("node-") && p.preempted.is_empty()));
-        let plan = placer.place(&scheduler_config(), &group(1, 5_000), &nodes).await.expect("answers");
+        let plan = placer.place(&scheduler_config(), &group(1, 5_000), &set).await.expect("answers");
         assert_eq!((plan.placements.len(), plan.failed), (0, 1), "{}", placer.info().name);
         let failure = plan.failure.expect("says why");
         assert_eq!(failure.nodes_evaluated, 2, "{}", placer.info().name);
         assert!(failure.dimension_exhausted.iter().any(|(dimension, n)| dimension == "cpu" && *n == 2));
     }
+    assert_eq!(set.copies(), 1, "only the 0.3.0 plugin keeps a copy, in the one instance it ran in");
+}
+
+/// A custom rule changes where work lands: the smallest-name fixture puts
+/// one allocation on `aaa` (the smallest name, the busiest node), where the
+/// default binpack puts it on the node whose fit scores best.
+#[tokio::test]
+async fn a_custom_scheduler_rule_changes_placements() {
+    let runtime = runtime();
+    let custom = runtime.load_scheduler(&fixture("v02-scheduler"), &[]).expect("the 0.2.0 fixture loads");
+    let default = runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("scheduler-default loads");
+    let named = |id: &str, name: &str, cpu_mhz: u64| {
+        let mut node = keel_plugins::smoke::node(id, cpu_mhz);
+        node.name = name.into();
+        node
+    };
+    let set = node_set(&[named("n1", "zzz", 1_000), named("n2", "aaa", 8_000)]);
+    let on = |plan: scheduler::Plan| plan.placements.into_iter().map(|p| p.node_id).collect::<Vec<_>>();
+    let placed = custom.place(&scheduler_config(), &group(1, 500), &set).await.expect("places");
+    assert_eq!(on(placed), ["n2"], "the node named aaa");
+    let placed = default.place(&scheduler_config(), &group(1, 500), &set).await.expect("places");
+    assert_eq!(on(placed), ["n1"], "binpack: the fuller fit");
+}
+
+/// The 0.3.0 node set: the copy a plugin instance keeps follows every
+/// change the host makes between placements (a node removed, one gone
+/// down, one added), in every instance that keeps one.
+#[tokio::test]
+async fn a_kept_node_set_follows_every_change_in_every_instance() {
+    let runtime = runtime();
+    let algorithm = Arc::new(runtime.load_scheduler(&plugin("scheduler-default"), &[]).expect("loads"));
+    let nodes: Vec<scheduler::Node> = (1..=3).map(|n| keel_plugins::smoke::node(&format!("node-{n}"), 1000)).collect();
+    let set = Arc::new(tokio::sync::RwLock::new(node_set(&nodes)));
+    // Sixteen placements at once, so that several instances place and keep copies.
+    let place_everywhere = |count: u32| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                let (algorithm, set) = (Arc::clone(&algorithm), Arc::clone(&set));
+                tokio::spawn(async move {
+                    let set = set.read().await;
+                    let plan = algorithm.place(&scheduler_config(), &group(count, 500), &set).await.expect("places");
+                    plan.placements.into_iter().map(|p| p.node_id).collect::<BTreeSet<_>>()
+                })
+            })
+            .collect();
+        async move {
+            let mut used = Vec::new();
+            for handle in handles {
+                used.push(handle.await.expect("joins"));
+            }
+            used
+        }
+    };
+    let used: BTreeSet<String> = place_everywhere(6).await.into_iter().flatten().collect();
+    assert_eq!(used.len(), 3, "six allocations of half a node fill all three: {used:?}");
+    let copies = set.read().await.copies();
+    assert!(copies >= 1, "each instance that placed keeps a copy");
+
+    {
+        let mut set = set.write().await;
+        assert!(set.remove("node-1"));
+        assert!(!set.remove("node-1"), "removed once");
+        let mut down = nodes[1].clone();
+        down.status = scheduler::NodeStatus::Down;
+        set.upsert(down).expect("an id");
+        set.upsert(keel_plugins::smoke::node("node-4", 1000)).expect("an id");
+        let mut nameless = keel_plugins::smoke::node("", 1000);
+        nameless.name = "nameless".into();
+        let refused = set.upsert(nameless).expect_err("an empty id is refused");
+        assert!(refused.contains("empty id"), "{refused}");
+        assert_eq!(set.len(), 3);
+    }
+    for nodes in place_everywhere(4).await {
+        assert_eq!(nodes, ["node-3".to_owned(), "node-4".to_owned()].into(), "only the nodes still up");
+    }
+    assert!(set.read().await.copies() >= copies, "no copy was thrown away");
 }
 
 /// Both contract versions in one runtime, license: each error variant of
@@ -356,7 +443,7 @@ async fn license_plugins_of_both_contracts_answer_side_by_side() {
     let new = runtime
         .load_kind(keel_plugins::Kind::License, &plugin("license-ed25519"), &inputs::license_settings())
         .expect("license-ed25519 loads");
-    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_2));
+    assert_eq!((old.contract(), new.contract()), (Contract::V0_1, Contract::V0_3));
     let keel_plugins::AnyPlugin::License(validator) = &old else { panic!("a license plugin") };
     let blob = "fixture-license:nomad:4000000000000";
     match validator.validate(blob, "nomad", 1_800_000_000_000).await {
@@ -407,7 +494,7 @@ async fn a_validator_that_refuses_everything_fails_the_positive_cases() {
 #[test]
 fn every_guest_in_the_tree_is_loaded_by_a_test() {
     const TESTED_PLUGINS: [&str; 4] = ["acl-nomad", "autopilot-default", "license-ed25519", "scheduler-default"];
-    const TESTED_FIXTURES: [&str; 10] = [
+    const TESTED_FIXTURES: [&str; 11] = [
         "acl-never-write",
         "autopilot-faults-later",
         "endless-loop",
@@ -417,6 +504,7 @@ fn every_guest_in_the_tree_is_loaded_by_a_test() {
         "v01-autopilot",
         "v01-license",
         "v01-scheduler",
+        "v02-scheduler",
         "wrong-world",
     ];
     let crates_in = |dir: &str| {

@@ -17,7 +17,7 @@ fn version_names_the_plugin_contract() {
     let output = keel(&["version"]);
     assert!(output.status.success());
     let printed = stdout(&output);
-    assert!(printed.contains("plugin contracts keel:plugin@0.1.0, keel:plugin@0.2.0"), "{printed}");
+    assert!(printed.contains("plugin contracts keel:plugin@0.1.0, keel:plugin@0.2.0, keel:plugin@0.3.0"), "{printed}");
 }
 
 #[test]
@@ -30,7 +30,7 @@ fn plugin_check_accepts_every_default_plugin() {
         assert!(printed.contains(&format!("world:    {}", kind.world())), "{printed}");
         assert!(printed.contains(&format!("name:     {}", kind.default_plugin())), "{printed}");
         assert!(printed.contains("version:  "), "{printed}");
-        assert!(printed.contains("contract: keel:plugin@0.2.0"), "{printed}");
+        assert!(printed.contains("contract: keel:plugin@0.3.0"), "{printed}");
     }
     // The tree's 0.1.0 plugin is named as one.
     let old = fixture_path("acl-never-write");

@@ -120,7 +120,7 @@ fn walk_through(home: &Path) -> (Agent, PathBuf, Duration) {
     for line in steps {
         let printed = shell.run(line);
         if line.starts_with("keel plugin test") {
-            assert!(printed.contains("contract: keel:plugin@0.2.0") && printed.contains("cases passed"), "{printed}");
+            assert!(printed.contains("contract: keel:plugin@0.3.0") && printed.contains("cases passed"), "{printed}");
         }
     }
     let args = agent_line.strip_prefix("keel agent ").expect("the last line starts the agent");
@@ -164,7 +164,7 @@ fn the_readme_walk_through_runs_and_writes_stop_when_the_window_closes() {
     let (management, token) = give_a_token(&dir);
     let plugins = agent.request("GET", "/v1/agent/plugins", &[("X-Nomad-Token", &management)], b"").json();
     let acl = plugins.as_array().expect("a list").iter().find(|p| p["Kind"] == "acl").expect("an acl entry").clone();
-    assert_eq!((acl["Name"].as_str(), acl["Contract"].as_str()), (Some("business-hours"), Some("keel:plugin@0.2.0")));
+    assert_eq!((acl["Name"].as_str(), acl["Contract"].as_str()), (Some("business-hours"), Some("keel:plugin@0.3.0")));
     assert_eq!(acl["Source"], "configured", "{plugins}");
 
     let as_token = [("X-Nomad-Token", token.as_str())];

@@ -125,7 +125,7 @@ fn forbidden_import_is_refused_at_load() {
     match runtime.load_license(&fixture("forbidden-import"), &[]) {
         Err(PluginError::Contract { source: ContractError::ForbiddenImport { import, allowed }, .. }) => {
             assert_eq!(import, "fixture:forbidden-import/sockets");
-            assert_eq!(allowed, "keel:plugin/host@0.2.0", "the host interface of the contract it speaks");
+            assert_eq!(allowed, "keel:plugin/host@0.3.0", "the host interface of the contract it speaks");
         }
         other => panic!("forbidden import loaded: {:?}", other.err()),
     }

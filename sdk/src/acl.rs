@@ -66,7 +66,7 @@ impl Verdict {
 #[macro_export]
 macro_rules! export_acl_policy {
     ($plugin:ty) => {
-        $crate::__keel_export!($plugin, acl, __export_keel_plugin_acl_0_2_0_cabi);
+        $crate::__keel_export!($plugin, acl, __export_keel_plugin_acl_0_3_0_cabi);
     };
 }
 

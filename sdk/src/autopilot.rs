@@ -33,7 +33,7 @@ pub trait AutopilotStrategy: Plugin {
 #[macro_export]
 macro_rules! export_autopilot_strategy {
     ($plugin:ty) => {
-        $crate::__keel_export!($plugin, autopilot, __export_keel_plugin_autopilot_0_2_0_cabi);
+        $crate::__keel_export!($plugin, autopilot, __export_keel_plugin_autopilot_0_3_0_cabi);
     };
 }
 

@@ -11,10 +11,10 @@ wit_bindgen::generate!({
     inline: "
         package keel:sdk;
         world all-kinds {
-            include keel:plugin/acl-policy@0.2.0;
-            include keel:plugin/autopilot-strategy@0.2.0;
-            include keel:plugin/scheduler-algorithm@0.2.0;
-            include keel:plugin/license-validator@0.2.0;
+            include keel:plugin/acl-policy@0.3.0;
+            include keel:plugin/autopilot-strategy@0.3.0;
+            include keel:plugin/scheduler-algorithm@0.3.0;
+            include keel:plugin/license-validator@0.3.0;
         }
     ",
     path: "../wit",

@@ -18,7 +18,7 @@
 //! - a native mode: off `wasm32`, the host imports are served by this crate
 //!   (see [`testing`]), so a plugin's logic is tested with plain `cargo test`.
 //!
-//! The crate owns the guest side of the `keel:plugin@0.2.0` contract in
+//! The crate owns the guest side of the `keel:plugin@0.3.0` contract in
 //! `wit/`. It depends on wit-bindgen only and must stay buildable for
 //! `wasm32-unknown-unknown` without WASI.
 //!

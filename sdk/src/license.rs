@@ -31,7 +31,7 @@ pub trait LicenseValidator: Plugin {
 #[macro_export]
 macro_rules! export_license_validator {
     ($plugin:ty) => {
-        $crate::__keel_export!($plugin, license, __export_keel_plugin_license_0_2_0_cabi);
+        $crate::__keel_export!($plugin, license, __export_keel_plugin_license_0_3_0_cabi);
     };
 }
 

@@ -128,7 +128,7 @@ macro_rules! __keel_export {
             #[cfg(target_arch = "wasm32")]
             type KeelExport = $crate::__private::Adapter<$plugin>;
             #[cfg(target_arch = "wasm32")]
-            $crate::__export_keel_plugin_lifecycle_0_2_0_cabi!(
+            $crate::__export_keel_plugin_lifecycle_0_3_0_cabi!(
                 KeelExport with_types_in $crate::bindings::exports::keel::plugin::lifecycle
             );
             #[cfg(target_arch = "wasm32")]

@@ -36,6 +36,9 @@ struct Percentiles {
     p99: Duration,
 }
 
+/// The native column of a row whose logic has no native build.
+const NO_NATIVE: Percentiles = Percentiles { p50: Duration::ZERO, p99: Duration::ZERO };
+
 /// Times `CALLS` runs of `call` after a warm-up and returns p50 and p99.
 fn time_calls(mut call: impl FnMut()) -> Percentiles {
     for _ in 0..CALLS / 10 {
@@ -167,7 +170,7 @@ fn acl_row() -> Row {
 }
 
 /// One operator-read question with a one-policy token, through a plugin
-/// of each contract version: `acl-nomad` (0.2.0, a verdict back) and the
+/// of two contract versions: `acl-nomad` (0.3.0, a verdict back) and the
 /// `acl-never-write` fixture (0.1.0, through the host's adapter). Both
 /// rules are a lookup; the difference is the contract's cost.
 fn acl_contract_rows() -> [Row; 2] {
@@ -196,9 +199,9 @@ fn acl_contract_rows() -> [Row; 2] {
         );
         time_calls(|| assert!(token.allowed(std::hint::black_box(&asked)).allow))
     };
-    let no_native = || Percentiles { p50: Duration::ZERO, p99: Duration::ZERO };
+    let no_native = || NO_NATIVE;
     [
-        row("acl 0.2.0", plugin("acl-nomad"), native_nomad),
+        row("acl 0.3.0", plugin("acl-nomad"), native_nomad),
         row("acl 0.1.0 (adapted)", keel_tests::fixture("acl-never-write"), no_native),
     ]
 }
@@ -224,25 +227,52 @@ fn autopilot_row() -> Row {
     row
 }
 
-fn scheduler_row() -> Row {
+/// The default scheduler (0.3.0: the node set kept in the plugin, so a call
+/// lowers only the group) over `nodes` nodes, and natively.
+fn scheduler_row(input: &'static str, nodes: u64, count: u32, target: Duration) -> Row {
     let loader = Loader {
         component: plugin("scheduler-default"),
         settings: Vec::new(),
         load: Runtime::load_scheduler,
         metrics: SchedulerPlugin::metrics,
     };
-    let (config, group, nodes) = inputs::scheduler_placement();
-    let mut row =
-        loader.measure("scheduler", "place 3 allocs over 100 nodes", Duration::from_micros(500), |algorithm| {
-            assert_eq!(block_on(algorithm.place(&config, &group, &nodes)).expect("places").failed, 0);
-        });
+    let (config, group, node_list) = inputs::scheduler_placement(nodes, count);
+    let set = keel_plugins::scheduler::NodeSet::of(node_list).expect("ids");
+    let mut row = loader.measure("scheduler", input, target, |algorithm| {
+        assert_eq!(block_on(algorithm.place(&config, &group, &set)).expect("places").failed, 0);
+    });
 
     use keel_sdk::scheduler::SchedulerAlgorithm;
     let native_algorithm = scheduler_default::DefaultScheduler::configure(&[]).expect("configures");
-    let (native_config, native_group, native_nodes) = inputs::native::scheduler_placement();
+    let (native_config, native_group, native_nodes) = inputs::native::scheduler_placement(nodes, count);
+    let native_nodes: keel_sdk::scheduler::Nodes = native_nodes.into_iter().collect();
     row.native = time_calls(|| {
         native_algorithm.place(&native_config, &native_group, std::hint::black_box(&native_nodes)).expect("places");
     });
+    row
+}
+
+/// The 0.2.0 smallest-name fixture over the same thousand nodes: a plugin
+/// of a contract without a node set is given every node on every call,
+/// which is what every placement cost before 0.3.0.
+fn scheduler_stateless_row() -> Row {
+    let loader = Loader {
+        component: keel_tests::fixture("v02-scheduler"),
+        settings: Vec::new(),
+        load: Runtime::load_scheduler,
+        metrics: SchedulerPlugin::metrics,
+    };
+    let (config, group, node_list) = inputs::scheduler_placement(1_000, 10);
+    let set = keel_plugins::scheduler::NodeSet::of(node_list).expect("ids");
+    let mut row = loader.measure(
+        "scheduler 0.2.0 (adapted)",
+        "place 10 allocs over 1,000 nodes",
+        Duration::from_micros(200),
+        |algorithm| {
+            assert_eq!(block_on(algorithm.place(&config, &group, &set)).expect("places").failed, 0);
+        },
+    );
+    row.native = NO_NATIVE;
     row
 }
 
@@ -285,7 +315,16 @@ fn micros(duration: Duration) -> String {
 fn main() {
     // `cargo bench` passes `--bench`; any other argument filters nothing.
     let [acl_02, acl_01] = acl_contract_rows();
-    let rows = [acl_row(), acl_02, acl_01, autopilot_row(), scheduler_row(), license_row()];
+    let rows = [
+        acl_row(),
+        acl_02,
+        acl_01,
+        autopilot_row(),
+        scheduler_row("place 3 allocs over 100 nodes", 100, 3, Duration::from_micros(500)),
+        scheduler_row("place 10 allocs over 1,000 nodes", 1_000, 10, Duration::from_micros(200)),
+        scheduler_stateless_row(),
+        license_row(),
+    ];
     println!();
     println!(
         "| kind | call | compile | cold load | cached load | instantiate | wasm p50 | wasm p99 | native p50 | wasm/native | target p50 |"

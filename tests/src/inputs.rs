@@ -93,13 +93,13 @@ macro_rules! autopilot_cluster {
 }
 
 macro_rules! scheduler_placement {
-    ($t:path) => {{
+    ($t:path, $nodes:expr, $count:expr) => {{
         use $t as t;
         let resources = |cpu_mhz, memory_mb, disk_mb| t::Resources { cpu_mhz, memory_mb, disk_mb };
-        let nodes = (0..100u64)
+        let nodes = (0..$nodes)
             .map(|n| t::Node {
-                id: format!("node-{n:03}"),
-                name: format!("client-{n:03}"),
+                id: format!("node-{n:04}"),
+                name: format!("client-{n:04}"),
                 datacenter: format!("dc{}", n % 3 + 1),
                 node_pool: "default".into(),
                 node_class: if n % 2 == 0 { "compute".into() } else { "storage".into() },
@@ -128,7 +128,7 @@ macro_rules! scheduler_placement {
             name: "frontend".into(),
             job_type: t::JobType::Service,
             priority: 50,
-            count: 3,
+            count: $count,
             resources: resources(1_000, 2_048, 5_000),
             datacenters: vec!["dc1".into(), "dc2".into()],
             node_pool: "default".into(),
@@ -162,9 +162,13 @@ pub fn autopilot_cluster() -> keel_plugins::autopilot::Cluster {
     autopilot_cluster!(keel_plugins::autopilot)
 }
 
-pub fn scheduler_placement()
--> (keel_plugins::scheduler::Config, keel_plugins::scheduler::TaskGroup, Vec<keel_plugins::scheduler::Node>) {
-    scheduler_placement!(keel_plugins::scheduler)
+/// A group of `count` allocations and `nodes` nodes (ids `node-000`...,
+/// in three datacenters, up to seven allocations each) to place it on.
+pub fn scheduler_placement(
+    nodes: u64,
+    count: u32,
+) -> (keel_plugins::scheduler::Config, keel_plugins::scheduler::TaskGroup, Vec<keel_plugins::scheduler::Node>) {
+    scheduler_placement!(keel_plugins::scheduler, nodes, count)
 }
 
 /// The same inputs as `keel_sdk` types, for calling plugin crates natively.
@@ -183,9 +187,11 @@ pub mod native {
         autopilot_cluster!(keel_sdk::autopilot)
     }
 
-    pub fn scheduler_placement()
-    -> (keel_sdk::scheduler::Config, keel_sdk::scheduler::TaskGroup, Vec<keel_sdk::scheduler::Node>) {
-        scheduler_placement!(keel_sdk::scheduler)
+    pub fn scheduler_placement(
+        nodes: u64,
+        count: u32,
+    ) -> (keel_sdk::scheduler::Config, keel_sdk::scheduler::TaskGroup, Vec<keel_sdk::scheduler::Node>) {
+        scheduler_placement!(keel_sdk::scheduler, nodes, count)
     }
 }
 

@@ -138,7 +138,7 @@ pub struct AgentPlugin {
     pub kind: String,
     pub name: String,
     pub version: String,
-    /// The contract package the component speaks, e.g. `keel:plugin@0.2.0`.
+    /// The contract package the component speaks, e.g. `keel:plugin@0.3.0`.
     #[serde(default)]
     pub contract: String,
     pub digest: String,

@@ -26,7 +26,7 @@ pub struct NewOptions {
 }
 
 /// The SDK and contract files, as this binary was built with them.
-const SDK_FILES: [(&str, &str); 12] = [
+const SDK_FILES: [(&str, &str); 13] = [
     ("vendor/keel-sdk/src/lib.rs", include_str!("../../../sdk/src/lib.rs")),
     ("vendor/keel-sdk/src/acl.rs", include_str!("../../../sdk/src/acl.rs")),
     ("vendor/keel-sdk/src/autopilot.rs", include_str!("../../../sdk/src/autopilot.rs")),
@@ -39,6 +39,7 @@ const SDK_FILES: [(&str, &str); 12] = [
     ("vendor/keel-sdk/src/version.rs", include_str!("../../../sdk/src/version.rs")),
     ("vendor/wit/plugin.wit", include_str!("../../../wit/plugin.wit")),
     ("vendor/wit/0.1.0/plugin.wit", include_str!("../../../wit/0.1.0/plugin.wit")),
+    ("vendor/wit/0.2.0/plugin.wit", include_str!("../../../wit/0.2.0/plugin.wit")),
 ];
 
 /// The workspace's lock file: cargo keeps the versions of what the new

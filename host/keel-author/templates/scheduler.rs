@@ -1,13 +1,15 @@
 //! {{name}}: a scheduler that places each allocation on the first node
-//! with room for it.
+//! (in id order) with room for it.
 //!
+//! The SDK keeps the host's nodes in the plugin between calls and applies
+//! the host's changes before each one, so `place` sees them as `Nodes`.
 //! Only ready, eligible nodes of the group's datacenters and node pool are
 //! considered. A node's room is its capacity minus its reservations and the
 //! allocations already on it, in CPU, memory and disk. Nothing is
 //! preempted. Allocations that fit nowhere are counted as failed.
 
 use keel_sdk::scheduler::{
-    Config, Failure, Node, NodeStatus, Placement, Plan, Resources, SchedulerAlgorithm, TaskGroup,
+    Config, Failure, Node, NodeStatus, Nodes, Placement, Plan, Resources, SchedulerAlgorithm, TaskGroup,
 };
 use keel_sdk::{Plugin, PluginInfo};
 
@@ -24,7 +26,7 @@ impl Plugin for FirstFit {
 }
 
 impl SchedulerAlgorithm for FirstFit {
-    fn place(&self, _config: &Config, group: &TaskGroup, nodes: &[Node]) -> Result<Plan, String> {
+    fn place(&self, _config: &Config, group: &TaskGroup, nodes: &Nodes) -> Result<Plan, String> {
         let feasible = |node: &&Node| {
             node.status == NodeStatus::Ready
                 && node.eligible
@@ -129,7 +131,8 @@ mod tests {
 
     #[test]
     fn fills_the_first_node_before_the_next() {
-        let plan = FirstFit.place(&config(), &group(3, 400), &[node("a", 1_000), node("b", 1_000)]).expect("a plan");
+        let nodes = Nodes::from_iter([node("a", 1_000), node("b", 1_000)]);
+        let plan = FirstFit.place(&config(), &group(3, 400), &nodes).expect("a plan");
         let nodes: Vec<&str> = plan.placements.iter().map(|p| p.node_id.as_str()).collect();
         assert_eq!(nodes, ["a", "a", "b"]);
         assert_eq!(plan.failed, 0);
@@ -139,7 +142,7 @@ mod tests {
     fn what_fits_nowhere_is_counted_as_failed() {
         let mut down = node("down", 10_000);
         down.status = NodeStatus::Down;
-        let plan = FirstFit.place(&config(), &group(3, 600), &[node("a", 1_000), down]).expect("a plan");
+        let plan = FirstFit.place(&config(), &group(3, 600), &Nodes::from_iter([node("a", 1_000), down])).expect("a plan");
         assert_eq!((plan.placements.len(), plan.failed), (1, 2));
         assert!(plan.failure.is_some());
     }

@@ -9,7 +9,7 @@ use crate::{Contract, ContractError, Kind};
 /// Builds a plugin component from a core module.
 ///
 /// The module's world and contract version are found from its exports
-/// (`keel:plugin/acl@0.2.0#...` means `acl-policy` of 0.2.0), any
+/// (`keel:plugin/acl@0.3.0#...` means `acl-policy` of 0.3.0), any
 /// component-type metadata the module carries is replaced with that world
 /// from the version's WIT, and a module that imports anything but that
 /// version's `host` interface is refused. The output depends only on the input

@@ -13,22 +13,25 @@ use crate::Kind;
 pub enum Contract {
     /// `keel:plugin@0.1.0`, in `wit/0.1.0/`.
     V0_1,
-    /// `keel:plugin@0.2.0`, in `wit/`.
+    /// `keel:plugin@0.2.0`, in `wit/0.2.0/`.
     V0_2,
+    /// `keel:plugin@0.3.0`, in `wit/`.
+    V0_3,
 }
 
 impl Contract {
     /// Every version the host loads, oldest first.
-    pub const ALL: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+    pub const ALL: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
 
     /// The version new plugins are written against.
-    pub const CURRENT: Contract = Contract::V0_2;
+    pub const CURRENT: Contract = Contract::V0_3;
 
     /// The package's semantic version, such as `0.2.0`.
     pub fn version(self) -> &'static str {
         match self {
             Contract::V0_1 => "0.1.0",
             Contract::V0_2 => "0.2.0",
+            Contract::V0_3 => "0.3.0",
         }
     }
 
@@ -41,7 +44,8 @@ impl Contract {
     pub fn wit(self) -> &'static str {
         match self {
             Contract::V0_1 => include_str!("../../../wit/0.1.0/plugin.wit"),
-            Contract::V0_2 => include_str!("../../../wit/plugin.wit"),
+            Contract::V0_2 => include_str!("../../../wit/0.2.0/plugin.wit"),
+            Contract::V0_3 => include_str!("../../../wit/plugin.wit"),
         }
     }
 
@@ -103,7 +107,8 @@ mod tests {
         assert_eq!(Contract::V0_2.interface(Kind::Acl), "keel:plugin/acl@0.2.0");
         assert_eq!(Contract::V0_1.host_interface(), "keel:plugin/host@0.1.0");
         assert_eq!(Contract::of_interface("keel:plugin/license@0.1.0"), Some((Kind::License, Contract::V0_1)));
-        assert_eq!(Contract::of_interface("keel:plugin/acl@0.3.0"), None);
+        assert_eq!(Contract::of_interface("keel:plugin/scheduler@0.3.0"), Some((Kind::Scheduler, Contract::V0_3)));
+        assert_eq!(Contract::of_interface("keel:plugin/acl@0.4.0"), None);
         assert_eq!(Contract::of_interface("keel:plugin/lifecycle@0.2.0"), None);
     }
 }

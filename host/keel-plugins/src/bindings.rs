@@ -2,9 +2,9 @@
 //! one per world inside it. Each version's `host` import is generated once,
 //! in its `acl` module, and shared by its other worlds.
 
-/// `keel:plugin@0.2.0`, the current contract: its types are the host's,
+/// `keel:plugin@0.3.0`, the current contract: its types are the host's,
 /// comparable for tests.
-pub mod v0_2 {
+pub mod v0_3 {
     pub mod acl {
         wasmtime::component::bindgen!({
             path: "../../wit",
@@ -41,7 +41,37 @@ pub mod v0_2 {
     }
 }
 
-/// `keel:plugin@0.1.0`, frozen: components of it are adapted (`adapt.rs`).
+/// `keel:plugin@0.2.0`, frozen: components of it are adapted (`adapt/`).
+pub mod v0_2 {
+    pub mod acl {
+        wasmtime::component::bindgen!({ path: "../../wit/0.2.0", world: "acl-policy" });
+    }
+
+    pub mod autopilot {
+        wasmtime::component::bindgen!({
+            path: "../../wit/0.2.0",
+            world: "autopilot-strategy",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+        });
+    }
+
+    pub mod scheduler {
+        wasmtime::component::bindgen!({
+            path: "../../wit/0.2.0",
+            world: "scheduler-algorithm",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+        });
+    }
+
+    pub mod license {
+        wasmtime::component::bindgen!({
+            path: "../../wit/0.2.0",
+            world: "license-validator",
+            with: { "keel:plugin/host": super::acl::keel::plugin::host },
+        });
+    }
+}
+/// `keel:plugin@0.1.0`, frozen: components of it are adapted (`adapt/`).
 pub mod v0_1 {
     pub mod acl {
         wasmtime::component::bindgen!({ path: "../../wit/0.1.0", world: "acl-policy" });

@@ -35,16 +35,32 @@ pub(crate) trait World: Sized + Send + 'static {
     ) -> wasmtime::Result<Result<(), String>>;
 }
 
-/// A world of either contract version: `Old` components are adapted by
-/// their facade, `New` ones speak the host's own types.
-pub(crate) enum Versioned<Old, New> {
-    Old(Old),
-    New(New),
+/// A world of any contract version: components of the older ones are
+/// adapted by their facade, those of the current one speak the host's own
+/// types.
+pub(crate) enum Versioned<V1, V2, V3> {
+    V0_1(V1),
+    V0_2(V2),
+    V0_3(V3),
 }
 
-impl<Old: World, New: World> World for Versioned<Old, New> {
-    const KIND: Kind = New::KIND;
-    type Pre = Versioned<Old::Pre, New::Pre>;
+/// `$call` with `$world` bound to the bindings of whichever version
+/// `$bindings` is, for calls written once for every version (their
+/// arguments and answers pass through [`Adapt`](crate::adapt::Adapt)).
+macro_rules! any_version {
+    ($bindings:expr, $world:ident => $call:expr) => {
+        match $bindings {
+            $crate::instance::Versioned::V0_1($world) => $call,
+            $crate::instance::Versioned::V0_2($world) => $call,
+            $crate::instance::Versioned::V0_3($world) => $call,
+        }
+    };
+}
+pub(crate) use any_version;
+
+impl<V1: World, V2: World, V3: World> World for Versioned<V1, V2, V3> {
+    const KIND: Kind = V3::KIND;
+    type Pre = Versioned<V1::Pre, V2::Pre, V3::Pre>;
 
     fn pre(
         linker: &wasmtime::component::Linker<StoreData>,
@@ -52,23 +68,22 @@ impl<Old: World, New: World> World for Versioned<Old, New> {
         contract: Contract,
     ) -> wasmtime::Result<Self::Pre> {
         Ok(match contract {
-            Contract::V0_1 => Versioned::Old(Old::pre(linker, component, contract)?),
-            Contract::V0_2 => Versioned::New(New::pre(linker, component, contract)?),
+            Contract::V0_1 => Versioned::V0_1(V1::pre(linker, component, contract)?),
+            Contract::V0_2 => Versioned::V0_2(V2::pre(linker, component, contract)?),
+            Contract::V0_3 => Versioned::V0_3(V3::pre(linker, component, contract)?),
         })
     }
 
     fn instantiate(pre: &Self::Pre, store: &mut Store<StoreData>) -> wasmtime::Result<Self> {
         Ok(match pre {
-            Versioned::Old(pre) => Versioned::Old(Old::instantiate(pre, store)?),
-            Versioned::New(pre) => Versioned::New(New::instantiate(pre, store)?),
+            Versioned::V0_1(pre) => Versioned::V0_1(V1::instantiate(pre, store)?),
+            Versioned::V0_2(pre) => Versioned::V0_2(V2::instantiate(pre, store)?),
+            Versioned::V0_3(pre) => Versioned::V0_3(V3::instantiate(pre, store)?),
         })
     }
 
     fn info(&self, store: &mut Store<StoreData>) -> wasmtime::Result<PluginInfo> {
-        match self {
-            Versioned::Old(old) => old.info(store),
-            Versioned::New(new) => new.info(store),
-        }
+        any_version!(self, world => world.info(store))
     }
 
     fn configure(
@@ -76,10 +91,7 @@ impl<Old: World, New: World> World for Versioned<Old, New> {
         store: &mut Store<StoreData>,
         settings: &[(String, String)],
     ) -> wasmtime::Result<Result<(), String>> {
-        match self {
-            Versioned::Old(old) => old.configure(store, settings),
-            Versioned::New(new) => new.configure(store, settings),
-        }
+        any_version!(self, world => world.configure(store, settings))
     }
 }
 
@@ -95,6 +107,34 @@ pub(crate) struct InstanceRef {
     /// Dead once the instance is gone: resources of a dead instance are
     /// simply forgotten with it.
     pub(crate) released: Weak<Released>,
+}
+
+/// A guest resource in one instance. Dropped by its holder, it is
+/// released in that instance at the instance's next call; a resource of an
+/// instance that is gone is simply forgotten with it.
+pub(crate) struct Held {
+    pub(crate) instance: u64,
+    pub(crate) resource: ResourceAny,
+    released: Weak<Released>,
+}
+
+impl Held {
+    pub(crate) fn new(instance: &InstanceRef, resource: ResourceAny) -> Self {
+        Self { instance: instance.id, resource, released: Weak::clone(&instance.released) }
+    }
+
+    /// Whether the instance it lives in still exists.
+    pub(crate) fn alive(&self) -> bool {
+        self.released.strong_count() > 0
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(released) = self.released.upgrade() {
+            released.lock().unwrap_or_else(PoisonError::into_inner).push(self.resource);
+        }
+    }
 }
 
 /// A live instance and the store it lives in.
@@ -307,6 +347,7 @@ macro_rules! impl_world {
     ($kind:expr, $world:ident, $ty:ident, $pre:ident) => {
         $crate::instance::impl_world!(@one $kind, v0_1, $world, $ty, $pre);
         $crate::instance::impl_world!(@one $kind, v0_2, $world, $ty, $pre);
+        $crate::instance::impl_world!(@one $kind, v0_3, $world, $ty, $pre);
     };
     (@one $kind:expr, $version:ident, $world:ident, $ty:ident, $pre:ident) => {
         impl $crate::instance::World for $crate::bindings::$version::$world::$ty {

@@ -75,13 +75,21 @@ impl Runtime {
         let engine = Engine::new(&wasm).map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
         let mut linker = Linker::new(&engine);
-        bindings::v0_1::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |data| {
-            data
-        })
-        .and_then(|()| {
-            bindings::v0_2::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |d| d)
-        })
-        .map_err(|e| PluginError::Engine(format!("link host imports: {e:#}")))?;
+        // Every version's `host` interface, so that components of each link.
+        bindings::v0_1::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(&mut linker, |d| d)
+            .and_then(|()| {
+                bindings::v0_2::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(
+                    &mut linker,
+                    |d| d,
+                )
+            })
+            .and_then(|()| {
+                bindings::v0_3::acl::keel::plugin::host::add_to_linker::<StoreData, HasSelf<StoreData>>(
+                    &mut linker,
+                    |d| d,
+                )
+            })
+            .map_err(|e| PluginError::Engine(format!("link host imports: {e:#}")))?;
 
         let pool = Pool::start(config.call_threads, config.call_queue_max)?;
         let ticker = Some(Ticker::start(engine.clone(), config.epoch_tick));

@@ -102,7 +102,8 @@ async fn autopilot_cases(plugin: &crate::AutopilotPlugin) -> Vec<Outcome> {
 
 async fn scheduler_cases(plugin: &crate::SchedulerPlugin) -> Vec<Outcome> {
     let (config, group, nodes) = three_nodes();
-    let plan = plugin.place(&config, &group, &nodes).await.map_err(|e| format!("placing: {e}"));
+    let mut set = crate::scheduler::NodeSet::of(nodes.iter().cloned()).expect("node ids are not empty");
+    let plan = plugin.place(&config, &group, &set).await.map_err(|e| format!("placing: {e}"));
     let all_placed = after(&plan, |plan| {
         holds(plan.placements.len() as u64 == u64::from(group.count) && plan.failed == 0, || {
             format!("placed {} and failed {} of {}", plan.placements.len(), plan.failed, group.count)
@@ -121,10 +122,22 @@ async fn scheduler_cases(plugin: &crate::SchedulerPlugin) -> Vec<Outcome> {
             })
         })
     });
+    // What the set says now holds for the next placement.
+    set.remove("node-1");
+    let mut down = nodes[1].clone();
+    down.status = scheduler::NodeStatus::Down;
+    set.upsert(down).expect("node ids are not empty");
+    let plan = plugin.place(&config, &group, &set).await.map_err(|e| format!("placing again: {e}"));
+    let follows_changes = after(&plan, |plan| {
+        let elsewhere: Vec<&str> =
+            plan.placements.iter().map(|p| p.node_id.as_str()).filter(|id| *id != "node-3").collect();
+        holds(elsewhere.is_empty(), || format!("with node-1 removed and node-2 down it placed on {elsewhere:?}"))
+    });
     vec![
         outcome("four allocations that fit on three nodes are all placed", all_placed),
         outcome("every placement names a node it was given", given),
         outcome("no node is given more than it holds", within),
+        outcome("it places on no node removed or gone down since its last placement", follows_changes),
     ]
 }
 

@@ -1,7 +1,7 @@
 //! What each plugin instance's store holds: its name for the log, its
 //! memory cap, and the host imports it may call.
 
-use crate::bindings::{v0_1, v0_2};
+use crate::bindings::{v0_1, v0_2, v0_3};
 
 /// The most log lines one call may write; more are dropped, so a chatty or
 /// hostile plugin cannot flood the server's log.
@@ -105,4 +105,4 @@ macro_rules! impl_host {
     )*};
 }
 
-impl_host!(v0_1, v0_2);
+impl_host!(v0_1, v0_2, v0_3);

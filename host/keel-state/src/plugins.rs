@@ -55,7 +55,7 @@ pub struct InstalledPlugin {
     /// The name and version the plugin reports in `info`.
     pub name: String,
     pub version: String,
-    /// The contract package the component speaks, such as `keel:plugin@0.2.0`.
+    /// The contract package the component speaks, such as `keel:plugin@0.3.0`.
     pub contract: String,
     /// What the plugin's `configure` is given, in order.
     pub settings: Vec<(String, String)>,

@@ -16,7 +16,12 @@ fn version_names_the_contract() {
     let output = keel(&["version"]);
     assert!(output.status.success());
     let printed = String::from_utf8_lossy(&output.stdout);
-    assert!(printed.contains("keel:plugin@0.1.0") && printed.contains("keel:plugin@0.2.0"), "{printed}");
+    assert!(
+        printed.contains("keel:plugin@0.1.0")
+            && printed.contains("keel:plugin@0.2.0")
+            && printed.contains("keel:plugin@0.3.0"),
+        "{printed}"
+    );
 }
 
 #[test]

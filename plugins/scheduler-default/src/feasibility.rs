@@ -11,19 +11,23 @@ use crate::target::node_pool;
 
 /// The nodes that passed, and the counts every attempt starts from.
 #[derive(Debug, Clone)]
-pub(crate) struct Feasibility {
-    /// Indices into the node list, in input order.
-    pub(crate) feasible: Vec<usize>,
+pub(crate) struct Feasibility<'a> {
+    /// In input order.
+    pub(crate) feasible: Vec<&'a Node>,
     pub(crate) metrics: Metrics,
 }
 
 /// Screens every node. Nodes outside the pool or the datacenters, and nodes
 /// not ready or not eligible, are never evaluated, as in Nomad; the rest
 /// are counted against the first constraint they fail.
-pub(crate) fn screen(group: &TaskGroup, nodes: &[Node], constraints: &mut [CompiledConstraint]) -> Feasibility {
+pub(crate) fn screen<'a>(
+    group: &TaskGroup,
+    nodes: impl IntoIterator<Item = &'a Node>,
+    constraints: &mut [CompiledConstraint],
+) -> Feasibility<'a> {
     let mut metrics = Metrics::new(constraints.len());
-    let mut feasible = Vec::with_capacity(nodes.len());
-    for (index, node) in nodes.iter().enumerate() {
+    let mut feasible = Vec::new();
+    for node in nodes {
         let in_scope = in_pool(&group.node_pool, node)
             && node.status == NodeStatus::Ready
             && node.eligible
@@ -34,7 +38,7 @@ pub(crate) fn screen(group: &TaskGroup, nodes: &[Node], constraints: &mut [Compi
         metrics.available(&node.datacenter);
         match constraints.iter_mut().position(|c| !c.holds(node)) {
             Some(failed) => metrics.filtered(failed),
-            None => feasible.push(index),
+            None => feasible.push(node),
         }
     }
     Feasibility { feasible, metrics }
@@ -83,7 +87,7 @@ mod tests {
 
     fn feasible_ids(g: &TaskGroup, nodes: &[Node]) -> Vec<String> {
         let f = screen(g, nodes, &mut compile(&g.constraints));
-        f.feasible.iter().map(|&i| nodes[i].id.clone()).collect()
+        f.feasible.iter().map(|node| node.id.clone()).collect()
     }
 
     #[test]
@@ -151,7 +155,7 @@ mod tests {
         g.constraints =
             vec![constraint("${attr.os.name}", "is_set", ""), constraint("${attr.os.name}", "!=", "windows")];
         let f = screen(&g, &nodes, &mut compile(&g.constraints));
-        assert_eq!(f.feasible, [0, 1]);
+        assert_eq!(f.feasible, [&nodes[0], &nodes[1]]);
         let failure = f.metrics.into_failure(["${attr.os.name} is_set ", "${attr.os.name} != windows"]);
         assert_eq!(failure.nodes_filtered, 2);
         assert_eq!(

@@ -3,8 +3,9 @@
 //! This crate owns one decision: on which nodes the allocations of a task
 //! group run, and which lower-priority allocations must stop to make room.
 //! It is a pure function of the scheduler configuration, the group and the
-//! nodes; it depends on `keel-sdk` and `regex-lite` only, and must not read
-//! the clock, log, or keep state between calls.
+//! nodes (which the SDK keeps between calls); it depends on `keel-sdk` and
+//! `regex-lite` only, and must not read the clock, log, or keep state of
+//! its own between calls.
 //!
 //! Placement follows Nomad's generic scheduler, one allocation at a time:
 //! - feasibility: ready, eligible nodes of the group's pool and datacenters
@@ -23,7 +24,7 @@
 //!
 //! ```
 //! use keel_sdk::scheduler::{
-//!     Algorithm, Config, JobType, Node, NodeStatus, Resources, SchedulerAlgorithm, TaskGroup,
+//!     Algorithm, Config, JobType, Node, NodeStatus, Nodes, Resources, SchedulerAlgorithm, TaskGroup,
 //! };
 //! use keel_sdk::Plugin;
 //! use scheduler_default::DefaultScheduler;
@@ -62,7 +63,7 @@
 //!     preempt_service: false,
 //!     memory_oversubscription_enabled: false,
 //! };
-//! let nodes = [node("empty", 0), node("busy", 3000)];
+//! let nodes: Nodes = [node("empty", 0), node("busy", 3000)].into_iter().collect();
 //!
 //! let scheduler = DefaultScheduler::configure(&[]).expect("no settings needed");
 //! let plan = scheduler.place(&config, &group, &nodes).expect("valid input");
@@ -86,7 +87,7 @@ mod usage;
 mod version;
 
 use keel_sdk::scheduler::SchedulerAlgorithm;
-pub use keel_sdk::scheduler::{Config, Node, Plan, TaskGroup};
+pub use keel_sdk::scheduler::{Config, Node, Nodes, Plan, TaskGroup};
 use keel_sdk::{Plugin, PluginInfo};
 
 /// Nomad's default placement. It takes no settings: the algorithm and the
@@ -105,7 +106,7 @@ impl Plugin for DefaultScheduler {
 }
 
 impl SchedulerAlgorithm for DefaultScheduler {
-    fn place(&self, config: &Config, group: &TaskGroup, nodes: &[Node]) -> Result<Plan, String> {
+    fn place(&self, config: &Config, group: &TaskGroup, nodes: &Nodes) -> Result<Plan, String> {
         placer::place(config, group, nodes)
     }
 }
@@ -134,7 +135,8 @@ mod tests {
 
     #[test]
     fn places_through_the_trait() {
-        let plan = DefaultScheduler.place(&config(), &group(2), &[node("n1"), node("n2")]).expect("valid");
+        let nodes = [node("n1"), node("n2")].into_iter().collect();
+        let plan = DefaultScheduler.place(&config(), &group(2), &nodes).expect("valid");
         assert_eq!(plan.placements.len(), 2);
         assert_eq!(plan.failed, 0);
     }

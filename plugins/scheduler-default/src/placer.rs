@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use keel_sdk::scheduler::{Allocation, Config, Node, Placement, Plan, TaskGroup};
+use keel_sdk::scheduler::{Allocation, Config, Nodes, Placement, Plan, TaskGroup};
 
 use crate::constraint::CompiledConstraint;
 use crate::feasibility::screen;
@@ -37,10 +37,11 @@ struct Placer<'a> {
 }
 
 /// Places `group.count` allocations. Fails only on invalid input: a
-/// constraint that cannot be compiled, or node ids that are empty or
-/// repeated.
-pub(crate) fn place(config: &Config, group: &TaskGroup, nodes: &[Node]) -> Result<Plan, String> {
-    check_node_ids(nodes)?;
+/// constraint that cannot be compiled, or a node with an empty id.
+pub(crate) fn place(config: &Config, group: &TaskGroup, nodes: &Nodes) -> Result<Plan, String> {
+    if let Some(node) = nodes.get("") {
+        return Err(format!("place: node {:?} has an empty id", node.name));
+    }
     let mut constraints = group.constraints.iter().map(CompiledConstraint::compile).collect::<Result<Vec<_>, _>>()?;
     let mut plan = Plan { placements: Vec::new(), failed: 0, failure: None };
     if group.count == 0 {
@@ -51,7 +52,7 @@ pub(crate) fn place(config: &Config, group: &TaskGroup, nodes: &[Node]) -> Resul
         config,
         group,
         ask: Res::of(&group.resources),
-        usage: screened.feasible.iter().map(|&i| NodeUsage::new(&nodes[i], group)).collect(),
+        usage: screened.feasible.iter().map(|node| NodeUsage::new(node, group)).collect(),
         distinct_hosts: constraints.iter().position(CompiledConstraint::distinct_hosts),
         preempted: HashSet::new(),
     };
@@ -148,19 +149,6 @@ impl<'a> Placer<'a> {
             preempted: choice.preempt.iter().map(|(_, a)| a.id.clone()).collect(),
         }
     }
-}
-
-fn check_node_ids(nodes: &[Node]) -> Result<(), String> {
-    let mut seen = HashSet::with_capacity(nodes.len());
-    for node in nodes {
-        if node.id.is_empty() {
-            return Err(format!("place: node {:?} has an empty id", node.name));
-        }
-        if !seen.insert(node.id.as_str()) {
-            return Err(format!("place: node id {:?} appears more than once", node.id));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -8,20 +8,20 @@
 //! held it has been replaced after faults, it is stale and the caller
 //! compiles it afresh from the current state.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::ResourceAny;
 
 use crate::adapt::Adapt;
-pub use crate::bindings::v0_2::acl::exports::keel::plugin::acl::{Access, Area, Level, Policy, Request, Verdict};
-use crate::bindings::{v0_1, v0_2};
-use crate::instance::{InstanceRef, Released, Versioned, Warm, impl_world};
+pub use crate::bindings::v0_3::acl::exports::keel::plugin::acl::{Access, Area, Level, Policy, Request, Verdict};
+use crate::bindings::{v0_1, v0_2, v0_3};
+use crate::instance::{Held, InstanceRef, Versioned, Warm, any_version, impl_world};
 use crate::{Metrics, PluginError, PluginInfo};
 
 impl_world!(keel_contract::Kind::Acl, acl, AclPolicy, AclPolicyPre);
 
-/// An ACL component of either contract version.
-type AclWorld = Versioned<v0_1::acl::AclPolicy, v0_2::acl::AclPolicy>;
+/// An ACL component of any contract version.
+type AclWorld = Versioned<v0_1::acl::AclPolicy, v0_2::acl::AclPolicy, v0_3::acl::AclPolicy>;
 
 /// A question about `access` in `area` with no target, as the host asks
 /// it for a `GET /` in the `default` namespace now: for tests, benchmarks
@@ -55,29 +55,6 @@ struct Compiled {
     held: Mutex<Vec<Held>>,
 }
 
-/// The compiled rules in one instance.
-struct Held {
-    instance: u64,
-    resource: ResourceAny,
-    released: Weak<Released>,
-}
-
-impl Held {
-    fn new(instance: &InstanceRef, resource: ResourceAny) -> Self {
-        Self { instance: instance.id, resource, released: Weak::clone(&instance.released) }
-    }
-}
-
-impl Drop for Compiled {
-    fn drop(&mut self) {
-        for held in self.held.get_mut().unwrap_or_else(PoisonError::into_inner).drain(..) {
-            if let Some(released) = held.released.upgrade() {
-                released.lock().unwrap_or_else(PoisonError::into_inner).push(held.resource);
-            }
-        }
-    }
-}
-
 impl std::fmt::Debug for CompiledAcl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let held = self.inner.held.lock().unwrap_or_else(PoisonError::into_inner);
@@ -107,9 +84,8 @@ impl AclPlugin {
     /// plugin's reason, for a 400 reply.
     pub async fn validate(&self, rules: &str) -> Result<(), PluginError> {
         let rules = rules.to_owned();
-        let verdict = self.warm.call("validate", move |bindings, store, _| match bindings {
-            Versioned::Old(old) => old.keel_plugin_acl().call_validate(store, &rules),
-            Versioned::New(new) => new.keel_plugin_acl().call_validate(store, &rules),
+        let verdict = self.warm.call("validate", move |bindings, store, _| {
+            any_version!(bindings, world => world.keel_plugin_acl().call_validate(store, &rules))
         });
         verdict.await?.map_err(|message| self.refused(message))
     }
@@ -140,12 +116,9 @@ impl AclPlugin {
                     Err(message) => return Ok(Ok(Err(message))),
                 },
             };
-            let verdict = match bindings {
-                Versioned::Old(old) => {
-                    old.keel_plugin_acl().acl().call_allowed(store, resource, &request.adapt())?.adapt()
-                }
-                Versioned::New(new) => new.keel_plugin_acl().acl().call_allowed(store, resource, &request)?,
-            };
+            let verdict: Verdict = any_version!(bindings, world => {
+                world.keel_plugin_acl().acl().call_allowed(store, resource, &request.adapt())?.adapt()
+            });
             Ok(Ok(Ok(verdict)))
         });
         answer.await??.map_err(|message| self.refused(message))
@@ -170,16 +143,13 @@ impl AclPlugin {
     }
 }
 
-/// `compile` in one instance, of either contract version.
+/// `compile` in one instance, of any contract version.
 fn compile_in(
     bindings: &AclWorld,
     store: &mut wasmtime::Store<crate::store::StoreData>,
     policies: &[Policy],
 ) -> wasmtime::Result<Result<ResourceAny, String>> {
-    match bindings {
-        Versioned::Old(old) => old.keel_plugin_acl().call_compile(store, &policies.to_vec().adapt()),
-        Versioned::New(new) => new.keel_plugin_acl().call_compile(store, policies),
-    }
+    any_version!(bindings, world => world.keel_plugin_acl().call_compile(store, &policies.to_vec().adapt()))
 }
 
 impl Compiled {
@@ -187,7 +157,7 @@ impl Compiled {
     /// compiled there), or `None` when every instance that held them is gone.
     fn resource_in(&self, instance: &InstanceRef) -> Option<Option<ResourceAny>> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
-        held.retain(|held| held.released.strong_count() > 0);
+        held.retain(Held::alive);
         if held.is_empty() {
             return None;
         }

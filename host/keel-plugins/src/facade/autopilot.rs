@@ -2,18 +2,22 @@
 //! and actions. A fault or an error makes the round change nothing.
 
 use crate::adapt::Adapt;
-pub use crate::bindings::v0_2::autopilot::exports::keel::plugin::autopilot::{
+pub use crate::bindings::v0_3::autopilot::exports::keel::plugin::autopilot::{
     Action, Cluster, Config, Decision, GossipStatus, Health, PlannedAction, Server, ServerHealth, Suffrage, Upgrade,
     Zone,
 };
-use crate::bindings::{v0_1, v0_2};
-use crate::instance::{Versioned, Warm, impl_world};
+use crate::bindings::{v0_1, v0_2, v0_3};
+use crate::instance::{Versioned, Warm, any_version, impl_world};
 use crate::{Metrics, PluginError, PluginInfo};
 
 impl_world!(keel_contract::Kind::Autopilot, autopilot, AutopilotStrategy, AutopilotStrategyPre);
 
-/// An autopilot component of either contract version.
-type AutopilotWorld = Versioned<v0_1::autopilot::AutopilotStrategy, v0_2::autopilot::AutopilotStrategy>;
+/// An autopilot component of any contract version.
+type AutopilotWorld = Versioned<
+    v0_1::autopilot::AutopilotStrategy,
+    v0_2::autopilot::AutopilotStrategy,
+    v0_3::autopilot::AutopilotStrategy,
+>;
 
 /// A loaded autopilot plugin.
 pub struct AutopilotPlugin {
@@ -43,9 +47,10 @@ impl AutopilotPlugin {
         let cluster = cluster.clone();
         let decision = self
             .warm
-            .call("evaluate", move |bindings, store, _| match bindings {
-                Versioned::Old(old) => Ok(old.keel_plugin_autopilot().call_evaluate(store, &cluster.adapt())?.adapt()),
-                Versioned::New(new) => new.keel_plugin_autopilot().call_evaluate(store, &cluster),
+            .call("evaluate", move |bindings, store, _| {
+                any_version!(bindings, world => {
+                    Ok(world.keel_plugin_autopilot().call_evaluate(store, &cluster.adapt())?.adapt())
+                })
             })
             .await?;
         decision.map_err(|message| {

@@ -2,9 +2,9 @@
 //! makes the license invalid; it never stops the server.
 
 use crate::adapt::Adapt;
-pub use crate::bindings::v0_2::license::exports::keel::plugin::license::{License, LicenseError};
-use crate::bindings::{v0_1, v0_2};
-use crate::instance::{Versioned, Warm, impl_world};
+pub use crate::bindings::v0_3::license::exports::keel::plugin::license::{License, LicenseError};
+use crate::bindings::{v0_1, v0_2, v0_3};
+use crate::instance::{Versioned, Warm, any_version, impl_world};
 use crate::{Metrics, PluginError, PluginInfo};
 
 impl_world!(keel_contract::Kind::License, license, LicenseValidator, LicenseValidatorPre);
@@ -30,8 +30,9 @@ impl LicenseVerdict {
     }
 }
 
-/// A license component of either contract version.
-type LicenseWorld = Versioned<v0_1::license::LicenseValidator, v0_2::license::LicenseValidator>;
+/// A license component of any contract version.
+type LicenseWorld =
+    Versioned<v0_1::license::LicenseValidator, v0_2::license::LicenseValidator, v0_3::license::LicenseValidator>;
 
 /// A loaded license plugin.
 pub struct LicensePlugin {
@@ -58,9 +59,10 @@ impl LicensePlugin {
     /// Validates `blob` for `product` at `now_ms`.
     pub async fn validate(&self, blob: &str, product: &str, now_ms: u64) -> LicenseVerdict {
         let (blob, product) = (blob.to_owned(), product.to_owned());
-        let verdict = self.warm.call("validate", move |bindings, store, _| match bindings {
-            Versioned::Old(old) => Ok(old.keel_plugin_license().call_validate(store, &blob, &product, now_ms)?.adapt()),
-            Versioned::New(new) => new.keel_plugin_license().call_validate(store, &blob, &product, now_ms),
+        let verdict = self.warm.call("validate", move |bindings, store, _| {
+            any_version!(bindings, world => {
+                Ok(world.keel_plugin_license().call_validate(store, &blob, &product, now_ms)?.adapt())
+            })
         });
         match verdict.await {
             Ok(Ok(license)) => LicenseVerdict::Valid(license),
