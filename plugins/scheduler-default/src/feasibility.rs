@@ -1,7 +1,7 @@
 //! Which nodes may run the group at all: the group's pool and datacenters,
 //! ready and eligible nodes, and the constraints that depend on the node
-//! alone. These do not change while a plan grows, so they are checked once
-//! per call.
+//! alone. These do not change while a plan grows, so each node is checked
+//! at most once per call, when the placer first visits it.
 
 use keel_sdk::scheduler::{Node, NodeStatus, TaskGroup};
 
@@ -9,39 +9,49 @@ use crate::constraint::CompiledConstraint;
 use crate::metrics::Metrics;
 use crate::target::node_pool;
 
-/// The nodes that passed, and the counts every attempt starts from.
-#[derive(Debug, Clone)]
-pub(crate) struct Feasibility<'a> {
-    /// In input order.
-    pub(crate) feasible: Vec<&'a Node>,
-    pub(crate) metrics: Metrics,
+/// What screening made of one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Screened {
+    /// Outside the pool or the datacenters, not ready or not eligible:
+    /// never evaluated, as in Nomad.
+    OutOfScope,
+    /// Ruled out by the constraint at this index, the first it fails.
+    Filtered(usize),
+    Feasible,
 }
 
-/// Screens every node. Nodes outside the pool or the datacenters, and nodes
-/// not ready or not eligible, are never evaluated, as in Nomad; the rest
-/// are counted against the first constraint they fail.
+/// Screens one node.
+pub(crate) fn check(group: &TaskGroup, node: &Node, constraints: &mut [CompiledConstraint]) -> Screened {
+    let in_scope = in_pool(&group.node_pool, node)
+        && node.status == NodeStatus::Ready
+        && node.eligible
+        && in_datacenters(&group.datacenters, &node.datacenter);
+    if !in_scope {
+        return Screened::OutOfScope;
+    }
+    match constraints.iter_mut().position(|c| !c.holds(node)) {
+        Some(failed) => Screened::Filtered(failed),
+        None => Screened::Feasible,
+    }
+}
+
+/// Screens every node: the counts every attempt's failure record starts
+/// from, each filtered node counted against the first constraint it fails.
 pub(crate) fn screen<'a>(
     group: &TaskGroup,
     nodes: impl IntoIterator<Item = &'a Node>,
     constraints: &mut [CompiledConstraint],
-) -> Feasibility<'a> {
+) -> Metrics {
     let mut metrics = Metrics::new(constraints.len());
-    let mut feasible = Vec::new();
     for node in nodes {
-        let in_scope = in_pool(&group.node_pool, node)
-            && node.status == NodeStatus::Ready
-            && node.eligible
-            && in_datacenters(&group.datacenters, &node.datacenter);
-        if !in_scope {
-            continue;
+        match check(group, node, constraints) {
+            Screened::OutOfScope => continue,
+            Screened::Filtered(failed) => metrics.filtered(failed),
+            Screened::Feasible => {}
         }
         metrics.available(&node.datacenter);
-        match constraints.iter_mut().position(|c| !c.holds(node)) {
-            Some(failed) => metrics.filtered(failed),
-            None => feasible.push(node),
-        }
     }
-    Feasibility { feasible, metrics }
+    metrics
 }
 
 /// `""` and `"all"` take every pool.
@@ -86,8 +96,9 @@ mod tests {
     }
 
     fn feasible_ids(g: &TaskGroup, nodes: &[Node]) -> Vec<String> {
-        let f = screen(g, nodes, &mut compile(&g.constraints));
-        f.feasible.iter().map(|node| node.id.clone()).collect()
+        let mut constraints = compile(&g.constraints);
+        let feasible = nodes.iter().filter(|node| check(g, node, &mut constraints) == Screened::Feasible);
+        feasible.map(|node| node.id.clone()).collect()
     }
 
     #[test]
@@ -103,8 +114,8 @@ mod tests {
         let nodes = [node("ok"), down, init, gone, drained];
         let g = group(1);
         assert_eq!(feasible_ids(&g, &nodes), ["ok"]);
-        let f = screen(&g, &nodes, &mut []);
-        assert_eq!((f.metrics.nodes_evaluated, f.metrics.nodes_in_pool), (1, 1));
+        let metrics = screen(&g, &nodes, &mut []);
+        assert_eq!((metrics.nodes_evaluated, metrics.nodes_in_pool), (1, 1));
     }
 
     #[test]
@@ -154,9 +165,9 @@ mod tests {
         let mut g = group(1);
         g.constraints =
             vec![constraint("${attr.os.name}", "is_set", ""), constraint("${attr.os.name}", "!=", "windows")];
-        let f = screen(&g, &nodes, &mut compile(&g.constraints));
-        assert_eq!(f.feasible, [&nodes[0], &nodes[1]]);
-        let failure = f.metrics.into_failure(["${attr.os.name} is_set ", "${attr.os.name} != windows"]);
+        assert_eq!(feasible_ids(&g, &nodes), ["n1", "n2"]);
+        let metrics = screen(&g, &nodes, &mut compile(&g.constraints));
+        let failure = metrics.into_failure(["${attr.os.name} is_set ", "${attr.os.name} != windows"]);
         assert_eq!(failure.nodes_filtered, 2);
         assert_eq!(
             failure.constraint_filtered,

@@ -13,7 +13,10 @@
 //! - fit: capacity less reservations, running allocations and the plan's
 //!   earlier placements must hold the ask in CPU, memory and disk;
 //! - score: ScoreFitBinPack or ScoreFitSpread, with the job anti-affinity
-//!   penalty, best score wins and ties go to the lower node id;
+//!   penalty, over the first nodes that fit in a shuffled order seeded by
+//!   the group (Nomad's limit: 2 for batch, `max(2, ceil(log2 n))` for
+//!   services, all for system jobs); best score wins and ties go to the
+//!   lower node id;
 //! - preemption, when the job type's flag is on and nothing fits: stop
 //!   allocations of other jobs at least 10 priorities lower, lowest first.
 //!

@@ -61,16 +61,68 @@ fn the_placement_carries_the_normalized_score() {
 
 #[test]
 fn equal_scores_go_to_the_lower_node_id() {
-    let got = plan(&config(), &group(1), &[node("n3"), node("n1"), node("n2")]);
+    let got = plan(&config(), &group(1), &[node("n2"), node("n1")]);
     assert_eq!(node_ids(&got), ["n1"]);
 }
 
 #[test]
 fn plans_accumulate_and_anti_affinity_spreads_a_group() {
-    // Binpack alone would stack all three on n1; the anti-affinity penalty
-    // for the group's own allocations moves the later ones.
+    // Binpack alone would stack all three on one node; the anti-affinity
+    // penalty for the group's own allocations moves the later ones.
     let got = plan(&config(), &group(3), &[node("n1"), node("n2"), node("n3")]);
-    assert_eq!(node_ids(&got), ["n1", "n2", "n3"]);
+    let mut used = node_ids(&got);
+    used.sort_unstable();
+    assert_eq!(used, ["n1", "n2", "n3"]);
+}
+
+#[test]
+fn services_score_log2_of_the_nodes_batch_two_and_system_all() {
+    assert_eq!(super::candidate_limit(JobType::Service, 1_000), 10);
+    assert_eq!(super::candidate_limit(JobType::Service, 1_024), 10);
+    assert_eq!(super::candidate_limit(JobType::Service, 1_025), 11);
+    assert_eq!(super::candidate_limit(JobType::Service, 3), 2);
+    assert_eq!(super::candidate_limit(JobType::Service, 0), 2);
+    assert_eq!(super::candidate_limit(JobType::Batch, 1_000), 2);
+    assert_eq!(super::candidate_limit(JobType::System, 5), 5);
+    assert_eq!(super::candidate_limit(JobType::Sysbatch, 0), 1);
+}
+
+/// 64 nodes, each fuller than the one before: binpack's best is the
+/// fullest, but an allocation scores only six of them, so it lands on the
+/// fullest of the six it visited; the same group visits the same six.
+fn graded(count: usize) -> Vec<Node> {
+    (0..count).map(|i| loaded(&format!("node-{i:02}"), 50 * i as u64, 0)).collect()
+}
+
+#[test]
+fn an_allocation_scores_only_the_limit_of_candidates() {
+    let nodes = graded(64);
+    let got = plan(&config(), &group(1), &nodes);
+    assert_eq!(got.placements.len(), 1);
+    assert_ne!(node_ids(&got), ["node-63"], "the fullest node is not among the six visited");
+    let mut system = group(1);
+    system.job_type = JobType::System;
+    assert_eq!(node_ids(&plan(&config(), &system, &nodes)), ["node-63"], "a system job scores every node");
+}
+
+#[test]
+fn the_same_input_gives_the_same_plan_and_another_group_another_order() {
+    let nodes = graded(64);
+    let first = plan(&config(), &group(5), &nodes);
+    assert_eq!(first, plan(&config(), &group(5), &nodes));
+    let mut other = group(5);
+    other.job_id = "another-job".into();
+    assert_ne!(node_ids(&first), node_ids(&plan(&config(), &other, &nodes)));
+}
+
+#[test]
+fn an_allocation_that_fits_nowhere_counts_every_node() {
+    let mut nodes = graded(64);
+    nodes.push(Node { status: NodeStatus::Down, ..node("down") });
+    let mut big = group(1);
+    big.resources = res(5_000, 64, 0);
+    let failure = plan(&config(), &big, &nodes).failure.expect("fits nowhere");
+    assert_eq!((failure.nodes_evaluated, failure.nodes_exhausted), (64, 64));
 }
 
 #[test]
