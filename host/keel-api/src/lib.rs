@@ -13,8 +13,10 @@
 pub mod acl;
 pub mod agent;
 pub mod duration;
+pub mod job;
 pub mod json;
 pub mod limits;
+pub mod node;
 pub mod operator;
 pub mod plugin;
 pub mod time;

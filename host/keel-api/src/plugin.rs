@@ -23,6 +23,33 @@ pub fn is_secret_setting(key: &str) -> bool {
     ["key", "secret", "token", "password"].iter().any(|word| key.contains(word))
 }
 
+/// Reads the `config { ... }` of a `plugin` block: each value a string,
+/// a boolean or a number, kept as its text (`enabled = true` is `"true"`),
+/// so that a plugin's `configure` gets what the operator wrote.
+pub fn deserialize_settings<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Flag(bool),
+        Number(serde_json::Number),
+    }
+    let settings = BTreeMap::<String, Scalar>::deserialize(deserializer)?;
+    Ok(settings
+        .into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                Scalar::Text(text) => text,
+                Scalar::Flag(flag) => flag.to_string(),
+                Scalar::Number(number) => number.to_string(),
+            };
+            (key, text)
+        })
+        .collect())
+}
+
 /// `PUT /v1/operator/plugin/:kind`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -214,6 +241,21 @@ pub struct PluginStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plugin_settings_keep_strings_booleans_and_numbers_as_their_text() {
+        #[derive(Deserialize)]
+        struct Block {
+            #[serde(deserialize_with = "deserialize_settings")]
+            config: BTreeMap<String, String>,
+        }
+        let block: Block =
+            serde_json::from_str(r#"{"config": {"enabled": true, "limit": 5, "name": "x"}}"#).expect("parses");
+        let expected = [("enabled", "true"), ("limit", "5"), ("name", "x")];
+        assert_eq!(block.config, expected.map(|(k, v)| (k.to_owned(), v.to_owned())).into());
+        let nested = serde_json::from_str::<Block>(r#"{"config": {"list": [1]}}"#);
+        assert!(nested.is_err(), "only scalars");
+    }
 
     #[test]
     fn secret_settings_are_named_by_their_keys() {

@@ -18,6 +18,7 @@
 pub mod acl;
 pub mod http;
 pub mod license;
+pub mod node;
 pub mod operator;
 pub mod plugin;
 pub mod server;

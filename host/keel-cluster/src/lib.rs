@@ -34,6 +34,7 @@ pub mod formation;
 pub mod gossip;
 mod key;
 mod network;
+mod node_rpc;
 mod read_index;
 mod rpc;
 mod rpc_server;
@@ -41,6 +42,7 @@ mod server;
 
 pub use error::ClusterError;
 pub use key::ClusterKey;
+pub use node_rpc::{NODE_CALL_TIMEOUT, NodeAnswer, NodeCall, NodeClient, NodeEndpoint, NodeError};
 pub use rpc::{Forwarded, ForwardedReply, decode_requests};
 pub use rpc_server::Forwarder;
 pub use server::{Applied, Bootstrap, Peer, RaftStatus, RaftTuning, Replication, Server, ServerConfig};

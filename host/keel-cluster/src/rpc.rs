@@ -39,6 +39,7 @@ use serde::de::DeserializeOwned;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::key::ClusterKey;
+use crate::node_rpc::{NodeAnswer, NodeCall, NodeError};
 
 mod entries;
 
@@ -72,6 +73,9 @@ pub(crate) enum RpcRequest {
     /// An API request for the leader, from a server that is not; its body
     /// follows as chunk frames.
     Forward(ForwardHead),
+    /// A client agent's call about its node (appended, so that the earlier
+    /// variants keep their wire numbers).
+    Node(NodeCall),
 }
 
 impl RpcRequest {
@@ -84,6 +88,8 @@ impl RpcRequest {
             Self::Initialized => "initialized",
             Self::PreVote { .. } => "pre_vote",
             Self::Forward(_) => "forward",
+            Self::Node(NodeCall::Register { .. }) => "node_register",
+            Self::Node(NodeCall::Heartbeat { .. }) => "node_heartbeat",
         }
     }
 }
@@ -100,6 +106,7 @@ pub(crate) enum RpcResponse {
     /// The leader's answer to a forwarded request; its body follows as
     /// chunk frames.
     Forward(ReplyHead),
+    Node(Result<NodeAnswer, NodeError>),
 }
 
 /// An HTTP request relayed to the leader, as it arrived.

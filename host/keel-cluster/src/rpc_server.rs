@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use crate::ClusterKey;
 use crate::elector::{self, LeaderContact, Timing};
+use crate::node_rpc::{NodeEndpoint, NodeError};
 use crate::rpc::{
     Forwarded, ForwardedReply, RpcRequest, RpcResponse, accept, encode, read_request_after, write_message,
 };
@@ -33,12 +34,19 @@ pub trait Forwarder: Send + Sync + 'static {
     fn serve(&self, request: Forwarded) -> Pin<Box<dyn Future<Output = ForwardedReply> + Send>>;
 }
 
-/// What the listener hands requests to. The forwarder is installed after
-/// start, once the API that serves it exists.
+/// What serves the requests that are not Raft's: installed after start,
+/// once the API that serves them exists.
+#[derive(Default)]
+pub(crate) struct Endpoints {
+    pub(crate) forwarder: OnceLock<Arc<dyn Forwarder>>,
+    pub(crate) node: OnceLock<Arc<dyn NodeEndpoint>>,
+}
+
+/// What the listener hands requests to.
 #[derive(Clone)]
 pub(crate) struct Handlers {
     pub(crate) raft: Raft<TypeConfig>,
-    pub(crate) forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
+    pub(crate) endpoints: Arc<Endpoints>,
     pub(crate) contact: LeaderContact,
     pub(crate) timing: Timing,
     pub(crate) key: Option<ClusterKey>,
@@ -152,13 +160,17 @@ async fn answer(handlers: &Handlers, request: RpcRequest, body: Vec<u8>) -> (Rpc
         ),
         RpcRequest::Forward(head) => {
             let request = Forwarded::join(head, body);
-            let reply = match handlers.forwarder.get() {
+            let reply = match handlers.endpoints.forwarder.get() {
                 Some(forwarder) => forwarder.serve(request).await,
                 None => not_ready(),
             };
             let (head, body) = reply.split();
             return (RpcResponse::Forward(head), body);
         }
+        RpcRequest::Node(call) => RpcResponse::Node(match handlers.endpoints.node.get() {
+            Some(endpoint) => endpoint.call(call).await,
+            None => Err(NodeError::Unavailable("this server is still starting".to_owned())),
+        }),
     };
     (response, Vec::new())
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RESTORE_PIECE_MAX_BYTES, RPC_CHUNK_MAX_BYTES};
@@ -19,7 +19,7 @@ use crate::elector::{self, LeaderContact, Timing};
 use crate::network::{Contacts, Network};
 use crate::read_index::{self, ReadIndex};
 use crate::rpc::{Forwarded, ForwardedReply, RpcRequest, RpcResponse};
-use crate::rpc_server::{self, Forwarder, Handlers};
+use crate::rpc_server::{self, Endpoints, Forwarder, Handlers};
 use crate::{ClusterError, ClusterKey, node_id_of};
 
 /// How long a write may wait to be committed and applied. A leader that
@@ -133,8 +133,8 @@ pub struct Server {
     established: Arc<AtomicU64>,
     /// The accept loop of the RPC port; taken and stopped on shutdown.
     rpc_listener: Mutex<Option<JoinHandle<()>>>,
-    forwarder: Arc<OnceLock<Arc<dyn Forwarder>>>,
-    client: Arc<RpcClient>,
+    pub(crate) endpoints: Arc<Endpoints>,
+    pub(crate) client: Arc<RpcClient>,
     contacts: Contacts,
     /// When this server last heard from a leader (on a follower).
     leader_contact: LeaderContact,
@@ -173,10 +173,10 @@ impl Server {
         };
         let leader_contact = LeaderContact::default();
         let client = Arc::new(RpcClient::new(config.key.clone()));
-        let forwarder = Arc::new(OnceLock::new());
+        let endpoints = Arc::new(Endpoints::default());
         let handlers = Handlers {
             raft: raft.clone(),
-            forwarder: Arc::clone(&forwarder),
+            endpoints: Arc::clone(&endpoints),
             contact: leader_contact.clone(),
             timing,
             key: config.key.clone(),
@@ -206,7 +206,7 @@ impl Server {
             leader_duties,
             established,
             rpc_listener: Mutex::new(Some(rpc_listener)),
-            forwarder,
+            endpoints,
             client,
             contacts,
             leader_contact,
@@ -219,7 +219,7 @@ impl Server {
     /// Installs what serves API requests other servers forward here. Only
     /// the first call counts.
     pub fn set_forwarder(&self, forwarder: Arc<dyn Forwarder>) {
-        let _ = self.forwarder.set(forwarder);
+        let _ = self.endpoints.forwarder.set(forwarder);
     }
 
     /// Sends an API request to the leader and brings back its answer, or

@@ -11,6 +11,7 @@ use std::future::Future;
 
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
 use keel_api::agent::{JoinResponse, MembersResponse};
+use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, SchedulerConfiguration,
 };
@@ -36,6 +37,7 @@ pub enum Capability {
     AgentRead,
     AgentWrite,
     NodeRead,
+    NodeWrite,
 }
 
 /// How fresh a read must be: served by the leader, or by any server from
@@ -123,7 +125,16 @@ pub struct Identity {
 ///   clients; internal detail is logged by the implementation, not returned.
 ///   This holds for every method of every family below.
 pub trait Backend:
-    Authorize + AgentApi + OperatorRaftApi + AutopilotApi + SchedulerApi + LicenseApi + SnapshotApi + AclApi + PluginApi
+    Authorize
+    + AgentApi
+    + OperatorRaftApi
+    + AutopilotApi
+    + SchedulerApi
+    + LicenseApi
+    + SnapshotApi
+    + AclApi
+    + PluginApi
+    + NodeApi
 {
 }
 
@@ -137,6 +148,7 @@ impl<T> Backend for T where
         + SnapshotApi
         + AclApi
         + PluginApi
+        + NodeApi
 {
 }
 
@@ -309,6 +321,31 @@ pub trait SchedulerApi: Send + Sync + 'static {
         config: SchedulerConfiguration,
         cas: Option<u64>,
     ) -> impl Future<Output = Result<Written, ApiError>> + Send;
+}
+
+/// `/v1/nodes`, `/v1/node/:id`: the client nodes.
+///
+/// # To ensure correctness
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A node's secret never leaves the servers: every node answered is
+///   [`Node::public`].
+/// - An unknown id is a 404 "node not found", for reads and writes alike;
+///   a write answers only after its command is applied.
+pub trait NodeApi: Send + Sync + 'static {
+    /// Every node whose id starts with `prefix`, in id order.
+    fn nodes(
+        &self,
+        prefix: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<NodeListStub>>, ApiError>> + Send;
+    fn node(&self, id: String, consistency: Consistency) -> impl Future<Output = Result<Read<Node>, ApiError>> + Send;
+    /// Sets whether new work may be placed on the node.
+    fn set_node_eligibility(
+        &self,
+        id: String,
+        eligibility: String,
+    ) -> impl Future<Output = Result<NodeUpdateResponse, ApiError>> + Send;
 }
 
 /// `/v1/operator/license`.

@@ -50,6 +50,7 @@ mod authorize;
 mod backend;
 mod error;
 mod forward;
+mod node;
 mod observe;
 mod operator_autopilot;
 mod operator_license;
@@ -78,8 +79,8 @@ use axum::extract::FromRef;
 
 pub use backend::{
     AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Metrics, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext, SchedulerApi,
-    SnapshotApi, Written,
+    Metrics, NodeApi, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext,
+    SchedulerApi, SnapshotApi, Written,
 };
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;

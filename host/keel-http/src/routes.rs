@@ -11,7 +11,7 @@ use axum::routing::{MethodFilter, MethodRouter, any, on};
 
 use crate::request::Params;
 use crate::{
-    ApiError, Backend, Capability, RouterState, acl_endpoints, agent, operator_autopilot, operator_license,
+    ApiError, Backend, Capability, RouterState, acl_endpoints, agent, node, operator_autopilot, operator_license,
     operator_plugin, operator_raft, operator_scheduler, operator_snapshot, status, ui,
 };
 
@@ -141,6 +141,7 @@ pub(crate) fn table<B: Backend>() -> Vec<Route<B>> {
     table.extend(status_table());
     table.extend(acl_table());
     table.extend(plugin_table());
+    table.extend(node_table());
     table.extend(ui_table());
     table
 }
@@ -332,6 +333,35 @@ fn agent_table<B: Backend>() -> Vec<Route<B>> {
                 |p| agent::health_types(p).map(drop),
                 |m| on(m, agent::health::<B>),
             )],
+        ),
+    ]
+}
+
+/// The client nodes, answered by the leader.
+fn node_table<B: Backend>() -> Vec<Route<B>> {
+    use Capability::{NodeRead, NodeWrite};
+    use Scope::Leader;
+    let allowed = StatusCode::METHOD_NOT_ALLOWED;
+    let (get, put, post) = (Method::GET, Method::PUT, Method::POST);
+    vec![
+        methods_route(
+            "/v1/nodes",
+            allowed,
+            vec![endpoint(get.clone(), Leader, NodeRead, read_check, |m| on(m, node::nodes::<B>))],
+        ),
+        Route { path: "/v1/node/", answer: Answer::Any(|| any(node::missing_node_id)) },
+        methods_route(
+            "/v1/node/{id}",
+            allowed,
+            vec![endpoint(get, Leader, NodeRead, read_check, |m| on(m, node::node::<B>))],
+        ),
+        methods_route(
+            "/v1/node/{id}/eligibility",
+            allowed,
+            vec![
+                endpoint(put, Leader, NodeWrite, no_check, |m| on(m, node::set_eligibility::<B>)),
+                endpoint(post, Leader, NodeWrite, no_check, |m| on(m, node::set_eligibility::<B>)),
+            ],
         ),
     ]
 }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest, MANAGEMENT};
 use keel_api::agent::{JoinResponse, Member, MembersResponse};
+use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, License, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer,
     SchedulerConfiguration, ServerHealth,
@@ -22,8 +23,8 @@ use tower::ServiceExt;
 
 use crate::{
     AclApi, AgentApi, ApiError, Authorize, AutopilotApi, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Limits, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext, SchedulerApi,
-    SnapshotApi, Written,
+    Limits, NodeApi, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext,
+    SchedulerApi, SnapshotApi, Written,
 };
 
 /// Everything the test backend knows and everything it was asked.
@@ -49,6 +50,7 @@ pub(crate) struct State {
     pub acl_bootstrapped: Option<u64>,
     /// Installed plugins by kind: the entry and the history of digests.
     pub plugins: BTreeMap<String, PluginEntry>,
+    pub nodes: BTreeMap<String, Node>,
 
     pub last_auth: Option<(Option<String>, Capability)>,
     /// The method, path and namespace of the last request authorized.
@@ -142,6 +144,7 @@ impl TestBackend {
             acl_tokens: Vec::new(),
             acl_bootstrapped: None,
             plugins: BTreeMap::new(),
+            nodes: BTreeMap::new(),
             last_auth: None,
             last_request: None,
             last_consistency: None,
@@ -612,6 +615,30 @@ fn plugin_kind(kind: &str) -> Result<String, ApiError> {
 }
 
 /// A registry of installs in memory: the component's bytes are its "digest".
+impl NodeApi for TestBackend {
+    async fn nodes(&self, prefix: String, consistency: Consistency) -> Result<Read<Vec<NodeListStub>>, ApiError> {
+        self.read(consistency, |state| {
+            state.nodes.values().filter(|node| node.id.starts_with(&prefix)).map(Node::stub).collect()
+        })
+    }
+
+    async fn node(&self, id: String, consistency: Consistency) -> Result<Read<Node>, ApiError> {
+        let read = self.read(consistency, |state| state.nodes.get(&id).map(Node::public))?;
+        let value = read.value.ok_or_else(|| ApiError::not_found("node not found"))?;
+        Ok(Read { value, meta: read.meta })
+    }
+
+    async fn set_node_eligibility(&self, id: String, eligibility: String) -> Result<NodeUpdateResponse, ApiError> {
+        let mut state = self.write()?;
+        state.index += 1;
+        let index = state.index;
+        let node = state.nodes.get_mut(&id).ok_or_else(|| ApiError::not_found("node not found"))?;
+        node.scheduling_eligibility = eligibility;
+        node.modify_index = index;
+        Ok(NodeUpdateResponse { node_modify_index: index, index, ..NodeUpdateResponse::default() })
+    }
+}
+
 impl PluginApi for TestBackend {
     async fn plugins(&self, consistency: Consistency) -> Result<Read<Vec<PluginEntry>>, ApiError> {
         self.read(consistency, |state| state.plugins.values().cloned().collect())

@@ -87,6 +87,7 @@ fn question(need: Capability) -> Option<(Area, Level)> {
         Capability::AgentRead => (Area::Agent, Level::Read),
         Capability::AgentWrite => (Area::Agent, Level::Write),
         Capability::NodeRead => (Area::Node, Level::Read),
+        Capability::NodeWrite => (Area::Node, Level::Write),
         Capability::None | Capability::Authenticated | Capability::Management => return None,
     })
 }

@@ -6,6 +6,7 @@ mod agent;
 mod authorize;
 mod autopilot;
 mod license;
+mod node;
 mod operator_raft;
 mod plugins;
 mod scheduler;

@@ -29,6 +29,9 @@
 //! license.rs        license verdicts from the license plugin
 //! snapshot.rs       snapshot archives: save, verify before restore
 //! forwarding.rs     requests relayed to the leader, and served for followers
+//! nodes.rs          client nodes on the servers: register and heartbeat calls, the leader's TTLs
+//! client.rs         the client agent: registers this machine's node, heartbeats
+//! fingerprint.rs    what a client reports of its machine: CPU, memory, disk, OS, drivers
 //! registry.rs       the cluster's plugin registry here: install checks, activation, listings
 //! plugin_trust.rs   the keys installed plugins must be signed by
 //! telemetry.rs      the process's metrics recorder; /v1/metrics as Nomad JSON or Prometheus text
@@ -39,10 +42,13 @@ mod acl;
 mod agent_info;
 mod api;
 mod autopilot;
+mod client;
 mod clock;
+mod fingerprint;
 mod forwarding;
 mod gauges;
 mod license;
+mod nodes;
 mod plugin_trust;
 mod registry;
 mod service;
@@ -51,6 +57,7 @@ mod snapshot;
 mod telemetry;
 
 pub use agent_info::{gossip_tags, member_name};
+pub use client::{ClientConfig, raw_exec_enabled};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use forwarding::ApiForwarder;
 pub use plugin_trust::TrustedKeys;

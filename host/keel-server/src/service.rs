@@ -12,7 +12,7 @@ use keel_plugins::Plugins;
 use keel_state::{Command, DataDir, State};
 
 use crate::registry::{PluginSet, Registry};
-use crate::{Clock, Settings, Telemetry, acl, autopilot};
+use crate::{Clock, Settings, Telemetry, acl, autopilot, nodes};
 
 /// The Raft protocol version Keel speaks, as Nomad reports it.
 pub const RAFT_PROTOCOL: &str = "3";
@@ -39,6 +39,8 @@ pub struct Service {
     pub(crate) clock: Arc<dyn Clock>,
     /// The process's metrics, for `/v1/metrics`.
     pub(crate) telemetry: Telemetry,
+    /// On the leader: when each client node must next be heard from.
+    pub(crate) heartbeats: nodes::Heartbeats,
 }
 
 impl Service {
@@ -61,7 +63,7 @@ impl Service {
         let client_servers = match (&server, config.servers.is_empty()) {
             // A client beside a server talks to that server.
             (Some(server), true) => vec![server.me().address.clone()],
-            _ => config.servers.clone(),
+            _ => config.servers.iter().map(|address| crate::client::with_rpc_port(address)).collect(),
         };
         Self {
             identity,
@@ -78,6 +80,7 @@ impl Service {
             config,
             clock,
             telemetry,
+            heartbeats: nodes::Heartbeats::default(),
         }
     }
 

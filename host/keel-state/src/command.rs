@@ -1,9 +1,12 @@
 //! The Raft commands: every change to the replicated state is one of these.
 
 use keel_api::acl::{AclPolicy, AclToken};
+use keel_api::job::{Allocation, Evaluation, Job};
+use keel_api::node::Node;
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use serde::{Deserialize, Serialize};
 
+use crate::jobs::AllocStop;
 use crate::plugins::{InstalledPlugin, PluginMode};
 use crate::state::State;
 
@@ -66,6 +69,29 @@ pub enum Command {
     /// Removes the installed and shadow plugin of `kind`, so the server's
     /// own plugin enforces (a check-and-set that fails when none is installed).
     RemovePlugin { kind: String },
+    /// Registers a client node, or updates its registration; `CreateIndex`,
+    /// the scheduling eligibility and the drain flag stay the servers'. A
+    /// check-and-set that fails when the id is registered with another secret.
+    RegisterNode { node: Box<Node> },
+    /// Sets a node's status (`ready`, `down`, ...), as the leader's heartbeat
+    /// tracker decides, at `at` (Unix seconds). A check-and-set that fails
+    /// for an unknown id.
+    SetNodeStatus { id: String, status: String, description: String, at: i64 },
+    /// Sets whether new work may be placed on a node (`eligible` or
+    /// `ineligible`). A check-and-set that fails for an unknown id.
+    SetNodeEligibility { id: String, eligibility: String },
+    /// Registers a job, or a new version of it, with the evaluation that
+    /// reconciles it.
+    RegisterJob { job: Box<Job>, eval: Box<Evaluation> },
+    /// Stops the job `namespace/id` (forgets it, with `purge`) with the
+    /// evaluation that stops its allocations. A check-and-set that fails
+    /// for an unknown job.
+    DeregisterJob { key: String, purge: bool, eval: Box<Evaluation> },
+    /// Writes evaluations: new ones, or new outcomes of existing ones.
+    UpsertEvals { evals: Vec<Evaluation> },
+    /// A plan the leader checked against the state: allocations placed,
+    /// allocations stopped, and the evaluations it settles or creates.
+    ApplyPlan { placed: Vec<Allocation>, stopped: Vec<AllocStop>, evals: Vec<Evaluation> },
 }
 
 impl Command {

@@ -24,6 +24,10 @@ pub const RAFT_DIR: &str = "raft";
 /// The file that holds this server's node ID.
 pub const NODE_ID_FILE: &str = "node-id";
 
+/// The files that hold this client's node ID and secret.
+pub const CLIENT_ID_FILE: &str = "client-id";
+pub const CLIENT_SECRET_FILE: &str = "client-secret";
+
 /// The largest file the small-file helpers read. They are meant for
 /// identity and marker files, not data.
 pub const SMALL_FILE_MAX_BYTES: u64 = 64 * 1024;
@@ -55,7 +59,7 @@ pub enum DataDirError {
     #[error("read {name:?} in the data directory: larger than {SMALL_FILE_MAX_BYTES} bytes")]
     TooLarge { name: String },
     /// The node-id file does not hold a UUID.
-    #[error("read node id from {NODE_ID_FILE:?}: {0:?} is not a uuid")]
+    #[error("read a node id or secret from the data dir: {0:?} is not a uuid")]
     BadNodeId(String),
     /// sled refused to open its database.
     #[error("open sled database in {RAFT_DIR:?}: {0}")]
@@ -151,7 +155,19 @@ impl DataDir {
     /// This server's node ID: the UUID in [`NODE_ID_FILE`], or a fresh
     /// random one written there on first start.
     pub fn node_id(&self) -> Result<String, DataDirError> {
-        if let Some(bytes) = self.read_small_file(NODE_ID_FILE)? {
+        self.uuid_file(NODE_ID_FILE)
+    }
+
+    /// This client's node ID and secret: the UUIDs in [`CLIENT_ID_FILE`]
+    /// and [`CLIENT_SECRET_FILE`], fresh random ones on first start, so that
+    /// a restarted client is the same node.
+    pub fn client_identity(&self) -> Result<(String, String), DataDirError> {
+        Ok((self.uuid_file(CLIENT_ID_FILE)?, self.uuid_file(CLIENT_SECRET_FILE)?))
+    }
+
+    /// The UUID in file `name`, or a fresh random one written there.
+    fn uuid_file(&self, name: &str) -> Result<String, DataDirError> {
+        if let Some(bytes) = self.read_small_file(name)? {
             let text = String::from_utf8_lossy(&bytes).trim().to_owned();
             return match uuid::Uuid::parse_str(&text) {
                 Ok(id) => Ok(id.hyphenated().to_string()),
@@ -159,7 +175,7 @@ impl DataDir {
             };
         }
         let id = uuid::Uuid::new_v4().hyphenated().to_string();
-        self.write_small_file(NODE_ID_FILE, format!("{id}\n").as_bytes())?;
+        self.write_small_file(name, format!("{id}\n").as_bytes())?;
         Ok(id)
     }
 }

@@ -1,11 +1,14 @@
 //! The replicated data and the pure function that applies a command to it.
 
 use keel_api::acl::{AclPolicy, AclToken};
+use keel_api::node::Node;
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use serde::{Deserialize, Serialize};
 
 use crate::acl::AclState;
 use crate::command::{Command, Outcome};
+use crate::jobs::Scheduling;
+use crate::nodes::{self, Nodes};
 use crate::plugins::PluginRegistry;
 use crate::restore::StagedRestore;
 
@@ -25,6 +28,12 @@ pub struct State {
     /// Plugins installed through Raft; absent from older states.
     #[serde(default)]
     pub plugins: PluginRegistry,
+    /// Client nodes by id; absent from older states.
+    #[serde(default)]
+    pub nodes: Nodes,
+    /// Jobs, evaluations and allocations; absent from older states.
+    #[serde(default)]
+    pub scheduling: Scheduling,
     /// A restore arriving in pieces, until its commit entry. It is part of
     /// Raft snapshots, so that a server catching up mid-restore has every
     /// piece, but never of a snapshot archive.
@@ -56,12 +65,38 @@ pub enum Record {
     RestorePiece(u32),
     /// The registry of the plugin kind with this name.
     Plugin(String),
+    /// The client node with this id.
+    Node(String),
+    /// The job with this `namespace/id`.
+    Job(String),
+    /// The evaluation with this id.
+    Eval(String),
+    /// The allocation with this id.
+    Alloc(String),
 }
 
 const ACL_POLICY_PREFIX: &str = "acl-policy/";
 const ACL_TOKEN_PREFIX: &str = "acl-token/";
 const RESTORE_PIECE_PREFIX: &str = "restore-piece/";
 const PLUGIN_PREFIX: &str = "plugin/";
+const NODE_PREFIX: &str = "node/";
+const JOB_PREFIX: &str = "job/";
+const EVAL_PREFIX: &str = "eval/";
+const ALLOC_PREFIX: &str = "alloc/";
+
+/// A record that one of many names tells apart from the others.
+type Named = fn(String) -> Record;
+
+/// The prefixes of named records' keys.
+const NAMED: [(&str, Named); 7] = [
+    (ACL_POLICY_PREFIX, Record::AclPolicy),
+    (ACL_TOKEN_PREFIX, Record::AclToken),
+    (PLUGIN_PREFIX, Record::Plugin),
+    (NODE_PREFIX, Record::Node),
+    (JOB_PREFIX, Record::Job),
+    (EVAL_PREFIX, Record::Eval),
+    (ALLOC_PREFIX, Record::Alloc),
+];
 
 impl Record {
     /// The records that exist once, whatever the state holds.
@@ -79,19 +114,18 @@ impl Record {
             // Zero-padded, so that stored pieces are read back in order.
             Record::RestorePiece(seq) => format!("{RESTORE_PIECE_PREFIX}{seq:010}"),
             Record::Plugin(kind) => format!("{PLUGIN_PREFIX}{kind}"),
+            Record::Node(id) => format!("{NODE_PREFIX}{id}"),
+            Record::Job(key) => format!("{JOB_PREFIX}{key}"),
+            Record::Eval(id) => format!("{EVAL_PREFIX}{id}"),
+            Record::Alloc(id) => format!("{ALLOC_PREFIX}{id}"),
         }
     }
 
     pub fn from_key(key: &[u8]) -> Option<Record> {
         let key = std::str::from_utf8(key).ok()?;
-        if let Some(name) = key.strip_prefix(ACL_POLICY_PREFIX) {
-            return Some(Record::AclPolicy(name.to_owned()));
-        }
-        if let Some(accessor) = key.strip_prefix(ACL_TOKEN_PREFIX) {
-            return Some(Record::AclToken(accessor.to_owned()));
-        }
-        if let Some(kind) = key.strip_prefix(PLUGIN_PREFIX) {
-            return Some(Record::Plugin(kind.to_owned()));
+        let named = NAMED.iter().find_map(|(prefix, record)| Some((key.strip_prefix(prefix)?, record)));
+        if let Some((name, record)) = named {
+            return Some(record(name.to_owned()));
         }
         if let Some(seq) = key.strip_prefix(RESTORE_PIECE_PREFIX) {
             return seq.parse().ok().map(Record::RestorePiece);
@@ -140,6 +174,17 @@ impl State {
                 self.plugins.probation_rollback(index, kind, &digest, reason)
             }
             Command::RemovePlugin { kind } => self.plugins.remove(index, kind),
+            Command::RegisterNode { node } => nodes::register(&mut self.nodes, index, *node),
+            Command::SetNodeStatus { id, status, description, at } => {
+                nodes::set_status(&mut self.nodes, index, &id, status, description, at)
+            }
+            Command::SetNodeEligibility { id, eligibility } => {
+                nodes::set_eligibility(&mut self.nodes, index, &id, eligibility)
+            }
+            Command::RegisterJob { job, eval } => self.scheduling.register_job(index, *job, *eval),
+            Command::DeregisterJob { key, purge, eval } => self.scheduling.deregister_job(index, &key, purge, *eval),
+            Command::UpsertEvals { evals } => self.scheduling.upsert_evals(index, evals),
+            Command::ApplyPlan { placed, stopped, evals } => self.scheduling.apply_plan(index, placed, stopped, evals),
         }
     }
 
@@ -245,7 +290,13 @@ impl State {
         let tokens = self.acl.tokens.keys().cloned().map(Record::AclToken);
         let pieces = (0..self.restoring.as_ref().map_or(0, StagedRestore::piece_count)).map(Record::RestorePiece);
         let plugins = self.plugins.kinds.keys().cloned().map(Record::Plugin);
-        Record::SINGLETONS.into_iter().chain(policies).chain(tokens).chain(pieces).chain(plugins)
+        let nodes = self.nodes.keys().cloned().map(Record::Node);
+        let scheduling = &self.scheduling;
+        let jobs = scheduling.jobs.keys().cloned().map(Record::Job);
+        let evals = scheduling.evals.keys().cloned().map(Record::Eval);
+        let allocs = scheduling.allocs.keys().cloned().map(Record::Alloc);
+        let singletons = Record::SINGLETONS.into_iter().chain(policies).chain(tokens).chain(pieces).chain(plugins);
+        singletons.chain(nodes).chain(jobs).chain(evals).chain(allocs)
     }
 
     /// A record's stored form, or `None` when the state does not have it.
@@ -261,6 +312,10 @@ impl State {
                 self.restoring.as_ref().and_then(|staged| staged.piece(*seq)).map(|piece| serde_json::to_vec(&piece))
             }
             Record::Plugin(kind) => self.plugins.get(kind).map(serde_json::to_vec),
+            Record::Node(id) => self.nodes.get(id).map(serde_json::to_vec),
+            Record::Job(key) => self.scheduling.jobs.get(key).map(serde_json::to_vec),
+            Record::Eval(id) => self.scheduling.evals.get(id).map(serde_json::to_vec),
+            Record::Alloc(id) => self.scheduling.allocs.get(id).map(serde_json::to_vec),
         };
         encoded.map(|bytes| bytes.expect("state records are plain data and always serialize"))
     }
@@ -280,6 +335,19 @@ impl State {
             Record::AclToken(_) => self.acl.put_token(serde_json::from_slice(bytes).map_err(fail)?),
             Record::RestorePiece(_) => self.load_restore_piece(serde_json::from_slice(bytes).map_err(fail)?),
             Record::Plugin(kind) => self.plugins.put(kind.clone(), serde_json::from_slice(bytes).map_err(fail)?),
+            Record::Node(id) => {
+                let node: Node = serde_json::from_slice(bytes).map_err(fail)?;
+                self.nodes.insert(id.clone(), node);
+            }
+            Record::Job(key) => {
+                self.scheduling.jobs.insert(key.clone(), serde_json::from_slice(bytes).map_err(fail)?);
+            }
+            Record::Eval(id) => {
+                self.scheduling.evals.insert(id.clone(), serde_json::from_slice(bytes).map_err(fail)?);
+            }
+            Record::Alloc(id) => {
+                self.scheduling.allocs.insert(id.clone(), serde_json::from_slice(bytes).map_err(fail)?);
+            }
         }
         Ok(())
     }
@@ -433,10 +501,20 @@ mod tests {
     }
 
     #[test]
-    fn record_keys_name_policies_and_tokens() {
-        for record in
-            [Record::License, Record::AclBootstrap, Record::AclPolicy("a/b".into()), Record::AclToken("t".into())]
-        {
+    fn record_keys_name_what_they_store() {
+        let records = [
+            Record::License,
+            Record::AclBootstrap,
+            Record::AclPolicy("a/b".into()),
+            Record::AclToken("t".into()),
+            Record::RestorePiece(7),
+            Record::Plugin("acl".into()),
+            Record::Node("n".into()),
+            Record::Job("default/web/child".into()),
+            Record::Eval("e".into()),
+            Record::Alloc("a".into()),
+        ];
+        for record in records {
             assert_eq!(Record::from_key(record.key().as_bytes()), Some(record));
         }
         assert_eq!(Record::from_key(b"acl-widget"), None);

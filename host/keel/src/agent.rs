@@ -14,7 +14,7 @@ use keel_cluster::{Bootstrap, Server, ServerConfig, formation};
 use keel_plugins::{Chosen, Fallbacks, Plugins, Runtime, RuntimeConfig};
 use keel_state::DataDir;
 
-use keel_server::{ApiForwarder, PluginSet, Service, Telemetry, gossip_tags};
+use keel_server::{ApiForwarder, ClientConfig, PluginSet, Service, Telemetry, gossip_tags};
 
 use crate::config::{AgentArgs, AgentConfig};
 use crate::embedded;
@@ -77,8 +77,11 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
         service.activate_registry(server).await;
         duties.push(tokio::spawn(Arc::clone(&service).follow_plugin_registry()));
         server.set_forwarder(Arc::new(ApiForwarder(api.clone())));
+        duties.push(Arc::clone(&service).serve_nodes(server));
         duties.push(tokio::spawn(Arc::clone(&service).autopilot_rounds(autopilot_interval)));
     }
+    let client = ClientConfig { http_address, raw_exec: config.raw_exec, ..ClientConfig::default() };
+    duties.extend(Arc::clone(&service).start_client(client, config.key.clone()).map_err(anyhow::Error::msg)?);
     let listener =
         tokio::net::TcpListener::bind(http_address).await.with_context(|| format!("bind HTTP {http_address}"))?;
     tracing::info!(%http_address, "agent started");

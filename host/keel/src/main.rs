@@ -35,6 +35,8 @@ enum Command {
     Operator(cli::operator::OperatorArgs),
     /// Lists the servers in the gossip pool.
     Server(cli::server::ServerArgs),
+    /// Lists the client nodes, shows one, sets its scheduling eligibility.
+    Node(cli::node::NodeArgs),
     /// Summarises the cluster: the agent, the leader, the peers and the members.
     Status(cli::status::StatusArgs),
     /// ACL bootstrap, policies and tokens.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Plugin(args) => return keel_author::run(args),
         Command::Operator(args) => return cli::finish(cli::operator::run(args)),
         Command::Server(args) => return cli::finish(cli::server::run(args)),
+        Command::Node(args) => return cli::finish(cli::node::run(args)),
         Command::Status(args) => return cli::finish(cli::status::run(args)),
         Command::Acl(args) => return cli::finish(cli::acl::run(args)),
         Command::License(command) => return cli::finish(cli::license::run(command)),

@@ -11,6 +11,7 @@ use openraft::{
 };
 
 use super::*;
+use crate::node_rpc::{NodeAnswer, NodeCall, NodeError};
 
 fn log_id(term: u64, index: u64) -> LogId<u64> {
     LogId::new(CommittedLeaderId::new(term, 7), index)
@@ -52,7 +53,7 @@ fn token(expiration_time: Option<i64>) -> AclToken {
 /// One command of every variant. The match names every variant without a
 /// wildcard, so a new command does not compile until it is added here.
 fn every_command() -> Vec<Command> {
-    let commands = vec![
+    let mut commands = vec![
         Command::InitDefaults {
             autopilot: AutopilotConfiguration::nomad_defaults(),
             scheduler: SchedulerConfiguration::nomad_defaults(),
@@ -87,6 +88,8 @@ fn every_command() -> Vec<Command> {
         Command::ProbationRollback { kind: "acl".into(), digest: "ab".into(), reason: "5 traps".into() },
         Command::RemovePlugin { kind: "acl".into() },
     ];
+    commands.extend(node_commands());
+    commands.extend(job_commands());
     for command in &commands {
         match command {
             Command::InitDefaults { .. }
@@ -105,10 +108,64 @@ fn every_command() -> Vec<Command> {
             | Command::PromotePlugin { .. }
             | Command::RollbackPlugin { .. }
             | Command::ProbationRollback { .. }
-            | Command::RemovePlugin { .. } => {}
+            | Command::RemovePlugin { .. }
+            | Command::RegisterNode { .. }
+            | Command::SetNodeStatus { .. }
+            | Command::SetNodeEligibility { .. }
+            | Command::RegisterJob { .. }
+            | Command::DeregisterJob { .. }
+            | Command::UpsertEvals { .. }
+            | Command::ApplyPlan { .. } => {}
         }
     }
     commands
+}
+
+/// The client node commands.
+fn node_commands() -> Vec<Command> {
+    vec![
+        Command::RegisterNode {
+            node: Box::new(keel_api::node::Node {
+                id: "f7476465-4d6e-c0de-26d0-e383c49be941".into(),
+                secret_id: "s".into(),
+                name: "client-1".into(),
+                attributes: [("kernel.name".to_owned(), "linux".to_owned())].into(),
+                status: "ready".into(),
+                ..keel_api::node::Node::default()
+            }),
+        },
+        Command::SetNodeStatus {
+            id: "f7476465-4d6e-c0de-26d0-e383c49be941".into(),
+            status: "down".into(),
+            description: "node heartbeat missed".into(),
+            at: 1_796_300_279,
+        },
+        Command::SetNodeEligibility {
+            id: "f7476465-4d6e-c0de-26d0-e383c49be941".into(),
+            eligibility: "ineligible".into(),
+        },
+    ]
+}
+
+/// The scheduling commands, with a job that carries fields Keel does not
+/// act on (they travel as JSON values).
+fn job_commands() -> Vec<Command> {
+    use keel_api::job::{Allocation, Evaluation, Job};
+    let job: Job = serde_json::from_value(serde_json::json!({
+        "ID": "web", "Namespace": "default", "Update": {"MaxParallel": 2},
+        "TaskGroups": [{"Name": "g", "Count": 3, "Tasks": [{"Name": "t", "Driver": "raw_exec",
+            "Config": {"command": "/bin/sleep", "args": ["60"]}, "Resources": {"CPU": 100}}]}]
+    }))
+    .expect("a job");
+    let eval = Evaluation { id: "e1".into(), job_id: "web".into(), status: "pending".into(), ..Evaluation::default() };
+    let alloc = Allocation { id: "a1".into(), job_id: "web".into(), name: "web.g[0]".into(), ..Allocation::default() };
+    let stop = keel_state::jobs::AllocStop { id: "a0".into(), description: "node down".into(), lost: true };
+    vec![
+        Command::RegisterJob { job: Box::new(job), eval: Box::new(eval.clone()) },
+        Command::DeregisterJob { key: "default/web".into(), purge: true, eval: Box::new(eval.clone()) },
+        Command::UpsertEvals { evals: vec![eval.clone()] },
+        Command::ApplyPlan { placed: vec![alloc], stopped: vec![stop], evals: vec![eval] },
+    ]
 }
 
 fn append_entries(commands: Vec<Command>) -> AppendEntriesRequest<TypeConfig> {
@@ -155,6 +212,8 @@ fn every_request() -> Vec<RpcRequest> {
             headers: vec![("x-nomad-token".into(), "secret".into())],
             body_bytes: 12,
         }),
+        RpcRequest::Node(NodeCall::Register { node_json: r#"{"ID":"f7476465","Attributes":{"a":"€"}}"#.into() }),
+        RpcRequest::Node(NodeCall::Heartbeat { id: "f7476465".into(), secret: "s".into() }),
     ]
 }
 
@@ -183,6 +242,10 @@ fn every_response() -> Vec<RpcResponse> {
             headers: vec![("x-nomad-index".into(), "42".into())],
             body_bytes: 0,
         }),
+        RpcResponse::Node(Ok(NodeAnswer { heartbeat_ttl_ms: 10_000, servers: vec!["127.0.0.1:4647".into()] })),
+        RpcResponse::Node(Err(NodeError::UnknownNode)),
+        RpcResponse::Node(Err(NodeError::Refused("node f7476465 is registered with another secret".into()))),
+        RpcResponse::Node(Err(NodeError::Unavailable("no cluster leader".into()))),
     ]
 }
 

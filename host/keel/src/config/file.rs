@@ -292,5 +292,6 @@ impl SchedulerBlock {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct PluginBlock {
     pub(super) path: Option<PathBuf>,
+    #[serde(deserialize_with = "keel_api::plugin::deserialize_settings")]
     pub(super) config: BTreeMap<String, String>,
 }

@@ -43,6 +43,9 @@ pub struct AgentArgs {
     /// A server to join, retried until it succeeds (repeatable).
     #[arg(long = "retry-join", value_name = "ADDR")]
     pub retry_join: Vec<String>,
+    /// A client's server, `ip[:port]`, RPC port 4647 by default (repeatable).
+    #[arg(long = "servers", value_name = "ADDR")]
+    pub servers: Vec<String>,
     /// Enforces ACLs.
     #[arg(long)]
     pub acl_enabled: bool,

@@ -56,6 +56,8 @@ pub struct AgentConfig {
     pub dev: bool,
     pub server: bool,
     pub client: bool,
+    /// `plugin "raw_exec" { config { enabled = true } }`, always on in dev mode.
+    pub raw_exec: bool,
     pub node_name: String,
     pub region: String,
     pub datacenter: String,
@@ -134,13 +136,14 @@ impl AgentConfig {
         let mut retry_join = file.server.server_join.retry_join;
         retry_join.extend(file.server.retry_join);
         retry_join.extend(args.retry_join.iter().cloned());
-        let plugins = plugins(file.plugin, args)?;
+        let (plugins, raw_exec) = plugins(file.plugin, args)?;
         let plugin_trust = keel_server::TrustedKeys::parse(&file.plugin_trust.keys)
             .map_err(|e| anyhow::anyhow!("plugin_trust.keys: {e}"))?;
         Ok(Self {
             dev,
             server,
             client,
+            raw_exec: raw_exec || dev,
             node_name: args.node.clone().or(file.name).unwrap_or_else(default_node_name),
             region: args.region.clone().or(file.region).unwrap_or_else(|| "global".to_owned()),
             datacenter: args.datacenter.clone().or(file.datacenter).unwrap_or_else(|| "dc1".to_owned()),
@@ -150,7 +153,7 @@ impl AgentConfig {
             bootstrap_expect,
             retry_join,
             redundancy_zone: file.server.redundancy_zone,
-            servers: file.client.servers,
+            servers: file.client.servers.into_iter().chain(args.servers.iter().cloned()).collect(),
             raft,
             key,
             autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),
@@ -187,11 +190,14 @@ impl AgentConfig {
 }
 
 /// The plugin blocks of the config files by kind, with `--plugin KIND=PATH`
-/// replacing a block's path and `--plugin-config KIND.KEY=VALUE` a setting.
+/// replacing a block's path and `--plugin-config KIND.KEY=VALUE` a setting;
+/// and whether `plugin "raw_exec"` enables that driver.
 fn plugins(
-    blocks: BTreeMap<String, file::PluginBlock>,
+    mut blocks: BTreeMap<String, file::PluginBlock>,
     args: &AgentArgs,
-) -> anyhow::Result<BTreeMap<Kind, PluginConfig>> {
+) -> anyhow::Result<(BTreeMap<Kind, PluginConfig>, bool)> {
+    let raw_exec = blocks.remove("raw_exec").map(|block| (block.path, block.config));
+    let raw_exec = keel_server::raw_exec_enabled(raw_exec).map_err(anyhow::Error::msg)?;
     let mut plugins = BTreeMap::new();
     for (name, block) in blocks {
         let kind: Kind = name.parse().map_err(|e| anyhow::anyhow!("plugin \"{name}\": {e}"))?;
@@ -205,7 +211,7 @@ fn plugins(
         settings.retain(|(existing, _)| existing != key);
         settings.push((key.clone(), value.clone()));
     }
-    Ok(plugins)
+    Ok((plugins, raw_exec))
 }
 
 fn default_node_name() -> String {

@@ -1,0 +1,238 @@
+//! The client agent: it fingerprints the machine, registers its node with
+//! the servers over the RPC port and keeps it alive with heartbeats, well
+//! inside the TTL the leader gives. A server that cannot be reached is
+//! passed over for the next in the list; a heartbeat the servers do not
+//! know (the node was lost with a restore, say) registers the node again.
+//! The servers' answers replace the client's server list, as in Nomad.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keel_api::node::{Node, eligibility, status};
+use keel_cluster::{ClusterKey, NodeAnswer, NodeCall, NodeClient, NodeError};
+
+use crate::Service;
+use crate::fingerprint::fingerprint;
+
+/// How long a client waits before trying again after every server failed.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// What the client agent needs besides the service's settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Where this agent's HTTP API listens, for the node's `HTTPAddr`.
+    pub http_address: SocketAddr,
+    /// Whether the `raw_exec` driver is on.
+    pub raw_exec: bool,
+    pub node_class: String,
+    pub node_pool: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            http_address: SocketAddr::from(([127, 0, 0, 1], 4646)),
+            raw_exec: false,
+            node_class: String::new(),
+            node_pool: "default".to_owned(),
+        }
+    }
+}
+
+impl Service {
+    /// This agent's node as it registers it.
+    fn client_node(&self, config: &ClientConfig) -> Result<Node, String> {
+        let (id, secret) = self.data_dir.client_identity().map_err(|error| error.to_string())?;
+        let found = fingerprint(
+            self.data_dir.root(),
+            config.raw_exec,
+            &keel_api::time::rfc3339_ms(i64::try_from(self.now_ms()).unwrap_or(i64::MAX)),
+        );
+        Ok(Node {
+            id,
+            secret_id: secret,
+            name: self.config.node_name.clone(),
+            datacenter: self.config.datacenter.clone(),
+            node_class: config.node_class.clone(),
+            node_pool: config.node_pool.clone(),
+            http_addr: config.http_address.to_string(),
+            attributes: found.attributes,
+            node_resources: found.resources,
+            drivers: found.drivers,
+            status: status::INITIALIZING.to_owned(),
+            scheduling_eligibility: eligibility::ELIGIBLE.to_owned(),
+            ..Node::default()
+        })
+    }
+
+    /// On a client agent, fingerprints the machine and starts the client's
+    /// duty; `None` on an agent without a client.
+    pub fn start_client(
+        self: Arc<Self>,
+        config: ClientConfig,
+        key: Option<ClusterKey>,
+    ) -> Result<Option<tokio::task::JoinHandle<()>>, String> {
+        if !self.config.client {
+            return Ok(None);
+        }
+        let node = self.client_node(&config).map_err(|error| format!("fingerprint the node: {error}"))?;
+        Ok(Some(tokio::spawn(self.run_client(node, key))))
+    }
+
+    /// The client's duty: register `node`, then heartbeat for the life of
+    /// the agent.
+    async fn run_client(self: Arc<Self>, node: Node, key: Option<ClusterKey>) {
+        let client = NodeClient::new(key);
+        let node_json = serde_json::to_string(&node).expect("a node is plain data and always serializes");
+        let mut registered = false;
+        loop {
+            let call = match registered {
+                true => NodeCall::Heartbeat { id: node.id.clone(), secret: node.secret_id.clone() },
+                false => NodeCall::Register { node_json: node_json.clone() },
+            };
+            let wait = match self.call_any_server(&client, call).await {
+                Ok(answer) => {
+                    if !registered {
+                        tracing::info!(node = %node.id, "node registered with the servers");
+                    }
+                    registered = true;
+                    self.adopt_servers(&answer);
+                    Duration::from_millis(answer.heartbeat_ttl_ms / 2)
+                }
+                Err(NodeError::UnknownNode) => {
+                    tracing::warn!(node = %node.id, "the servers do not know this node; registering again");
+                    registered = false;
+                    Duration::ZERO
+                }
+                Err(error) => {
+                    tracing::warn!(node = %node.id, "no server took the node's call: {error}");
+                    RETRY_AFTER
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Tries each known server in turn, starting with the one that answered
+    /// last, until one answers.
+    async fn call_any_server(&self, client: &NodeClient, call: NodeCall) -> Result<NodeAnswer, NodeError> {
+        let servers = self.client_servers.read().map(|servers| servers.clone()).unwrap_or_default();
+        let mut last = NodeError::Unavailable("no known servers".to_owned());
+        for server in &servers {
+            match client.call(server, call.clone()).await {
+                Err(NodeError::Unavailable(reason)) => {
+                    tracing::debug!(%server, "node call failed: {reason}");
+                    last = NodeError::Unavailable(reason);
+                }
+                answer => {
+                    if answer.is_ok() {
+                        self.answered_first(server);
+                    }
+                    return answer;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn answered_first(&self, server: &str) {
+        if let Ok(mut servers) = self.client_servers.write()
+            && let Some(at) = servers.iter().position(|known| known == server)
+        {
+            servers[..=at].rotate_right(1);
+        }
+    }
+
+    /// The servers the cluster has now, the one that answered first.
+    fn adopt_servers(&self, answer: &NodeAnswer) {
+        if answer.servers.is_empty() {
+            return;
+        }
+        if let Ok(mut servers) = self.client_servers.write() {
+            let first = servers.first().cloned();
+            let mut adopted = answer.servers.clone();
+            adopted.sort();
+            if let Some(at) = first.and_then(|first| adopted.iter().position(|known| *known == first)) {
+                adopted[..=at].rotate_right(1);
+            }
+            *servers = adopted;
+        }
+    }
+}
+
+/// A server address as a client is given it, `ip` or `ip:port`, with the
+/// RPC port 4647 when it has none.
+pub(crate) fn with_rpc_port(address: &str) -> String {
+    let has_port = match address.rsplit_once(':') {
+        // `[v6]:port` or `v4:port`; a bare IPv6 address has colons but no port.
+        Some((host, port)) => port.parse::<u16>().is_ok() && (host.ends_with(']') || !host.contains(':')),
+        None => false,
+    };
+    if has_port {
+        address.to_owned()
+    } else if address.contains(':') && !address.starts_with('[') {
+        format!("[{address}]:4647")
+    } else {
+        format!("{address}:4647")
+    }
+}
+
+/// `plugin "raw_exec" { config { ... } }`, its path and settings if the
+/// block is there: whether the driver is `enabled` (off by default). A path
+/// and other keys are refused: the driver is built in.
+pub fn raw_exec_enabled(
+    block: Option<(Option<std::path::PathBuf>, std::collections::BTreeMap<String, String>)>,
+) -> Result<bool, String> {
+    let Some((path, settings)) = block else { return Ok(false) };
+    if path.is_some() {
+        return Err("plugin \"raw_exec\": the driver is built in and takes no path".to_owned());
+    }
+    let mut enabled = false;
+    for (key, value) in &settings {
+        match key.as_str() {
+            "enabled" => {
+                enabled = keel_api::parse_bool(value)
+                    .ok_or_else(|| format!("plugin \"raw_exec\": enabled = {value:?} is not a boolean"))?;
+            }
+            other => return Err(format!("plugin \"raw_exec\": unknown setting {other:?}")),
+        }
+    }
+    Ok(enabled)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{raw_exec_enabled, with_rpc_port};
+
+    #[test]
+    fn a_server_without_a_port_gets_the_rpc_port() {
+        assert_eq!(with_rpc_port("127.0.0.1"), "127.0.0.1:4647");
+        assert_eq!(with_rpc_port("127.0.0.1:5000"), "127.0.0.1:5000");
+        assert_eq!(with_rpc_port("::1"), "[::1]:4647");
+        assert_eq!(with_rpc_port("[::1]:4647"), "[::1]:4647");
+    }
+
+    #[test]
+    fn raw_exec_is_off_unless_enabled_and_takes_no_other_setting() {
+        let settings = |pairs: &[(&str, &str)]| {
+            let settings: BTreeMap<String, String> =
+                pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            Some((None, settings))
+        };
+        assert_eq!(raw_exec_enabled(None), Ok(false));
+        assert_eq!(raw_exec_enabled(settings(&[])), Ok(false));
+        assert_eq!(raw_exec_enabled(settings(&[("enabled", "true")])), Ok(true));
+        assert_eq!(raw_exec_enabled(settings(&[("enabled", "0")])), Ok(false));
+        let with_path = Some((Some("raw.wasm".into()), BTreeMap::new()));
+        assert!(raw_exec_enabled(with_path).expect_err("refused").contains("takes no path"));
+        assert!(
+            raw_exec_enabled(settings(&[("enabled", "yes please")])).expect_err("refused").contains("not a boolean")
+        );
+        assert!(
+            raw_exec_enabled(settings(&[("no_cgroups", "true")])).expect_err("refused").contains("unknown setting")
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! The replicated scheduling data: jobs by `namespace/id`, evaluations and
+//! allocations by id, and the commands that change them. A registration
+//! and its evaluation are one entry, as are a plan's placements, stops and
+//! the evaluation that made them, so no server ever sees one without the
+//! other.
+
+use std::collections::BTreeMap;
+
+use keel_api::job::{Allocation, Evaluation, Job, client_status, desired_status};
+use serde::{Deserialize, Serialize};
+
+use crate::command::Outcome;
+use crate::state::{Changed, Record};
+
+/// Jobs, evaluations and allocations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Scheduling {
+    pub jobs: BTreeMap<String, Job>,
+    pub evals: BTreeMap<String, Evaluation>,
+    pub allocs: BTreeMap<String, Allocation>,
+}
+
+/// An allocation a plan stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllocStop {
+    pub id: String,
+    pub description: String,
+    /// `lost` when its node is gone; the client's status otherwise stays.
+    pub lost: bool,
+}
+
+impl Scheduling {
+    /// Registers `job` (a new version of it, if it exists) with the
+    /// evaluation that will reconcile it.
+    pub(crate) fn register_job(&mut self, index: u64, job: Job, eval: Evaluation) -> (Outcome, Changed) {
+        let key = job.key();
+        let job = match self.jobs.get(&key) {
+            Some(old) => Job {
+                create_index: old.create_index,
+                version: old.version + 1,
+                modify_index: index,
+                job_modify_index: index,
+                ..job
+            },
+            None => Job { create_index: index, modify_index: index, job_modify_index: index, version: 0, ..job },
+        };
+        self.jobs.insert(key.clone(), job);
+        let eval_record = self.put_eval(index, Evaluation { job_modify_index: index, ..eval });
+        (Outcome::Applied, Changed::Some(vec![Record::Job(key), eval_record]))
+    }
+
+    /// Stops a job (or forgets it, with `purge`) with the evaluation that
+    /// will stop its allocations. An unknown job changes nothing.
+    pub(crate) fn deregister_job(
+        &mut self,
+        index: u64,
+        key: &str,
+        purge: bool,
+        eval: Evaluation,
+    ) -> (Outcome, Changed) {
+        let Some(job) = self.jobs.get_mut(key) else { return (Outcome::Cas(false), Changed::Some(Vec::new())) };
+        if purge {
+            self.jobs.remove(key);
+        } else {
+            job.stop = true;
+            job.modify_index = index;
+            job.job_modify_index = index;
+        }
+        let eval_record = self.put_eval(index, Evaluation { job_modify_index: index, ..eval });
+        (Outcome::Cas(true), Changed::Some(vec![Record::Job(key.to_owned()), eval_record]))
+    }
+
+    /// Writes evaluations (new, or with a new status).
+    pub(crate) fn upsert_evals(&mut self, index: u64, evals: Vec<Evaluation>) -> (Outcome, Changed) {
+        let changed = evals.into_iter().map(|eval| self.put_eval(index, eval)).collect();
+        (Outcome::Applied, Changed::Some(changed))
+    }
+
+    /// A plan the leader verified: new allocations, allocations stopped,
+    /// and the evaluation's outcome.
+    pub(crate) fn apply_plan(
+        &mut self,
+        index: u64,
+        placed: Vec<Allocation>,
+        stopped: Vec<AllocStop>,
+        evals: Vec<Evaluation>,
+    ) -> (Outcome, Changed) {
+        let mut changed = Vec::new();
+        for alloc in placed {
+            changed.push(Record::Alloc(alloc.id.clone()));
+            self.allocs.insert(alloc.id.clone(), Allocation { create_index: index, modify_index: index, ..alloc });
+        }
+        for stop in stopped {
+            let Some(alloc) = self.allocs.get_mut(&stop.id) else { continue };
+            alloc.desired_status = desired_status::STOP.to_owned();
+            alloc.desired_description = stop.description;
+            if stop.lost {
+                alloc.client_status = client_status::LOST.to_owned();
+            }
+            alloc.modify_index = index;
+            changed.push(Record::Alloc(stop.id));
+        }
+        changed.extend(evals.into_iter().map(|eval| self.put_eval(index, eval)));
+        (Outcome::Applied, Changed::Some(changed))
+    }
+
+    fn put_eval(&mut self, index: u64, eval: Evaluation) -> Record {
+        let create_index = self.evals.get(&eval.id).map_or(index, |old| old.create_index);
+        let id = eval.id.clone();
+        self.evals.insert(id.clone(), Evaluation { create_index, modify_index: index, ..eval });
+        Record::Eval(id)
+    }
+
+    /// The allocations of the job with this key, in id order.
+    pub fn allocs_of<'a>(&'a self, namespace: &'a str, job_id: &'a str) -> impl Iterator<Item = &'a Allocation> + 'a {
+        self.allocs.values().filter(move |alloc| alloc.namespace == namespace && alloc.job_id == job_id)
+    }
+
+    /// Nomad's job status: `running` while an allocation is live, `dead`
+    /// once stopped with none, `pending` before any.
+    pub fn job_status(&self, job: &Job) -> &'static str {
+        let live = self.allocs_of(&job.namespace, &job.id).any(Allocation::is_live);
+        match (live, job.stop) {
+            (true, _) => "running",
+            (false, true) => "dead",
+            (false, false) => "pending",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_api::job::{TaskGroup, eval_status};
+
+    use super::*;
+
+    fn job(id: &str) -> Job {
+        let mut job = Job {
+            id: id.into(),
+            task_groups: vec![TaskGroup { name: "g".into(), ..TaskGroup::default() }],
+            ..Job::default()
+        };
+        job.canonicalize();
+        job
+    }
+
+    fn eval(id: &str, job_id: &str) -> Evaluation {
+        Evaluation {
+            id: id.into(),
+            namespace: "default".into(),
+            job_id: job_id.into(),
+            status: eval_status::PENDING.into(),
+            ..Evaluation::default()
+        }
+    }
+
+    fn alloc(id: &str) -> Allocation {
+        Allocation {
+            id: id.into(),
+            namespace: "default".into(),
+            job_id: "web".into(),
+            name: "web.g[0]".into(),
+            desired_status: desired_status::RUN.into(),
+            client_status: client_status::PENDING.into(),
+            ..Allocation::default()
+        }
+    }
+
+    #[test]
+    fn a_registration_and_its_evaluation_are_one_change_and_versions_count_up() {
+        let mut state = Scheduling::default();
+        let (_, changed) = state.register_job(5, job("web"), eval("e1", "web"));
+        assert_eq!(changed, Changed::Some(vec![Record::Job("default/web".into()), Record::Eval("e1".into())]));
+        state.register_job(9, job("web"), eval("e2", "web"));
+        let stored = &state.jobs["default/web"];
+        assert_eq!((stored.create_index, stored.job_modify_index, stored.version), (5, 9, 1));
+        assert_eq!((state.evals["e2"].create_index, state.evals["e2"].job_modify_index), (9, 9));
+        assert_eq!(state.job_status(stored), "pending");
+    }
+
+    #[test]
+    fn a_plan_places_and_stops_and_the_job_status_follows() {
+        let mut state = Scheduling::default();
+        state.register_job(5, job("web"), eval("e1", "web"));
+        let done = Evaluation { status: eval_status::COMPLETE.into(), ..eval("e1", "web") };
+        state.apply_plan(6, vec![alloc("a1")], Vec::new(), vec![done]);
+        assert_eq!(state.allocs["a1"].create_index, 6);
+        assert_eq!(state.evals["e1"].status, "complete");
+        assert_eq!(state.job_status(&state.jobs["default/web"]), "running");
+
+        let stop = AllocStop { id: "a1".into(), description: "node down".into(), lost: true };
+        state.apply_plan(7, Vec::new(), vec![stop], Vec::new());
+        assert_eq!((state.allocs["a1"].client_status.as_str(), state.allocs["a1"].modify_index), ("lost", 7));
+        assert_eq!(state.deregister_job(8, "default/web", false, eval("e3", "web")).0, Outcome::Cas(true));
+        assert_eq!(state.job_status(&state.jobs["default/web"]), "dead");
+        assert_eq!(state.deregister_job(9, "default/nope", false, eval("e4", "nope")).0, Outcome::Cas(false));
+        assert!(!state.evals.contains_key("e4"), "nothing written for an unknown job");
+        state.deregister_job(10, "default/web", true, eval("e5", "web"));
+        assert!(state.jobs.is_empty(), "purged");
+    }
+}
