@@ -489,18 +489,20 @@ async fn a_validator_that_refuses_everything_fails_the_positive_cases() {
 /// Every guest crate in the tree is built by `make plugins` and loaded by a
 /// test: the default plugins above, the hostile fixtures in
 /// `t50_hostile_plugins`, the custom ACL plugin in `t40_acl`, the plugin
-/// that faults once active in `t42_plugin_shadow_and_probation`.
+/// that faults once active in `t42_plugin_shadow_and_probation`, the
+/// panicking and the smallest-name schedulers in `t81_jobs`.
 /// A new guest fails this test until it is added here and given a test.
 #[test]
 fn every_guest_in_the_tree_is_loaded_by_a_test() {
     const TESTED_PLUGINS: [&str; 4] = ["acl-nomad", "autopilot-default", "license-ed25519", "scheduler-default"];
-    const TESTED_FIXTURES: [&str; 11] = [
+    const TESTED_FIXTURES: [&str; 12] = [
         "acl-never-write",
         "autopilot-faults-later",
         "endless-loop",
         "forbidden-import",
         "memory-bomb",
         "panic",
+        "scheduler-panics",
         "v01-autopilot",
         "v01-license",
         "v01-scheduler",

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use keel_plugins::Kind;
-use keel_tests::{Agent, keel, keel_binary, workspace_root};
+use keel_tests::{Agent, keel, keel_binary, readme_blocks};
 
 /// The walk-through's agent; the README's commands talk to it through `NOMAD_ADDR`.
 const BIND: &str = "127.0.0.26";
@@ -21,19 +21,6 @@ const OTHER_BIND: &str = "127.0.0.27";
 /// How long after the agent starts the write window closes: room for the
 /// setup requests, however slow the machine.
 const WINDOW_LEFT: Duration = Duration::from_secs(20);
-
-/// The fenced blocks of language `lang` in the README section `heading`.
-fn readme_blocks(heading: &str, lang: &str) -> Vec<Vec<String>> {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
-    let section = readme.split(&format!("\n{heading}\n")).nth(1).expect("the README has the section");
-    let section = section.split("\n### ").next().unwrap_or_default();
-    let fence = format!("```{lang}\n");
-    section
-        .split(&fence)
-        .skip(1)
-        .map(|block| block.split("```").next().unwrap_or_default().lines().map(str::to_owned).collect())
-        .collect()
-}
 
 /// A shell as a user at a terminal has it: `keel` on the `PATH`, cargo with
 /// nothing of the cargo that runs this test, `cd` remembered between lines.

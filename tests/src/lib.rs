@@ -60,6 +60,21 @@ pub fn keel_binary() -> PathBuf {
     keel
 }
 
+/// The fenced blocks of language `lang` in the README section `heading`
+/// (`### Name`), each as its lines: for the tests that run the README's
+/// examples verbatim.
+pub fn readme_blocks(heading: &str, lang: &str) -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).expect("README.md is readable");
+    let section = readme.split(&format!("\n{heading}\n")).nth(1).expect("the README has the section");
+    let section = section.split("\n### ").next().unwrap_or_default();
+    let fence = format!("```{lang}\n");
+    section
+        .split(&fence)
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap_or_default().lines().map(str::to_owned).collect())
+        .collect()
+}
+
 /// Runs `keel ARGS...` to completion.
 pub fn keel(args: &[&str]) -> Output {
     Command::new(keel_binary()).args(args).stdin(Stdio::null()).output().expect("keel runs")

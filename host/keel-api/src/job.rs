@@ -127,6 +127,110 @@ pub struct JobRegisterResponse {
     pub known_leader: bool,
 }
 
+/// One entry of `GET /v1/jobs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobListStub {
+    #[serde(rename = "ID")]
+    pub id: String,
+    #[serde(rename = "ParentID")]
+    pub parent_id: String,
+    pub name: String,
+    pub namespace: String,
+    pub datacenters: Vec<String>,
+    #[serde(rename = "Type")]
+    pub job_type: String,
+    pub priority: u32,
+    pub periodic: bool,
+    pub parameterized_job: bool,
+    pub stop: bool,
+    pub status: String,
+    pub status_description: String,
+    pub job_summary: JobSummary,
+    pub create_index: u64,
+    pub modify_index: u64,
+    pub job_modify_index: u64,
+    pub submit_time: i64,
+}
+
+/// How a job's allocations stand, per task group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobSummary {
+    #[serde(rename = "JobID")]
+    pub job_id: String,
+    pub namespace: String,
+    pub summary: BTreeMap<String, GroupSummary>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GroupSummary {
+    pub queued: u32,
+    pub complete: u32,
+    pub failed: u32,
+    pub running: u32,
+    pub starting: u32,
+    pub lost: u32,
+}
+
+impl JobSummary {
+    /// The summary of `job` given its allocations and its blocked
+    /// evaluations' queued allocations.
+    pub fn of<'a>(job: &Job, allocs: impl IntoIterator<Item = &'a Allocation>, queued: &BTreeMap<String, u32>) -> Self {
+        let mut summary: BTreeMap<String, GroupSummary> =
+            job.task_groups.iter().map(|group| (group.name.clone(), GroupSummary::default())).collect();
+        for alloc in allocs {
+            let group = summary.entry(alloc.task_group.clone()).or_default();
+            match alloc.client_status.as_str() {
+                client_status::PENDING if alloc.desired_status == desired_status::RUN => group.starting += 1,
+                client_status::RUNNING => group.running += 1,
+                client_status::COMPLETE => group.complete += 1,
+                client_status::FAILED => group.failed += 1,
+                client_status::LOST => group.lost += 1,
+                _ => {}
+            }
+        }
+        for (name, count) in queued {
+            summary.entry(name.clone()).or_default().queued += count;
+        }
+        JobSummary {
+            job_id: job.id.clone(),
+            namespace: job.namespace.clone(),
+            summary,
+            create_index: job.create_index,
+            modify_index: job.modify_index,
+        }
+    }
+}
+
+impl Job {
+    /// The job's entry in `GET /v1/jobs`, with its status and summary.
+    pub fn stub(&self, status: &str, summary: JobSummary) -> JobListStub {
+        JobListStub {
+            id: self.id.clone(),
+            parent_id: String::new(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            datacenters: self.datacenters.clone(),
+            job_type: self.job_type.clone(),
+            priority: self.priority,
+            periodic: self.other.get("Periodic").is_some_and(|periodic| !periodic.is_null()),
+            parameterized_job: self.other.get("ParameterizedJob").is_some_and(|p| !p.is_null()),
+            stop: self.stop,
+            status: status.to_owned(),
+            status_description: self.status_description.clone(),
+            job_summary: summary,
+            create_index: self.create_index,
+            modify_index: self.modify_index,
+            job_modify_index: self.job_modify_index,
+            submit_time: self.submit_time,
+        }
+    }
+}
+
 /// Drops every `null` inside `value`, so that a field Go's `api` package
 /// wrote as `null` reads as left out.
 pub fn without_nulls(value: Value) -> Value {
@@ -203,6 +307,12 @@ impl Job {
             }
         }
         Ok(())
+    }
+
+    /// Whether `GET /v1/jobs?namespace=&prefix=` lists the job: of that
+    /// namespace (`*` for every one) and with an id that starts so.
+    pub fn listed(&self, namespace: &str, prefix: &str) -> bool {
+        (namespace == "*" || self.namespace == namespace) && self.id.starts_with(prefix)
     }
 
     /// The key that identifies the job in its namespace.

@@ -16,11 +16,6 @@ use crate::reply::{self, Json};
 use crate::request::{self, Params, Token};
 use crate::{ApiError, Backend, Limits};
 
-/// The last path segment, or a 400 when it does not decode.
-fn segment(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(segment)| segment).map_err(|_| ApiError::bad_request("Invalid path"))
-}
-
 /// `POST|PUT /v1/acl/bootstrap`: the first management token, once. The
 /// optional body `{"BootstrapSecret": "<uuid>"}` chooses its secret.
 pub(crate) async fn bootstrap<B: Backend>(
@@ -56,7 +51,7 @@ pub(crate) async fn policy<B: Backend>(
     params: Params,
     token: Token,
 ) -> Result<Response, ApiError> {
-    let name = segment(name)?;
+    let name = request::segment(name)?;
     let consistency = params.read_options()?;
     Ok(reply::read(backend.acl_policy(token.as_deref(), &name, consistency).await?, params.format()))
 }
@@ -69,7 +64,7 @@ pub(crate) async fn set_policy<B: Backend>(
     name: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let name = segment(name)?;
+    let name = request::segment(name)?;
     let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let policy: AclPolicy = request::decode_json(&body, "ACL policy")?;
     if policy.name != name {
@@ -84,7 +79,7 @@ pub(crate) async fn delete_policy<B: Backend>(
     State(backend): State<Arc<B>>,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let name = segment(name)?;
+    let name = request::segment(name)?;
     let index = backend.delete_acl_policy(name).await?;
     Ok((StatusCode::OK, reply::index(index)).into_response())
 }
@@ -123,7 +118,7 @@ pub(crate) async fn update_token<B: Backend>(
     params: Params,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let accessor = segment(accessor)?;
+    let accessor = request::segment(accessor)?;
     let update = decode_token(body, limits).await?;
     if update.accessor_id != accessor {
         return Err(ApiError::bad_request("ACL token accessor does not match request path"));
@@ -149,7 +144,7 @@ pub(crate) async fn token<B: Backend>(
     params: Params,
     token: Token,
 ) -> Result<Response, ApiError> {
-    let accessor = segment(accessor)?;
+    let accessor = request::segment(accessor)?;
     let consistency = params.read_options()?;
     Ok(reply::read(backend.acl_token(token.as_deref(), &accessor, consistency).await?, params.format()))
 }
@@ -159,7 +154,7 @@ pub(crate) async fn delete_token<B: Backend>(
     State(backend): State<Arc<B>>,
     accessor: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let accessor = segment(accessor)?;
+    let accessor = request::segment(accessor)?;
     let index = backend.delete_acl_token(accessor).await?;
     Ok((StatusCode::OK, reply::index(index)).into_response())
 }

@@ -11,6 +11,7 @@ use std::future::Future;
 
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
 use keel_api::agent::{JoinResponse, MembersResponse};
+use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse};
 use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, SchedulerConfiguration,
@@ -38,6 +39,10 @@ pub enum Capability {
     AgentWrite,
     NodeRead,
     NodeWrite,
+    /// `namespace` capabilities, of the request's namespace.
+    ListJobs,
+    ReadJob,
+    SubmitJob,
 }
 
 /// How fresh a read must be: served by the leader, or by any server from
@@ -135,6 +140,7 @@ pub trait Backend:
     + AclApi
     + PluginApi
     + NodeApi
+    + JobApi
 {
 }
 
@@ -149,6 +155,7 @@ impl<T> Backend for T where
         + AclApi
         + PluginApi
         + NodeApi
+        + JobApi
 {
 }
 
@@ -346,6 +353,70 @@ pub trait NodeApi: Send + Sync + 'static {
         id: String,
         eligibility: String,
     ) -> impl Future<Output = Result<NodeUpdateResponse, ApiError>> + Send;
+}
+
+/// `/v1/jobs`, `/v1/job/:id`, `/v1/evaluation(s)`, `/v1/allocation(s)`.
+///
+/// # To ensure correctness
+/// - Reads with [`Consistency::Leader`] fail with "No cluster leader" rather
+///   than answer from a server that may be behind.
+/// - A registration answers once the job and its evaluation are applied,
+///   together; an unknown job, evaluation or allocation is a 404.
+pub trait JobApi: Send + Sync + 'static {
+    /// Registers a canonicalized, valid job with an evaluation for it.
+    fn submit_job(&self, job: Job) -> impl Future<Output = Result<JobRegisterResponse, ApiError>> + Send;
+    /// Stops a job (forgets it, with `purge`) with an evaluation that stops
+    /// its allocations; 404 "job not found".
+    fn stop_job(
+        &self,
+        namespace: String,
+        id: String,
+        purge: bool,
+    ) -> impl Future<Output = Result<JobRegisterResponse, ApiError>> + Send;
+    /// The jobs of `namespace` (`*`: every namespace) whose id starts with `prefix`.
+    fn jobs(
+        &self,
+        namespace: String,
+        prefix: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<JobListStub>>, ApiError>> + Send;
+    fn job(
+        &self,
+        namespace: String,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Job>, ApiError>> + Send;
+    /// One job's allocations or evaluations, oldest first.
+    fn job_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<Allocation>>, ApiError>> + Send;
+    fn job_evaluations(
+        &self,
+        namespace: String,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<Evaluation>>, ApiError>> + Send;
+    fn evaluations(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<Evaluation>>, ApiError>> + Send;
+    fn evaluation(
+        &self,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Evaluation>, ApiError>> + Send;
+    fn allocations(
+        &self,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<Allocation>>, ApiError>> + Send;
+    fn allocation(
+        &self,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Allocation>, ApiError>> + Send;
 }
 
 /// `/v1/operator/license`.

@@ -50,6 +50,7 @@ mod authorize;
 mod backend;
 mod error;
 mod forward;
+mod jobs;
 mod node;
 mod observe;
 mod operator_autopilot;
@@ -78,9 +79,9 @@ use axum::Router;
 use axum::extract::FromRef;
 
 pub use backend::{
-    AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Metrics, NodeApi, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext,
-    SchedulerApi, SnapshotApi, Written,
+    AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, JobApi, Leadership,
+    LicenseApi, Metrics, NodeApi, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError,
+    RequestContext, SchedulerApi, SnapshotApi, Written,
 };
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;

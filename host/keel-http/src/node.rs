@@ -12,10 +12,6 @@ use crate::reply::{self, Json};
 use crate::request::{self, Params};
 use crate::{ApiError, Backend, Limits};
 
-fn node_id(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
-    path.map(|Path(id)| id).map_err(|_| ApiError::bad_request("Invalid path"))
-}
-
 /// `GET /v1/nodes[?prefix=]`: every node's stub, in id order.
 pub(crate) async fn nodes<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
@@ -29,7 +25,7 @@ pub(crate) async fn node<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let id = node_id(id)?;
+    let id = request::segment(id)?;
     let consistency = params.read_options()?;
     Ok(reply::read(backend.node(id, consistency).await?, params.format()))
 }
@@ -42,7 +38,7 @@ pub(crate) async fn set_eligibility<B: Backend>(
     params: Params,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = node_id(id)?;
+    let id = request::segment(id)?;
     let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
     let update: NodeEligibilityRequest = request::decode_json(&body, "node eligibility")?;
     update.validate().map_err(ApiError::bad_request)?;

@@ -235,6 +235,13 @@ pub(crate) async fn read_body(body: Body, max_bytes: usize, idle_timeout_ms: u64
     }
 }
 
+/// A path parameter, or a 400 "Invalid path" when it cannot be read.
+pub(crate) fn segment(
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<String, ApiError> {
+    path.map(|axum::extract::Path(segment)| segment).map_err(|_| ApiError::bad_request("Invalid path"))
+}
+
 /// Nomad's `decodeBody`, with the message prefix it uses for `what`:
 /// "Error parsing autopilot config: Request body is empty".
 pub(crate) fn decode_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {

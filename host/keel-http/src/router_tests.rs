@@ -177,7 +177,7 @@ async fn unknown_paths_are_go_404s() {
         ("GET", "/v1"),
         ("GET", "/v1/agent/health/"),
         ("GET", "/v1/operator/raft"),
-        ("DELETE", "/v1/jobs"),
+        ("DELETE", "/v1/volumes"),
         ("PUT", "/v1/acl/roles"),
         ("HEAD", "/v2/status/leader"),
     ] {

@@ -11,7 +11,7 @@ use axum::routing::{MethodFilter, MethodRouter, any, on};
 
 use crate::request::Params;
 use crate::{
-    ApiError, Backend, Capability, RouterState, acl_endpoints, agent, node, operator_autopilot, operator_license,
+    ApiError, Backend, Capability, RouterState, acl_endpoints, agent, jobs, node, operator_autopilot, operator_license,
     operator_plugin, operator_raft, operator_scheduler, operator_snapshot, status, ui,
 };
 
@@ -142,6 +142,7 @@ pub(crate) fn table<B: Backend>() -> Vec<Route<B>> {
     table.extend(acl_table());
     table.extend(plugin_table());
     table.extend(node_table());
+    table.extend(job_table());
     table.extend(ui_table());
     table
 }
@@ -363,6 +364,48 @@ fn node_table<B: Backend>() -> Vec<Route<B>> {
                 endpoint(post, Leader, NodeWrite, no_check, |m| on(m, node::set_eligibility::<B>)),
             ],
         ),
+    ]
+}
+
+/// Jobs and what the scheduler made of them, answered by the leader.
+fn job_table<B: Backend>() -> Vec<Route<B>> {
+    use Capability::{ListJobs, ReadJob, SubmitJob};
+    use Scope::Leader;
+    let allowed = StatusCode::METHOD_NOT_ALLOWED;
+    let (get, put, post, delete) = (Method::GET, Method::PUT, Method::POST, Method::DELETE);
+    fn read<B: Backend>(path: &'static str, handler: fn(MethodFilter) -> MethodRouter<RouterState<B>>) -> Route<B> {
+        let get = endpoint(Method::GET, Scope::Leader, Capability::ReadJob, read_check, handler);
+        methods_route(path, StatusCode::METHOD_NOT_ALLOWED, vec![get])
+    }
+    vec![
+        methods_route(
+            "/v1/jobs",
+            allowed,
+            vec![
+                endpoint(get.clone(), Leader, ListJobs, read_check, |m| on(m, jobs::list::<B>)),
+                endpoint(put.clone(), Leader, SubmitJob, no_check, |m| on(m, jobs::register::<B>)),
+                endpoint(post.clone(), Leader, SubmitJob, no_check, |m| on(m, jobs::register::<B>)),
+            ],
+        ),
+        Route { path: "/v1/job/", answer: Answer::Any(|| any(jobs::missing_id)) },
+        methods_route(
+            "/v1/job/{id}",
+            allowed,
+            vec![
+                endpoint(get.clone(), Leader, ReadJob, read_check, |m| on(m, jobs::read::<B>)),
+                endpoint(put, Leader, SubmitJob, no_check, |m| on(m, jobs::update::<B>)),
+                endpoint(post, Leader, SubmitJob, no_check, |m| on(m, jobs::update::<B>)),
+                endpoint(delete, Leader, SubmitJob, no_check, |m| on(m, jobs::stop::<B>)),
+            ],
+        ),
+        read::<B>("/v1/job/{id}/allocations", |m| on(m, jobs::allocations::<B>)),
+        read::<B>("/v1/job/{id}/evaluations", |m| on(m, jobs::evaluations::<B>)),
+        read::<B>("/v1/evaluations", |m| on(m, jobs::all_evaluations::<B>)),
+        Route { path: "/v1/evaluation/", answer: Answer::Any(|| any(jobs::missing_id)) },
+        read::<B>("/v1/evaluation/{id}", |m| on(m, jobs::evaluation::<B>)),
+        read::<B>("/v1/allocations", |m| on(m, jobs::all_allocations::<B>)),
+        Route { path: "/v1/allocation/", answer: Answer::Any(|| any(jobs::missing_id)) },
+        read::<B>("/v1/allocation/{id}", |m| on(m, jobs::allocation::<B>)),
     ]
 }
 

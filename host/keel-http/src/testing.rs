@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest, MANAGEMENT};
 use keel_api::agent::{JoinResponse, Member, MembersResponse};
+use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, job_key};
 use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, License, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer,
@@ -22,8 +23,8 @@ use keel_api::plugin::{
 use tower::ServiceExt;
 
 use crate::{
-    AclApi, AgentApi, ApiError, Authorize, AutopilotApi, Capability, Consistency, Identity, Leadership, LicenseApi,
-    Limits, NodeApi, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext,
+    AclApi, AgentApi, ApiError, Authorize, AutopilotApi, Capability, Consistency, Identity, JobApi, Leadership,
+    LicenseApi, Limits, NodeApi, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError, RequestContext,
     SchedulerApi, SnapshotApi, Written,
 };
 
@@ -51,6 +52,9 @@ pub(crate) struct State {
     /// Installed plugins by kind: the entry and the history of digests.
     pub plugins: BTreeMap<String, PluginEntry>,
     pub nodes: BTreeMap<String, Node>,
+    pub jobs: BTreeMap<String, Job>,
+    pub evals: BTreeMap<String, Evaluation>,
+    pub allocs: BTreeMap<String, Allocation>,
 
     pub last_auth: Option<(Option<String>, Capability)>,
     /// The method, path and namespace of the last request authorized.
@@ -145,6 +149,9 @@ impl TestBackend {
             acl_bootstrapped: None,
             plugins: BTreeMap::new(),
             nodes: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            evals: BTreeMap::new(),
+            allocs: BTreeMap::new(),
             last_auth: None,
             last_request: None,
             last_consistency: None,
@@ -636,6 +643,99 @@ impl NodeApi for TestBackend {
         node.scheduling_eligibility = eligibility;
         node.modify_index = index;
         Ok(NodeUpdateResponse { node_modify_index: index, index, ..NodeUpdateResponse::default() })
+    }
+}
+
+/// A found item, or a 404 naming `what`.
+fn found<T>(read: Read<Option<T>>, what: &str) -> Result<Read<T>, ApiError> {
+    let value = read.value.ok_or_else(|| ApiError::not_found(format!("{what} not found")))?;
+    Ok(Read { value, meta: read.meta })
+}
+
+/// Jobs are stored as submitted, each with one pending evaluation; nothing
+/// is placed.
+impl JobApi for TestBackend {
+    async fn submit_job(&self, job: Job) -> Result<JobRegisterResponse, ApiError> {
+        let mut state = self.write()?;
+        state.index += 1;
+        let index = state.index;
+        let eval = Evaluation { id: format!("eval-{index}"), job_id: job.id.clone(), ..Evaluation::default() };
+        let eval_id = eval.id.clone();
+        state.evals.insert(eval_id.clone(), eval);
+        state.jobs.insert(job.key(), Job { modify_index: index, ..job });
+        Ok(JobRegisterResponse {
+            eval_id,
+            eval_create_index: index,
+            job_modify_index: index,
+            index,
+            ..Default::default()
+        })
+    }
+
+    async fn stop_job(&self, namespace: String, id: String, purge: bool) -> Result<JobRegisterResponse, ApiError> {
+        let mut state = self.write()?;
+        let key = job_key(&namespace, &id);
+        let job = state.jobs.get_mut(&key).ok_or_else(|| ApiError::not_found("job not found"))?;
+        job.stop = true;
+        if purge {
+            state.jobs.remove(&key);
+        }
+        state.index += 1;
+        Ok(JobRegisterResponse { index: state.index, ..Default::default() })
+    }
+
+    async fn jobs(
+        &self,
+        namespace: String,
+        prefix: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<JobListStub>>, ApiError> {
+        self.read(c, |state| {
+            let jobs = state.jobs.values().filter(|job| job.listed(&namespace, &prefix));
+            jobs.map(|job| job.stub("pending", JobSummary::of(job, [], &BTreeMap::new()))).collect()
+        })
+    }
+
+    async fn job(&self, namespace: String, id: String, c: Consistency) -> Result<Read<Job>, ApiError> {
+        found(self.read(c, |state| state.jobs.get(&job_key(&namespace, &id)).cloned())?, "job")
+    }
+
+    async fn job_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read(c, |state| {
+            state.allocs.values().filter(|a| a.namespace == namespace && a.job_id == id).cloned().collect()
+        })
+    }
+
+    async fn job_evaluations(
+        &self,
+        namespace: String,
+        id: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Evaluation>>, ApiError> {
+        self.read(c, |state| {
+            state.evals.values().filter(|eval| eval.namespace == namespace && eval.job_id == id).cloned().collect()
+        })
+    }
+
+    async fn evaluations(&self, c: Consistency) -> Result<Read<Vec<Evaluation>>, ApiError> {
+        self.read(c, |state| state.evals.values().cloned().collect())
+    }
+
+    async fn evaluation(&self, id: String, c: Consistency) -> Result<Read<Evaluation>, ApiError> {
+        found(self.read(c, |state| state.evals.get(&id).cloned())?, "eval")
+    }
+
+    async fn allocations(&self, c: Consistency) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read(c, |state| state.allocs.values().cloned().collect())
+    }
+
+    async fn allocation(&self, id: String, c: Consistency) -> Result<Read<Allocation>, ApiError> {
+        found(self.read(c, |state| state.allocs.get(&id).cloned())?, "alloc")
     }
 }
 

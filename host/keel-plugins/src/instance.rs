@@ -127,6 +127,12 @@ impl Held {
     pub(crate) fn alive(&self) -> bool {
         self.released.strong_count() > 0
     }
+
+    /// Whether it lives in `instance`. Instances of different plugins may
+    /// share an id; their release lists are never the same.
+    pub(crate) fn is_in(&self, instance: &InstanceRef) -> bool {
+        Weak::ptr_eq(&self.released, &instance.released)
+    }
 }
 
 impl Drop for Held {

@@ -78,27 +78,54 @@ pub(crate) struct Asked<'a> {
     pub(crate) now_ms: i64,
 }
 
-/// The area and level a capability asks the plugin about; `None` for the
+/// What a capability asks the plugin about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    Level(Level),
+    /// A namespace capability (`read-job`, ...), asked of the request's
+    /// namespace.
+    Capability(&'static str),
+}
+
+/// The area and access a capability asks the plugin about; `None` for the
 /// capabilities the host decides alone.
-fn question(need: Capability) -> Option<(Area, Level)> {
+fn question(need: Capability) -> Option<(Area, Ask)> {
     Some(match need {
-        Capability::OperatorRead => (Area::Operator, Level::Read),
-        Capability::OperatorWrite => (Area::Operator, Level::Write),
-        Capability::AgentRead => (Area::Agent, Level::Read),
-        Capability::AgentWrite => (Area::Agent, Level::Write),
-        Capability::NodeRead => (Area::Node, Level::Read),
-        Capability::NodeWrite => (Area::Node, Level::Write),
+        Capability::OperatorRead => (Area::Operator, Ask::Level(Level::Read)),
+        Capability::OperatorWrite => (Area::Operator, Ask::Level(Level::Write)),
+        Capability::AgentRead => (Area::Agent, Ask::Level(Level::Read)),
+        Capability::AgentWrite => (Area::Agent, Ask::Level(Level::Write)),
+        Capability::NodeRead => (Area::Node, Ask::Level(Level::Read)),
+        Capability::NodeWrite => (Area::Node, Ask::Level(Level::Write)),
+        Capability::ListJobs => (Area::Namespace, Ask::Capability("list-jobs")),
+        Capability::ReadJob => (Area::Namespace, Ask::Capability("read-job")),
+        Capability::SubmitJob => (Area::Namespace, Ask::Capability("submit-job")),
         Capability::None | Capability::Authenticated | Capability::Management => return None,
     })
 }
 
+/// What an answer is kept under: the capability, and the namespace it was
+/// asked of (empty for the capabilities of no namespace).
+type AnswerKey = (Capability, String);
+
+fn answer_key(need: Capability, (_, ask): (Area, Ask), context: &RequestContext<'_>) -> AnswerKey {
+    match ask {
+        Ask::Capability(_) => (need, context.namespace.to_owned()),
+        Ask::Level(_) => (need, String::new()),
+    }
+}
+
 /// The plugin's question in full: built only when no kept answer holds, so
 /// a cached check copies nothing of the request.
-fn request_for((area, level): (Area, Level), context: &RequestContext<'_>, now_ms: u64) -> Request {
+fn request_for((area, ask): (Area, Ask), context: &RequestContext<'_>, now_ms: u64) -> Request {
+    let (access, target) = match ask {
+        Ask::Level(level) => (Access::Level(level), None),
+        Ask::Capability(name) => (Access::Capability(name.to_owned()), Some(context.namespace.to_owned())),
+    };
     Request {
         area,
-        access: Access::Level(level),
-        target: None,
+        access,
+        target,
         method: context.method.to_owned(),
         path: context.path.to_owned(),
         namespace: context.namespace.to_owned(),
@@ -148,7 +175,7 @@ struct Cached {
 struct TokenAcl {
     compiled: CompiledAcl,
     policies: Vec<Policy>,
-    answers: RwLock<HashMap<Capability, Kept>>,
+    answers: RwLock<HashMap<AnswerKey, Kept>>,
 }
 
 /// The `ModifyIndex` of the token behind `key` (0 for the anonymous token)
@@ -250,7 +277,8 @@ impl AclGate {
                 Ok(acl) => acl,
                 Err(error) => return denied(key, "compile", &error),
             };
-            let kept = acl.answers.read().unwrap_or_else(PoisonError::into_inner).get(&need).copied();
+            let answer = answer_key(need, question, asked.request);
+            let kept = acl.answers.read().unwrap_or_else(PoisonError::into_inner).get(&answer).copied();
             if let Some(answer) = kept.and_then(|kept| kept.at(now_ms)) {
                 return Ok(answer);
             }
@@ -259,8 +287,8 @@ impl AclGate {
                 Ok(verdict) => {
                     let mut answers = acl.answers.write().unwrap_or_else(PoisonError::into_inner);
                     match Kept::of(verdict, now_ms) {
-                        Some(kept) => answers.insert(need, kept),
-                        None => answers.remove(&need),
+                        Some(kept) => answers.insert(answer, kept),
+                        None => answers.remove(&answer),
                     };
                     drop(answers);
                     if let Some(shadow) = shadow {
@@ -408,6 +436,22 @@ mod tests {
         for host_decides in [Capability::None, Capability::Authenticated, Capability::Management] {
             assert!(asked(host_decides, 5).is_none());
         }
+    }
+
+    #[test]
+    fn namespace_capabilities_ask_of_the_request_namespace_and_are_kept_per_namespace() {
+        let submit = asked(Capability::SubmitJob, 5).expect("a question");
+        assert_eq!(submit.area, Area::Namespace);
+        assert_eq!(submit.access, Access::Capability("submit-job".into()));
+        assert_eq!(submit.target.as_deref(), Some("ops"));
+        let read_job = question(Capability::ReadJob).expect("a question");
+        let other = RequestContext { namespace: "dev", ..CONTEXT };
+        assert_ne!(
+            answer_key(Capability::ReadJob, read_job, &CONTEXT),
+            answer_key(Capability::ReadJob, read_job, &other)
+        );
+        let node = question(Capability::NodeRead).expect("a question");
+        assert_eq!(answer_key(Capability::NodeRead, node, &CONTEXT), answer_key(Capability::NodeRead, node, &other));
     }
 
     #[test]

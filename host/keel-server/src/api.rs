@@ -5,6 +5,7 @@ mod acl;
 mod agent;
 mod authorize;
 mod autopilot;
+mod jobs;
 mod license;
 mod node;
 mod operator_raft;

@@ -30,6 +30,7 @@
 //! snapshot.rs       snapshot archives: save, verify before restore
 //! forwarding.rs     requests relayed to the leader, and served for followers
 //! nodes.rs          client nodes on the servers: register and heartbeat calls, the leader's TTLs
+//! scheduling.rs     the leader's evaluations: reconcile, place through the plugin, check and commit plans
 //! client.rs         the client agent: registers this machine's node, heartbeats
 //! fingerprint.rs    what a client reports of its machine: CPU, memory, disk, OS, drivers
 //! registry.rs       the cluster's plugin registry here: install checks, activation, listings
@@ -51,6 +52,7 @@ mod license;
 mod nodes;
 mod plugin_trust;
 mod registry;
+mod scheduling;
 mod service;
 mod settings;
 mod snapshot;

@@ -80,10 +80,11 @@ impl NodeEndpoint for NodeRpc {
 
 impl Service {
     /// On a server: serves client agents' node calls on its RPC port, and
-    /// starts the heartbeat tracker, which acts while the server leads.
-    pub fn serve_nodes(self: Arc<Self>, server: &Server) -> tokio::task::JoinHandle<()> {
+    /// starts the duties that act while the server leads: the heartbeat
+    /// tracker and the scheduling loop.
+    pub fn serve_nodes_and_jobs(self: Arc<Self>, server: &Server) -> [tokio::task::JoinHandle<()>; 2] {
         server.set_node_endpoint(Arc::new(NodeRpc(Arc::clone(&self))));
-        tokio::spawn(self.track_node_heartbeats())
+        [tokio::spawn(Arc::clone(&self).track_node_heartbeats()), self.serve_scheduling()]
     }
 
     async fn node_call(&self, call: NodeCall) -> Result<NodeAnswer, NodeError> {

@@ -41,6 +41,8 @@ pub struct Service {
     pub(crate) telemetry: Telemetry,
     /// On the leader: when each client node must next be heard from.
     pub(crate) heartbeats: nodes::Heartbeats,
+    /// What wakes the leader's scheduling loop.
+    pub(crate) scheduling: crate::scheduling::Scheduling,
 }
 
 impl Service {
@@ -81,6 +83,7 @@ impl Service {
             clock,
             telemetry,
             heartbeats: nodes::Heartbeats::default(),
+            scheduling: crate::scheduling::Scheduling::default(),
         }
     }
 

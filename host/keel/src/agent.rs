@@ -77,7 +77,7 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
         service.activate_registry(server).await;
         duties.push(tokio::spawn(Arc::clone(&service).follow_plugin_registry()));
         server.set_forwarder(Arc::new(ApiForwarder(api.clone())));
-        duties.push(Arc::clone(&service).serve_nodes(server));
+        duties.extend(Arc::clone(&service).serve_nodes_and_jobs(server));
         duties.push(tokio::spawn(Arc::clone(&service).autopilot_rounds(autopilot_interval)));
     }
     let client = ClientConfig { http_address, raw_exec: config.raw_exec, ..ClientConfig::default() };

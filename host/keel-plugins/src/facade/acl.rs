@@ -161,7 +161,7 @@ impl Compiled {
         if held.is_empty() {
             return None;
         }
-        Some(held.iter().find(|held| held.instance == instance.id).map(|held| held.resource))
+        Some(held.iter().find(|held| held.is_in(instance)).map(|held| held.resource))
     }
 
     fn hold(&self, instance: &InstanceRef, resource: ResourceAny) -> ResourceAny {

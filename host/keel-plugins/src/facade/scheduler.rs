@@ -145,6 +145,20 @@ impl NodeSet {
         Ok(())
     }
 
+    /// Adds `node` or replaces the node with its id, unless the set holds
+    /// that very node already; says whether it changed anything.
+    pub fn upsert_if_changed(&mut self, node: Node) -> Result<bool, String> {
+        if self.tracked.lock().nodes.get(&node.id).is_some_and(|(_, held)| *held == node) {
+            return Ok(false);
+        }
+        self.upsert(node).map(|()| true)
+    }
+
+    /// Every node id in the set, in order.
+    pub fn ids(&self) -> Vec<String> {
+        self.tracked.lock().nodes.keys().cloned().collect()
+    }
+
     /// Removes the node with this id; false when there was none.
     pub fn remove(&mut self, id: &str) -> bool {
         let mut changes = self.tracked.lock();
@@ -240,7 +254,7 @@ impl Changes {
     fn delta_for(&mut self, instance: &InstanceRef) -> (Option<ResourceAny>, Delta) {
         self.copies.retain(|copy| copy.held.alive());
         let latest = self.latest;
-        let Some(copy) = self.copies.iter().find(|copy| copy.held.instance == instance.id) else {
+        let Some(copy) = self.copies.iter().find(|copy| copy.held.is_in(instance)) else {
             let upserted = self.nodes.values().map(|(_, node)| node.clone()).collect();
             return (None, Delta { removed: Vec::new(), upserted, latest });
         };
@@ -253,7 +267,7 @@ impl Changes {
     /// Records that the copy in `instance` has seen every change up to
     /// `latest`, and forgets removals every copy has seen.
     fn seen(&mut self, instance: &InstanceRef, resource: ResourceAny, latest: u64) {
-        match self.copies.iter_mut().find(|copy| copy.held.instance == instance.id) {
+        match self.copies.iter_mut().find(|copy| copy.held.is_in(instance)) {
             Some(copy) => copy.seen = latest,
             None => self.copies.push(Copy { held: Held::new(instance, resource), seen: latest }),
         }

@@ -1,0 +1,213 @@
+//! `/v1/jobs`, `/v1/job/:id`, `/v1/evaluation(s)` and `/v1/allocation(s)`:
+//! jobs as Nomad's clients submit them, and what the scheduler made of
+//! them. A job's namespace is `?namespace=` (`default` when absent), as the
+//! ACL gate reads it too.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use keel_api::job::{Job, JobRegisterRequest, without_nulls};
+
+use crate::reply::{self, Json};
+use crate::request::{self, Params};
+use crate::{ApiError, Backend, Limits};
+
+fn namespace(params: &Params) -> String {
+    params.non_empty("namespace").unwrap_or("default").to_owned()
+}
+
+/// Reads a registration body: `{"Job": {...}}`, with Go's `null`s read as
+/// fields left out, canonicalized and checked as Nomad does.
+async fn submitted(body: Body, limits: &Limits, params: &Params, path_id: Option<&str>) -> Result<Job, ApiError> {
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
+    let value: serde_json::Value = request::decode_json(&body, "job")?;
+    let request: JobRegisterRequest = serde_json::from_value(without_nulls(value))
+        .map_err(|error| ApiError::bad_request(format!("Error parsing job: {error}")))?;
+    let mut job = request.job.ok_or_else(|| ApiError::bad_request("Job must be specified"))?;
+    if job.namespace.is_empty() {
+        job.namespace = namespace(params);
+    }
+    job.canonicalize();
+    if let Some(id) = path_id
+        && id != job.id
+    {
+        return Err(ApiError::bad_request("Job ID does not match name"));
+    }
+    job.validate().map_err(ApiError::bad_request)?;
+    Ok(job)
+}
+
+/// `PUT|POST /v1/jobs`: registers a job; answers its evaluation.
+pub(crate) async fn register<B: Backend>(
+    State(backend): State<Arc<B>>,
+    State(limits): State<Limits>,
+    params: Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let job = submitted(body, &limits, &params, None).await?;
+    let reply = backend.submit_job(job).await?;
+    Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
+}
+
+/// `POST|PUT /v1/job/:id`: registers the job named in the path.
+pub(crate) async fn update<B: Backend>(
+    State(backend): State<Arc<B>>,
+    State(limits): State<Limits>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = request::segment(id)?;
+    let job = submitted(body, &limits, &params, Some(&id)).await?;
+    let reply = backend.submit_job(job).await?;
+    Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
+}
+
+/// `DELETE /v1/job/:id[?purge=true]`: stops the job.
+pub(crate) async fn stop<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let id = request::segment(id)?;
+    let reply = backend.stop_job(namespace(&params), id, params.flag("purge")?).await?;
+    Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
+}
+
+/// `GET /v1/jobs[?prefix=&namespace=]`.
+pub(crate) async fn list<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
+    let consistency = params.read_options()?;
+    let prefix = params.first("prefix").unwrap_or_default().to_owned();
+    Ok(reply::read(backend.jobs(namespace(&params), prefix, consistency).await?, params.format()))
+}
+
+/// `GET /v1/job/:id`.
+pub(crate) async fn read<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    Ok(reply::read(backend.job(namespace(&params), id, consistency).await?, params.format()))
+}
+
+/// `GET /v1/job/:id/allocations`.
+pub(crate) async fn allocations<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    Ok(reply::read(backend.job_allocations(namespace(&params), id, consistency).await?, params.format()))
+}
+
+/// `GET /v1/job/:id/evaluations`.
+pub(crate) async fn evaluations<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    Ok(reply::read(backend.job_evaluations(namespace(&params), id, consistency).await?, params.format()))
+}
+
+/// `GET /v1/evaluations`.
+pub(crate) async fn all_evaluations<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    Ok(reply::read(backend.evaluations(params.read_options()?).await?, params.format()))
+}
+
+/// `GET /v1/evaluation/:id`.
+pub(crate) async fn evaluation<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    Ok(reply::read(backend.evaluation(id, consistency).await?, params.format()))
+}
+
+/// `GET /v1/allocations`.
+pub(crate) async fn all_allocations<B: Backend>(
+    State(backend): State<Arc<B>>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    Ok(reply::read(backend.allocations(params.read_options()?).await?, params.format()))
+}
+
+/// `GET /v1/allocation/:id`.
+pub(crate) async fn allocation<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    Ok(reply::read(backend.allocation(id, consistency).await?, params.format()))
+}
+
+/// A path missing its id.
+pub(crate) async fn missing_id() -> ApiError {
+    ApiError::bad_request("Missing ID")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    use crate::Capability;
+    use crate::testing::{Harness, assert_error};
+
+    fn body(value: serde_json::Value) -> String {
+        value.to_string()
+    }
+
+    #[tokio::test]
+    async fn a_submitted_job_is_canonicalized_in_the_request_namespace_and_asks_submit_job() {
+        let harness = Harness::new();
+        let job = json!({"Job": {"ID": "web", "Datacenters": null,
+            "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "raw_exec", "Resources": null}]}]}});
+        let reply = harness.send_body("PUT", "/v1/jobs?namespace=ops", body(job)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::SubmitJob)));
+        let stored = harness.backend.state().jobs["ops/web"].clone();
+        assert_eq!(
+            (stored.namespace.as_str(), stored.priority, stored.datacenters.clone()),
+            ("ops", 50, vec!["*".into()])
+        );
+        assert_eq!(stored.task_groups[0].tasks[0].resources.memory_mb, Some(300));
+        let listed = harness.send("GET", "/v1/jobs?namespace=ops").await;
+        assert_eq!(listed.json()[0]["ID"], "web");
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::ListJobs)));
+        assert_eq!(harness.send("GET", "/v1/job/web?namespace=ops").await.status, StatusCode::OK);
+        assert_eq!(harness.backend.last_auth(), Some((None, Capability::ReadJob)));
+        assert_error(harness.send("GET", "/v1/job/web").await, StatusCode::NOT_FOUND, "job not found");
+    }
+
+    #[tokio::test]
+    async fn bad_registrations_are_nomads_400s() {
+        let harness = Harness::new();
+        let cases = [
+            ("{}", "Job must be specified"),
+            (r#"{"Job": {}}"#, "Job ID hasn't been provided"),
+            (r#"{"Job": {"ID": "a b", "TaskGroups": []}}"#, "Job ID contains a space or null character: \"a b\""),
+            (
+                r#"{"Job": {"ID": "j", "Priority": 500, "TaskGroups": []}}"#,
+                "Job priority must be between [1, 100], not 500",
+            ),
+            ("", "Error parsing job: Request body is empty"),
+        ];
+        for (sent, message) in cases {
+            assert_error(harness.send_body("POST", "/v1/jobs", sent).await, StatusCode::BAD_REQUEST, message);
+        }
+        assert!(harness.backend.state().jobs.is_empty(), "nothing was stored");
+        assert_error(harness.send("GET", "/v1/evaluation/").await, StatusCode::BAD_REQUEST, "Missing ID");
+        assert_error(harness.send("GET", "/v1/allocation/nope").await, StatusCode::NOT_FOUND, "alloc not found");
+        assert_error(harness.send("PATCH", "/v1/jobs").await, StatusCode::METHOD_NOT_ALLOWED, "Invalid method");
+    }
+}

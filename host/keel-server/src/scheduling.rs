@@ -1,0 +1,580 @@
+//! Scheduling on the leader, in Nomad's shape: evaluations are taken one
+//! job at a time, oldest first; each is reconciled (which allocations of
+//! each group are missing, which are lost with their node, which are no
+//! longer wanted), the scheduler plugin is asked to place what is missing
+//! under the scheduler configuration, and the plan is checked against the
+//! state as it is then (the node still ready and eligible, the allocation
+//! still fits) before it is committed through Raft with the evaluation's
+//! outcome. A placement the plugin cannot make leaves a `blocked`
+//! evaluation with the plugin's reasons, taken up again when the nodes or
+//! the allocations change; a plugin fault blocks the evaluation with the
+//! fault as its reason and never stops the loop.
+//!
+//! The loop keeps the scheduler plugin's [`NodeSet`] for as long as it
+//! runs, and brings it up to date with the state before each evaluation,
+//! so that the plugin is handed only the nodes that changed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keel_api::job::{
+    AllocMetric, AllocatedResources, Allocation, Evaluation, Job, client_status, desired_status, eval_status,
+};
+use keel_api::node::{Node, eligibility, status};
+use keel_api::operator::SchedulerConfiguration;
+use keel_cluster::Server;
+use keel_plugins::scheduler::{self, NodeSet};
+use keel_state::State;
+use keel_state::jobs::AllocStop;
+use tokio::sync::Notify;
+
+use crate::Service;
+
+/// How often the loop looks for work without being woken.
+const TICK: Duration = Duration::from_secs(1);
+/// How many times a plan the leader partly refused is tried again.
+const PLAN_ATTEMPTS: u32 = 5;
+
+/// What wakes the scheduling loop.
+#[derive(Debug, Default)]
+pub(crate) struct Scheduling {
+    wake: Notify,
+}
+
+impl Scheduling {
+    /// Something worth scheduling was written.
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// What the loop keeps between evaluations.
+#[derive(Default)]
+struct Worker {
+    nodes: NodeSet,
+    /// Blocked evaluations and the state generation they were last tried at.
+    blocked_at: HashMap<String, u64>,
+    /// Evaluations whose plans were partly refused, and how often.
+    attempts: HashMap<String, u32>,
+}
+
+/// A new evaluation of `job` for `reason` (Nomad's `TriggeredBy`).
+pub(crate) fn new_eval(job: &Job, triggered_by: &str, now_ns: i64) -> Evaluation {
+    Evaluation {
+        id: uuid::Uuid::new_v4().to_string(),
+        namespace: job.namespace.clone(),
+        priority: job.priority,
+        job_type: job.job_type.clone(),
+        triggered_by: triggered_by.to_owned(),
+        job_id: job.id.clone(),
+        status: eval_status::PENDING.to_owned(),
+        create_time: now_ns,
+        modify_time: now_ns,
+        ..Evaluation::default()
+    }
+}
+
+/// A number that grows whenever nodes or allocations change, so that a
+/// blocked evaluation is tried again only when a placement might now fit.
+fn generation(state: &State) -> u64 {
+    let nodes = state.nodes.values().map(|node| node.modify_index);
+    nodes.chain(state.scheduling.allocs.values().map(|alloc| alloc.modify_index)).max().unwrap_or(0)
+}
+
+impl Service {
+    /// On a server: the scheduling loop, which acts while the server leads.
+    pub(crate) fn serve_scheduling(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.schedule_forever())
+    }
+
+    async fn schedule_forever(self: Arc<Self>) {
+        let Ok(server) = self.server() else { return };
+        let mut worker = Worker::default();
+        loop {
+            tokio::select! {
+                () = self.scheduling.wake.notified() => {}
+                () = tokio::time::sleep(TICK) => {}
+            }
+            if !server.is_leader() {
+                worker = Worker::default();
+                continue;
+            }
+            self.evaluate_jobs_on_lost_nodes(server).await;
+            while let Some(eval) = worker.next(server) {
+                if !self.evaluate(&mut worker, server, eval).await {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Writes an evaluation for every job with a live allocation on a node
+    /// that is not ready, unless the job has one waiting already.
+    async fn evaluate_jobs_on_lost_nodes(&self, server: &Server) {
+        let now = self.now_ns();
+        let evals: Vec<Evaluation> = server.view().read(|state| {
+            let scheduling = &state.scheduling;
+            let lost = scheduling.allocs.values().filter(|alloc| alloc.is_live() && !node_is_up(state, &alloc.node_id));
+            let jobs: BTreeSet<(&str, &str)> =
+                lost.map(|alloc| (alloc.namespace.as_str(), alloc.job_id.as_str())).collect();
+            let waiting = |namespace: &str, id: &str| {
+                scheduling
+                    .evals
+                    .values()
+                    .any(|eval| eval.status == eval_status::PENDING && eval.namespace == namespace && eval.job_id == id)
+            };
+            jobs.into_iter()
+                .filter(|(namespace, id)| !waiting(namespace, id))
+                .filter_map(|(namespace, id)| scheduling.jobs.get(&keel_api::job::job_key(namespace, id)))
+                .map(|job| new_eval(job, "node-update", now))
+                .collect()
+        });
+        if !evals.is_empty()
+            && let Err(error) = self.write(keel_state::Command::UpsertEvals { evals }).await
+        {
+            tracing::warn!("could not write evaluations for lost allocations: {}", error.message);
+        }
+    }
+
+    /// Reconciles one evaluation's job, places what is missing and commits
+    /// the checked plan with the evaluation's outcome; false when the
+    /// commit failed (leadership lost, say), so the loop waits.
+    async fn evaluate(&self, worker: &mut Worker, server: &Server, eval: Evaluation) -> bool {
+        let (job, live, config, generation) = server.view().read(|state| {
+            let key = keel_api::job::job_key(&eval.namespace, &eval.job_id);
+            let live: Vec<Allocation> = state
+                .scheduling
+                .allocs_of(&eval.namespace, &eval.job_id)
+                .filter(|alloc| alloc.is_live())
+                .cloned()
+                .collect();
+            let config = state.scheduler.clone().unwrap_or_else(SchedulerConfiguration::nomad_defaults);
+            (state.scheduling.jobs.get(&key).cloned(), live, config, generation(state))
+        });
+        self.sync_nodes(worker, server);
+        let mut plan = Plan::default();
+        for (group, count) in wanted(job.as_ref(), &live) {
+            let mine: Vec<&Allocation> = live.iter().filter(|alloc| alloc.task_group == group).collect();
+            let kept = plan.stop_unwanted(server, &mine, count);
+            let missing = count.saturating_sub(kept.len() as u32);
+            if let (Some(job), true) = (&job, missing > 0) {
+                let outcome = self.place(worker, job, &group, missing, &config).await;
+                plan.absorb(job, &group, &eval, outcome, &kept, self.now_ns());
+            }
+        }
+        self.commit(worker, server, eval, plan, generation).await
+    }
+
+    /// Brings the plugin's node set up to date with the state's nodes and
+    /// their live allocations.
+    fn sync_nodes(&self, worker: &mut Worker, server: &Server) {
+        let nodes: Vec<scheduler::Node> = server.view().read(|state| {
+            let mut on_node: BTreeMap<&str, Vec<scheduler::Allocation>> = BTreeMap::new();
+            for alloc in state.scheduling.allocs.values().filter(|alloc| alloc.is_live()) {
+                on_node.entry(alloc.node_id.as_str()).or_default().push(plugin_allocation(state, alloc));
+            }
+            let plugin_node = |node: &Node| plugin_node(node, on_node.remove(node.id.as_str()).unwrap_or_default());
+            state.nodes.values().map(plugin_node).collect()
+        });
+        let ids: BTreeSet<&str> = nodes.iter().map(|node| node.id.as_str()).collect();
+        for gone in worker.nodes.ids().into_iter().filter(|id| !ids.contains(id.as_str())) {
+            worker.nodes.remove(&gone);
+        }
+        for node in nodes {
+            if let Err(error) = worker.nodes.upsert_if_changed(node) {
+                tracing::warn!("a node the scheduler cannot be given: {error}");
+            }
+        }
+    }
+
+    /// Asks the scheduler plugin to place `count` allocations of `group`.
+    async fn place(
+        &self,
+        worker: &Worker,
+        job: &Job,
+        group: &str,
+        count: u32,
+        config: &SchedulerConfiguration,
+    ) -> Result<scheduler::Plan, String> {
+        let Some(task_group) = job.task_groups.iter().find(|g| g.name == group) else {
+            return Err(format!("the job has no task group {group:?}"));
+        };
+        let ask = task_group.ask();
+        let mut constraints: Vec<&keel_api::job::Constraint> = job.constraints.iter().collect();
+        constraints.extend(task_group.constraints.iter());
+        constraints.extend(task_group.tasks.iter().flat_map(|task| task.constraints.iter()));
+        let group = scheduler::TaskGroup {
+            namespace: job.namespace.clone(),
+            job_id: job.id.clone(),
+            name: task_group.name.clone(),
+            job_type: job_type(&job.job_type),
+            priority: job.priority,
+            count,
+            resources: scheduler::Resources { cpu_mhz: ask.cpu_shares, memory_mb: ask.memory_mb, disk_mb: ask.disk_mb },
+            datacenters: job.datacenters.clone(),
+            node_pool: job.node_pool.clone(),
+            constraints: constraints
+                .into_iter()
+                .map(|c| scheduler::Constraint {
+                    ltarget: c.l_target.clone(),
+                    operand: c.operand.clone(),
+                    rtarget: c.r_target.clone(),
+                })
+                .collect(),
+        };
+        let plugin = self.plugins.scheduler.get();
+        plugin.place(&plugin_config(config), &group, &worker.nodes).await.map_err(|error| error.to_string())
+    }
+
+    /// The plan applier: keeps what still fits the state, commits it with
+    /// the evaluation's outcome, and leaves a partly refused evaluation
+    /// pending to be tried again.
+    async fn commit(
+        &self,
+        worker: &mut Worker,
+        server: &Server,
+        eval: Evaluation,
+        mut plan: Plan,
+        generation: u64,
+    ) -> bool {
+        let refused = server.view().read(|state| plan.keep_what_fits(state));
+        let now = self.now_ns();
+        let attempts = worker.attempts.entry(eval.id.clone()).or_default();
+        *attempts += u32::from(refused > 0);
+        let mut evals = Vec::new();
+        let outcome = match (refused, plan.failed.is_empty(), plan.fault.take()) {
+            (_, _, Some(fault)) => {
+                Evaluation { status: eval_status::BLOCKED.to_owned(), status_description: fault, ..eval.clone() }
+            }
+            (0, true, None) => Evaluation { status: eval_status::COMPLETE.to_owned(), ..eval.clone() },
+            (0, false, None) if eval.status == eval_status::BLOCKED => {
+                Evaluation { failed_tg_allocs: plan.failed.clone(), ..eval.clone() }
+            }
+            (0, false, None) => {
+                let mut blocked = Evaluation {
+                    status: eval_status::BLOCKED.to_owned(),
+                    triggered_by: "queued-allocs".to_owned(),
+                    previous_eval: eval.id.clone(),
+                    failed_tg_allocs: plan.failed.clone(),
+                    ..new_eval_like(&eval, now)
+                };
+                blocked.queued_allocations = plan.queued.clone();
+                let done = Evaluation {
+                    status: eval_status::COMPLETE.to_owned(),
+                    blocked_eval: blocked.id.clone(),
+                    failed_tg_allocs: plan.failed.clone(),
+                    ..eval.clone()
+                };
+                evals.push(blocked);
+                done
+            }
+            (_, _, None) if *attempts >= PLAN_ATTEMPTS => Evaluation {
+                status: eval_status::FAILED.to_owned(),
+                status_description: format!("plans refused {PLAN_ATTEMPTS} times: the cluster kept changing"),
+                ..eval.clone()
+            },
+            (_, _, None) => {
+                Evaluation { status_description: "plan partly refused; trying again".to_owned(), ..eval.clone() }
+            }
+        };
+        if outcome.status != eval_status::PENDING {
+            worker.attempts.remove(&eval.id);
+        }
+        if outcome.status == eval_status::BLOCKED {
+            worker.blocked_at.insert(outcome.id.clone(), generation);
+        }
+        evals.insert(0, Evaluation { modify_time: now, ..outcome });
+        let command = keel_state::Command::ApplyPlan { placed: plan.placed, stopped: plan.stopped, evals };
+        match self.write(command).await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(eval = %eval.id, "could not commit a plan: {}", error.message);
+                false
+            }
+        }
+    }
+
+    pub(crate) fn now_ns(&self) -> i64 {
+        i64::try_from(self.now_ms()).unwrap_or(i64::MAX / 1_000_000).saturating_mul(1_000_000)
+    }
+}
+
+/// An evaluation of the same job as `eval`, new.
+fn new_eval_like(eval: &Evaluation, now_ns: i64) -> Evaluation {
+    Evaluation {
+        id: uuid::Uuid::new_v4().to_string(),
+        namespace: eval.namespace.clone(),
+        priority: eval.priority,
+        job_type: eval.job_type.clone(),
+        job_id: eval.job_id.clone(),
+        job_modify_index: eval.job_modify_index,
+        create_time: now_ns,
+        modify_time: now_ns,
+        ..Evaluation::default()
+    }
+}
+
+impl Worker {
+    /// The next evaluation to take: the oldest pending one, else a blocked
+    /// one not tried since the nodes or allocations last changed.
+    fn next(&mut self, server: &Server) -> Option<Evaluation> {
+        server.view().read(|state| {
+            let now = generation(state);
+            let mut waiting: Vec<&Evaluation> = state
+                .scheduling
+                .evals
+                .values()
+                .filter(|eval| match eval.status.as_str() {
+                    eval_status::PENDING => true,
+                    eval_status::BLOCKED => self.blocked_at.get(&eval.id).is_none_or(|tried| *tried < now),
+                    _ => false,
+                })
+                .collect();
+            waiting.sort_by_key(|eval| (eval.status != eval_status::PENDING, eval.create_index));
+            waiting.first().map(|eval| (*eval).clone())
+        })
+    }
+}
+
+/// The groups the job wants and how many of each: none of anything once
+/// it is stopped or gone, so that what runs is stopped.
+fn wanted(job: Option<&Job>, live: &[Allocation]) -> Vec<(String, u32)> {
+    let mut wanted: BTreeMap<String, u32> = live.iter().map(|alloc| (alloc.task_group.clone(), 0)).collect();
+    if let Some(job) = job.filter(|job| !job.stop) {
+        for group in &job.task_groups {
+            wanted.insert(group.name.clone(), group.count.unwrap_or(1));
+        }
+    }
+    wanted.into_iter().collect()
+}
+
+/// What one evaluation decided.
+#[derive(Debug, Default)]
+struct Plan {
+    placed: Vec<Allocation>,
+    stopped: Vec<AllocStop>,
+    failed: BTreeMap<String, AllocMetric>,
+    queued: BTreeMap<String, u32>,
+    /// The scheduler plugin's fault or refusal, when it had one.
+    fault: Option<String>,
+}
+
+impl Plan {
+    /// Stops the allocations of a group that are lost with their node, and
+    /// the highest-numbered ones beyond `count`; returns the ones kept.
+    fn stop_unwanted<'a>(&mut self, server: &Server, allocs: &[&'a Allocation], count: u32) -> Vec<&'a Allocation> {
+        let (up, lost): (Vec<&Allocation>, Vec<&Allocation>) =
+            server.view().read(|state| allocs.iter().partition(|alloc| node_is_up(state, &alloc.node_id)));
+        for alloc in lost {
+            let description = "alloc is lost since its node is down".to_owned();
+            self.stopped.push(AllocStop { id: alloc.id.clone(), description, lost: true });
+        }
+        let mut up = up;
+        up.sort_by_key(|alloc| alloc.index().unwrap_or(u32::MAX));
+        for alloc in up.iter().skip(count as usize) {
+            let description = "alloc not needed due to job update".to_owned();
+            self.stopped.push(AllocStop { id: alloc.id.clone(), description, lost: false });
+        }
+        up.truncate(count as usize);
+        up
+    }
+
+    /// Takes in the plugin's answer for one group.
+    fn absorb(
+        &mut self,
+        job: &Job,
+        group: &str,
+        eval: &Evaluation,
+        outcome: Result<scheduler::Plan, String>,
+        kept: &[&Allocation],
+        now_ns: i64,
+    ) {
+        let answer = match outcome {
+            Ok(answer) => answer,
+            Err(reason) => {
+                self.fault = Some(format!("the scheduler plugin failed to place {group:?}: {reason}"));
+                return;
+            }
+        };
+        let used: BTreeSet<u32> = kept.iter().filter_map(|alloc| alloc.index()).collect();
+        let mut free = (0..).filter(|index| !used.contains(index));
+        let ask = job.task_groups.iter().find(|g| g.name == group).map(|g| g.ask()).unwrap_or_default();
+        for placement in answer.placements {
+            let index = free.next().unwrap_or_default();
+            self.placed.push(allocation(job, group, eval, &placement.node_id, index, ask, now_ns));
+        }
+        if answer.failed > 0 {
+            self.queued.insert(group.to_owned(), answer.failed);
+            let metric = answer.failure.map(alloc_metric).unwrap_or_default();
+            self.failed.insert(group.to_owned(), AllocMetric { coalesced_failures: answer.failed - 1, ..metric });
+        }
+    }
+
+    /// Drops each placement the state no longer takes: its node gone, not
+    /// ready or not eligible, or without room beside what already runs
+    /// there and what this plan put there before it. Returns how many.
+    fn keep_what_fits(&mut self, state: &State) -> usize {
+        let mut used: HashMap<&str, AllocatedResources> = HashMap::new();
+        for alloc in state.scheduling.allocs.values().filter(|alloc| alloc.is_live()) {
+            let sum = used.entry(alloc.node_id.as_str()).or_default();
+            *sum = add(*sum, alloc.allocated_resources);
+        }
+        let before = self.placed.len();
+        self.placed.retain(|alloc| {
+            let Some(node) = state.nodes.get(&alloc.node_id) else { return false };
+            let sum = used.entry(node.id.as_str()).or_default();
+            let proposed = add(*sum, alloc.allocated_resources);
+            let fits = schedulable(node) && within(node, proposed);
+            if fits {
+                *sum = proposed;
+            }
+            fits
+        });
+        before - self.placed.len()
+    }
+}
+
+fn add(a: AllocatedResources, b: AllocatedResources) -> AllocatedResources {
+    AllocatedResources {
+        cpu_shares: a.cpu_shares + b.cpu_shares,
+        memory_mb: a.memory_mb + b.memory_mb,
+        disk_mb: a.disk_mb + b.disk_mb,
+    }
+}
+
+/// Whether `used` fits the node's capacity less its reservations.
+fn within(node: &Node, used: AllocatedResources) -> bool {
+    let (capacity, reserved) = (&node.node_resources, &node.reserved_resources);
+    used.cpu_shares <= capacity.cpu.cpu_shares.saturating_sub(reserved.cpu.cpu_shares)
+        && used.memory_mb <= capacity.memory.memory_mb.saturating_sub(reserved.memory.memory_mb)
+        && used.disk_mb <= capacity.disk.disk_mb.saturating_sub(reserved.disk.disk_mb)
+}
+
+/// Ready, eligible and not draining.
+fn schedulable(node: &Node) -> bool {
+    node.status == status::READY && node.scheduling_eligibility == eligibility::ELIGIBLE && !node.drain
+}
+
+fn node_is_up(state: &State, id: &str) -> bool {
+    state.nodes.get(id).is_some_and(|node| node.status == status::READY)
+}
+
+fn allocation(
+    job: &Job,
+    group: &str,
+    eval: &Evaluation,
+    node_id: &str,
+    index: u32,
+    ask: AllocatedResources,
+    now_ns: i64,
+) -> Allocation {
+    Allocation {
+        id: uuid::Uuid::new_v4().to_string(),
+        eval_id: eval.id.clone(),
+        name: format!("{}.{group}[{index}]", job.id),
+        namespace: job.namespace.clone(),
+        node_id: node_id.to_owned(),
+        job_id: job.id.clone(),
+        job_type: job.job_type.clone(),
+        job_version: job.version,
+        task_group: group.to_owned(),
+        desired_status: desired_status::RUN.to_owned(),
+        client_status: client_status::PENDING.to_owned(),
+        allocated_resources: ask,
+        create_time: now_ns,
+        modify_time: now_ns,
+        ..Allocation::default()
+    }
+}
+
+/// A state node as the scheduler plugin sees it.
+fn plugin_node(node: &Node, allocations: Vec<scheduler::Allocation>) -> scheduler::Node {
+    let resources = &node.node_resources;
+    let reserved = &node.reserved_resources;
+    let pairs = |map: &BTreeMap<String, String>| map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    scheduler::Node {
+        id: node.id.clone(),
+        name: node.name.clone(),
+        datacenter: node.datacenter.clone(),
+        node_pool: node.node_pool.clone(),
+        node_class: node.node_class.clone(),
+        status: match node.status.as_str() {
+            status::READY => scheduler::NodeStatus::Ready,
+            status::INITIALIZING => scheduler::NodeStatus::Initializing,
+            status::DISCONNECTED => scheduler::NodeStatus::Disconnected,
+            _ => scheduler::NodeStatus::Down,
+        },
+        eligible: node.scheduling_eligibility == eligibility::ELIGIBLE && !node.drain,
+        attributes: pairs(&node.attributes),
+        meta: pairs(&node.meta),
+        capacity: scheduler::Resources {
+            cpu_mhz: resources.cpu.cpu_shares,
+            memory_mb: resources.memory.memory_mb,
+            disk_mb: resources.disk.disk_mb,
+        },
+        reserved: scheduler::Resources {
+            cpu_mhz: reserved.cpu.cpu_shares,
+            memory_mb: reserved.memory.memory_mb,
+            disk_mb: reserved.disk.disk_mb,
+        },
+        allocations,
+    }
+}
+
+fn plugin_allocation(state: &State, alloc: &Allocation) -> scheduler::Allocation {
+    let key = keel_api::job::job_key(&alloc.namespace, &alloc.job_id);
+    let priority = state.scheduling.jobs.get(&key).map_or(50, |job| job.priority);
+    let resources = alloc.allocated_resources;
+    scheduler::Allocation {
+        id: alloc.id.clone(),
+        job_id: alloc.job_id.clone(),
+        task_group: alloc.task_group.clone(),
+        namespace: alloc.namespace.clone(),
+        priority,
+        job_type: job_type(&alloc.job_type),
+        resources: scheduler::Resources {
+            cpu_mhz: resources.cpu_shares,
+            memory_mb: resources.memory_mb,
+            disk_mb: resources.disk_mb,
+        },
+    }
+}
+
+fn job_type(name: &str) -> scheduler::JobType {
+    match name {
+        "batch" => scheduler::JobType::Batch,
+        "system" => scheduler::JobType::System,
+        "sysbatch" => scheduler::JobType::Sysbatch,
+        _ => scheduler::JobType::Service,
+    }
+}
+
+fn plugin_config(config: &SchedulerConfiguration) -> scheduler::Config {
+    let preemption = &config.preemption_config;
+    scheduler::Config {
+        algorithm: match config.scheduler_algorithm.as_str() {
+            "spread" => scheduler::Algorithm::Spread,
+            _ => scheduler::Algorithm::Binpack,
+        },
+        preempt_system: preemption.system_scheduler_enabled,
+        preempt_sysbatch: preemption.sys_batch_scheduler_enabled,
+        preempt_batch: preemption.batch_scheduler_enabled,
+        preempt_service: preemption.service_scheduler_enabled,
+        memory_oversubscription_enabled: config.memory_oversubscription_enabled,
+    }
+}
+
+/// The plugin's failure record as Nomad's `AllocMetric`.
+fn alloc_metric(failure: scheduler::Failure) -> AllocMetric {
+    AllocMetric {
+        nodes_evaluated: failure.nodes_evaluated,
+        nodes_filtered: failure.nodes_filtered,
+        nodes_in_pool: failure.nodes_in_pool,
+        nodes_available: failure.nodes_available.into_iter().collect(),
+        constraint_filtered: failure.constraint_filtered.into_iter().collect(),
+        nodes_exhausted: failure.nodes_exhausted,
+        dimension_exhausted: failure.dimension_exhausted.into_iter().collect(),
+        ..AllocMetric::default()
+    }
+}
