@@ -56,7 +56,7 @@ test: plugins browser
 
 bench: plugins etcd
 	$(CARGO) build --release --locked -p keel  # the server, ACL, registry and cluster benches run this binary
-	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench acl --bench registry --bench cluster
+	$(CARGO) bench --locked -p keel-tests --bench plugins --bench server --bench acl --bench registry --bench cluster --bench scheduling
 
 # The fault harness of t60 for as long as asked: SOAK_SECONDS=3600 make soak.
 SOAK_SECONDS ?= 600

@@ -53,6 +53,8 @@ impl Scheduling {
 #[derive(Default)]
 struct Worker {
     nodes: NodeSet,
+    /// The state generation the node set reflects.
+    synced_at: u64,
     /// Blocked evaluations and the state generation they were last tried at.
     blocked_at: HashMap<String, u64>,
     /// Evaluations whose plans were partly refused, and how often.
@@ -102,7 +104,11 @@ impl Service {
             }
             self.evaluate_jobs_on_lost_nodes(server).await;
             while let Some(eval) = worker.next(server) {
-                if !self.evaluate(&mut worker, server, eval).await {
+                let (started, job_type) = (std::time::Instant::now(), eval.job_type.clone());
+                let committed = self.evaluate(&mut worker, server, eval).await;
+                metrics::histogram!("nomad.nomad.worker.invoke_scheduler", "type" => job_type)
+                    .record(started.elapsed().as_secs_f64() * 1_000.0);
+                if !committed {
                     break;
                 }
             }
@@ -167,25 +173,39 @@ impl Service {
     }
 
     /// Brings the plugin's node set up to date with the state's nodes and
-    /// their live allocations.
+    /// their live allocations: only the nodes that changed, or whose
+    /// allocations changed, since the last time.
     fn sync_nodes(&self, worker: &mut Worker, server: &Server) {
-        let nodes: Vec<scheduler::Node> = server.view().read(|state| {
+        let synced = worker.synced_at;
+        let (nodes, generation, count) = server.view().read(|state| {
+            let scheduling = &state.scheduling;
+            let mut changed: BTreeSet<&str> =
+                state.nodes.values().filter(|node| node.modify_index > synced).map(|node| node.id.as_str()).collect();
+            changed.extend(scheduling.allocs.values().filter(|a| a.modify_index > synced).map(|a| a.node_id.as_str()));
             let mut on_node: BTreeMap<&str, Vec<scheduler::Allocation>> = BTreeMap::new();
-            for alloc in state.scheduling.allocs.values().filter(|alloc| alloc.is_live()) {
+            for alloc in scheduling.allocs.values().filter(|a| a.is_live() && changed.contains(a.node_id.as_str())) {
                 on_node.entry(alloc.node_id.as_str()).or_default().push(plugin_allocation(state, alloc));
             }
-            let plugin_node = |node: &Node| plugin_node(node, on_node.remove(node.id.as_str()).unwrap_or_default());
-            state.nodes.values().map(plugin_node).collect()
+            let nodes: Vec<scheduler::Node> = changed
+                .iter()
+                .filter_map(|id| state.nodes.get(*id))
+                .map(|node| plugin_node(node, on_node.remove(node.id.as_str()).unwrap_or_default()))
+                .collect();
+            (nodes, generation(state), state.nodes.len())
         });
-        let ids: BTreeSet<&str> = nodes.iter().map(|node| node.id.as_str()).collect();
-        for gone in worker.nodes.ids().into_iter().filter(|id| !ids.contains(id.as_str())) {
-            worker.nodes.remove(&gone);
-        }
         for node in nodes {
             if let Err(error) = worker.nodes.upsert_if_changed(node) {
                 tracing::warn!("a node the scheduler cannot be given: {error}");
             }
         }
+        if worker.nodes.len() != count {
+            // A node the state no longer has.
+            let known: BTreeSet<String> = server.view().read(|state| state.nodes.keys().cloned().collect());
+            for gone in worker.nodes.ids().into_iter().filter(|id| !known.contains(id)) {
+                worker.nodes.remove(&gone);
+            }
+        }
+        worker.synced_at = generation;
     }
 
     /// Asks the scheduler plugin to place `count` allocations of `group`.
