@@ -41,63 +41,46 @@ pub mod v0_3 {
     }
 }
 
+/// The bindings of a frozen contract version in `$path`, one module per
+/// world, the `host` import generated once in `acl`.
+macro_rules! frozen {
+    ($path:literal) => {
+        pub mod acl {
+            wasmtime::component::bindgen!({ path: $path, world: "acl-policy" });
+        }
+
+        pub mod autopilot {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "autopilot-strategy",
+                with: { "keel:plugin/host": super::acl::keel::plugin::host },
+            });
+        }
+
+        pub mod scheduler {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "scheduler-algorithm",
+                with: { "keel:plugin/host": super::acl::keel::plugin::host },
+            });
+        }
+
+        pub mod license {
+            wasmtime::component::bindgen!({
+                path: $path,
+                world: "license-validator",
+                with: { "keel:plugin/host": super::acl::keel::plugin::host },
+            });
+        }
+    };
+}
+
 /// `keel:plugin@0.2.0`, frozen: components of it are adapted (`adapt/`).
 pub mod v0_2 {
-    pub mod acl {
-        wasmtime::component::bindgen!({ path: "../../wit/0.2.0", world: "acl-policy" });
-    }
-
-    pub mod autopilot {
-        wasmtime::component::bindgen!({
-            path: "../../wit/0.2.0",
-            world: "autopilot-strategy",
-            with: { "keel:plugin/host": super::acl::keel::plugin::host },
-        });
-    }
-
-    pub mod scheduler {
-        wasmtime::component::bindgen!({
-            path: "../../wit/0.2.0",
-            world: "scheduler-algorithm",
-            with: { "keel:plugin/host": super::acl::keel::plugin::host },
-        });
-    }
-
-    pub mod license {
-        wasmtime::component::bindgen!({
-            path: "../../wit/0.2.0",
-            world: "license-validator",
-            with: { "keel:plugin/host": super::acl::keel::plugin::host },
-        });
-    }
+    frozen!("../../wit/0.2.0");
 }
+
 /// `keel:plugin@0.1.0`, frozen: components of it are adapted (`adapt/`).
 pub mod v0_1 {
-    pub mod acl {
-        wasmtime::component::bindgen!({ path: "../../wit/0.1.0", world: "acl-policy" });
-    }
-
-    pub mod autopilot {
-        wasmtime::component::bindgen!({
-            path: "../../wit/0.1.0",
-            world: "autopilot-strategy",
-            with: { "keel:plugin/host": super::acl::keel::plugin::host },
-        });
-    }
-
-    pub mod scheduler {
-        wasmtime::component::bindgen!({
-            path: "../../wit/0.1.0",
-            world: "scheduler-algorithm",
-            with: { "keel:plugin/host": super::acl::keel::plugin::host },
-        });
-    }
-
-    pub mod license {
-        wasmtime::component::bindgen!({
-            path: "../../wit/0.1.0",
-            world: "license-validator",
-            with: { "keel:plugin/host": super::acl::keel::plugin::host },
-        });
-    }
+    frozen!("../../wit/0.1.0");
 }

@@ -262,49 +262,15 @@ impl Service {
         let now = self.now_ns();
         let attempts = worker.attempts.entry(eval.id.clone()).or_default();
         *attempts += u32::from(refused > 0);
-        let mut evals = Vec::new();
-        let outcome = match (refused, plan.failed.is_empty(), plan.fault.take()) {
-            (_, _, Some(fault)) => {
-                Evaluation { status: eval_status::BLOCKED.to_owned(), status_description: fault, ..eval.clone() }
-            }
-            (0, true, None) => Evaluation { status: eval_status::COMPLETE.to_owned(), ..eval.clone() },
-            (0, false, None) if eval.status == eval_status::BLOCKED => {
-                Evaluation { failed_tg_allocs: plan.failed.clone(), ..eval.clone() }
-            }
-            (0, false, None) => {
-                let mut blocked = Evaluation {
-                    status: eval_status::BLOCKED.to_owned(),
-                    triggered_by: "queued-allocs".to_owned(),
-                    previous_eval: eval.id.clone(),
-                    failed_tg_allocs: plan.failed.clone(),
-                    ..new_eval_like(&eval, now)
-                };
-                blocked.queued_allocations = plan.queued.clone();
-                let done = Evaluation {
-                    status: eval_status::COMPLETE.to_owned(),
-                    blocked_eval: blocked.id.clone(),
-                    failed_tg_allocs: plan.failed.clone(),
-                    ..eval.clone()
-                };
-                evals.push(blocked);
-                done
-            }
-            (_, _, None) if *attempts >= PLAN_ATTEMPTS => Evaluation {
-                status: eval_status::FAILED.to_owned(),
-                status_description: format!("plans refused {PLAN_ATTEMPTS} times: the cluster kept changing"),
-                ..eval.clone()
-            },
-            (_, _, None) => {
-                Evaluation { status_description: "plan partly refused; trying again".to_owned(), ..eval.clone() }
-            }
-        };
+        let mut evals = outcome(&eval, &mut plan, refused, *attempts, now);
+        let outcome = &evals[0];
         if outcome.status != eval_status::PENDING {
             worker.attempts.remove(&eval.id);
         }
         if outcome.status == eval_status::BLOCKED {
             worker.blocked_at.insert(outcome.id.clone(), generation);
         }
-        evals.insert(0, Evaluation { modify_time: now, ..outcome });
+        evals[0].modify_time = now;
         let command = keel_state::Command::ApplyPlan { placed: plan.placed, stopped: plan.stopped, evals };
         match self.write(command).await {
             Ok(_) => true,
@@ -317,6 +283,51 @@ impl Service {
 
     pub(crate) fn now_ns(&self) -> i64 {
         i64::try_from(self.now_ms()).unwrap_or(i64::MAX / 1_000_000).saturating_mul(1_000_000)
+    }
+}
+
+/// What a plan makes of its evaluation: the evaluation's outcome, first,
+/// and the blocked evaluation it leaves for what could not be placed.
+///
+/// - a plugin fault blocks the evaluation, with the fault as its reason;
+/// - everything placed: `complete`;
+/// - the plugin placed what it could and the rest fits nowhere: `complete`
+///   with `FailedTGAllocs` and a new `blocked` evaluation for the rest
+///   (a blocked evaluation that still fails stays blocked, with the new
+///   reasons);
+/// - the state refused part of the plan: still `pending`, to be tried
+///   again, and `failed` after [`PLAN_ATTEMPTS`] refusals.
+fn outcome(eval: &Evaluation, plan: &mut Plan, refused: usize, attempts: u32, now: i64) -> Vec<Evaluation> {
+    let with = |status: &str| Evaluation { status: status.to_owned(), ..eval.clone() };
+    match (refused, plan.failed.is_empty(), plan.fault.take()) {
+        (_, _, Some(fault)) => vec![Evaluation { status_description: fault, ..with(eval_status::BLOCKED) }],
+        (0, true, None) => vec![with(eval_status::COMPLETE)],
+        (0, false, None) if eval.status == eval_status::BLOCKED => {
+            vec![Evaluation { failed_tg_allocs: plan.failed.clone(), ..eval.clone() }]
+        }
+        (0, false, None) => {
+            let blocked = Evaluation {
+                status: eval_status::BLOCKED.to_owned(),
+                triggered_by: "queued-allocs".to_owned(),
+                previous_eval: eval.id.clone(),
+                failed_tg_allocs: plan.failed.clone(),
+                queued_allocations: plan.queued.clone(),
+                ..new_eval_like(eval, now)
+            };
+            let done = Evaluation {
+                blocked_eval: blocked.id.clone(),
+                failed_tg_allocs: plan.failed.clone(),
+                ..with(eval_status::COMPLETE)
+            };
+            vec![done, blocked]
+        }
+        (_, _, None) if attempts >= PLAN_ATTEMPTS => vec![Evaluation {
+            status_description: format!("plans refused {PLAN_ATTEMPTS} times: the cluster kept changing"),
+            ..with(eval_status::FAILED)
+        }],
+        (_, _, None) => {
+            vec![Evaluation { status_description: "plan partly refused; trying again".to_owned(), ..eval.clone() }]
+        }
     }
 }
 
@@ -596,5 +607,102 @@ fn alloc_metric(failure: scheduler::Failure) -> AllocMetric {
         nodes_exhausted: failure.nodes_exhausted,
         dimension_exhausted: failure.dimension_exhausted.into_iter().collect(),
         ..AllocMetric::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_api::node::{NodeCpuResources, NodeDiskResources, NodeMemoryResources, NodeResources};
+
+    use super::*;
+
+    fn node(id: &str, memory_mb: u64) -> Node {
+        Node {
+            id: id.into(),
+            status: status::READY.into(),
+            scheduling_eligibility: eligibility::ELIGIBLE.into(),
+            node_resources: NodeResources {
+                cpu: NodeCpuResources { cpu_shares: 4_000, total_cpu_cores: 2 },
+                memory: NodeMemoryResources { memory_mb },
+                disk: NodeDiskResources { disk_mb: 10_000 },
+            },
+            ..Node::default()
+        }
+    }
+
+    fn alloc(id: &str, node_id: &str, memory_mb: u64) -> Allocation {
+        Allocation {
+            id: id.into(),
+            node_id: node_id.into(),
+            desired_status: desired_status::RUN.into(),
+            client_status: client_status::PENDING.into(),
+            allocated_resources: AllocatedResources { cpu_shares: 100, memory_mb, disk_mb: 0 },
+            ..Allocation::default()
+        }
+    }
+
+    /// The plan applier's check: a placement is kept only on a node that is
+    /// still ready and eligible and still has room beside what runs there
+    /// and what the plan put there before it.
+    #[test]
+    fn a_plan_keeps_only_what_still_fits_the_state() {
+        let mut state = State::default();
+        for node in [node("a", 1_000), node("down", 1_000), node("ineligible", 1_000)] {
+            state.nodes.insert(node.id.clone(), node);
+        }
+        state.nodes.get_mut("down").expect("node").status = status::DOWN.into();
+        state.nodes.get_mut("ineligible").expect("node").scheduling_eligibility = eligibility::INELIGIBLE.into();
+        state.scheduling.allocs.insert("running".into(), alloc("running", "a", 600));
+        let mut plan = Plan {
+            placed: vec![
+                alloc("fits", "a", 300),
+                alloc("no-room-beside-the-first", "a", 300),
+                alloc("on-a-down-node", "down", 10),
+                alloc("on-an-ineligible-node", "ineligible", 10),
+                alloc("on-no-node", "gone", 10),
+            ],
+            ..Plan::default()
+        };
+        assert_eq!(plan.keep_what_fits(&state), 4);
+        assert_eq!(plan.placed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["fits"]);
+    }
+
+    #[test]
+    fn a_plans_outcome_settles_blocks_or_retries_its_evaluation() {
+        let pending = Evaluation { id: "e".into(), status: eval_status::PENDING.into(), ..Evaluation::default() };
+        let statuses = |evals: &[Evaluation]| evals.iter().map(|e| e.status.clone()).collect::<Vec<_>>();
+        assert_eq!(statuses(&outcome(&pending, &mut Plan::default(), 0, 0, 1)), ["complete"]);
+
+        let mut unplaced = Plan::default();
+        unplaced.failed.insert("web".into(), AllocMetric { nodes_exhausted: 2, ..AllocMetric::default() });
+        unplaced.queued.insert("web".into(), 3);
+        let evals = outcome(&pending, &mut unplaced, 0, 0, 1);
+        assert_eq!(statuses(&evals), ["complete", "blocked"]);
+        assert_eq!((evals[0].blocked_eval.as_str(), evals[1].previous_eval.as_str()), (evals[1].id.as_str(), "e"));
+        assert_eq!((evals[1].queued_allocations["web"], evals[0].failed_tg_allocs["web"].nodes_exhausted), (3, 2));
+        let still_blocked = Evaluation { status: eval_status::BLOCKED.into(), ..pending.clone() };
+        assert_eq!(statuses(&outcome(&still_blocked, &mut unplaced, 0, 0, 1)), ["blocked"], "no second blocked eval");
+
+        let mut faulted = Plan { fault: Some("the plugin trapped".into()), ..Plan::default() };
+        let evals = outcome(&pending, &mut faulted, 0, 0, 1);
+        assert_eq!((evals[0].status.as_str(), evals[0].status_description.as_str()), ("blocked", "the plugin trapped"));
+
+        let retried = outcome(&pending, &mut Plan::default(), 1, PLAN_ATTEMPTS - 1, 1);
+        assert_eq!((retried[0].status.as_str(), retried.len()), ("pending", 1), "a refused plan is tried again");
+        assert_eq!(statuses(&outcome(&pending, &mut Plan::default(), 1, PLAN_ATTEMPTS, 1)), ["failed"]);
+    }
+
+    #[test]
+    fn a_stopped_or_missing_job_wants_nothing_of_what_runs() {
+        let live = [Allocation { task_group: "old".into(), ..alloc("x", "a", 1) }];
+        assert_eq!(wanted(None, &live), [("old".to_owned(), 0)]);
+        let mut job = Job {
+            id: "j".into(),
+            task_groups: vec![keel_api::job::TaskGroup { name: "web".into(), count: Some(3), ..Default::default() }],
+            ..Job::default()
+        };
+        assert_eq!(wanted(Some(&job), &live), [("old".to_owned(), 0), ("web".to_owned(), 3)]);
+        job.stop = true;
+        assert_eq!(wanted(Some(&job), &live), [("old".to_owned(), 0)]);
     }
 }
