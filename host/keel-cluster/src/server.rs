@@ -629,6 +629,12 @@ fn raft_config(tuning: RaftTuning) -> Result<Config, ClusterError> {
         max_in_snapshot_log_to_keep: tuning.trailing_logs,
         // One snapshot chunk per InstallSnapshot frame, well inside the frame limit.
         snapshot_max_chunk_size: RPC_CHUNK_MAX_BYTES as u64,
+        // Each chunk, and the last one with the install of the whole state,
+        // must answer within this. openraft's 200 ms is too short for a
+        // state near the restore limit on a loaded machine: every try timed
+        // out and the follower never caught up. A slow follower only slows
+        // its own catch-up.
+        install_snapshot_timeout: 30_000,
         ..Config::default()
     }
     .validate()
