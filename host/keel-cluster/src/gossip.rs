@@ -296,20 +296,15 @@ fn stopped() -> ClusterError {
 /// Parses a join address: `ip`, `ip:port` or `host:port`; the port defaults
 /// to the Serf port.
 pub async fn resolve_join_address(address: &str) -> Result<SocketAddr, String> {
-    let address = address.trim();
-    if let Ok(ip) = address.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, DEFAULT_SERF_PORT));
-    }
-    if let Ok(socket) = address.parse::<SocketAddr>() {
+    let with_port = crate::with_default_port(address, DEFAULT_SERF_PORT);
+    if let Ok(socket) = with_port.parse::<SocketAddr>() {
         return Ok(socket);
     }
-    let with_port =
-        if address.rsplit_once(':').is_some() { address.to_owned() } else { format!("{address}:{DEFAULT_SERF_PORT}") };
     tokio::net::lookup_host(&with_port)
         .await
-        .map_err(|e| format!("resolve {address}: {e}"))?
+        .map_err(|e| format!("resolve {}: {e}", address.trim()))?
         .next()
-        .ok_or_else(|| format!("resolve {address}: no address"))
+        .ok_or_else(|| format!("resolve {}: no address", address.trim()))
 }
 
 /// What this agent knows of another member.

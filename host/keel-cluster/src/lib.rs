@@ -41,6 +41,23 @@ mod rpc_server;
 mod server;
 
 pub use error::ClusterError;
+
+/// The RPC port a server listens on unless configured otherwise.
+pub const DEFAULT_RPC_PORT: u16 = 4647;
+
+/// `address` with `port` when it names none: an IP address gets it (IPv6 in
+/// brackets), `ip:port` and `[v6]:port` keep theirs, a host name without a
+/// colon gets it appended.
+pub fn with_default_port(address: &str, port: u16) -> String {
+    let address = address.trim();
+    if let Ok(ip) = address.parse::<std::net::IpAddr>() {
+        return std::net::SocketAddr::new(ip, port).to_string();
+    }
+    match address.rsplit_once(':') {
+        Some(_) => address.to_owned(),
+        None => format!("{address}:{port}"),
+    }
+}
 pub use key::ClusterKey;
 pub use node_rpc::{NODE_CALL_TIMEOUT, NodeAnswer, NodeCall, NodeClient, NodeEndpoint, NodeError};
 pub use rpc::{Forwarded, ForwardedReply, decode_requests};
@@ -61,7 +78,17 @@ pub fn node_id_of(raft_id: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::node_id_of;
+    use super::{node_id_of, with_default_port};
+
+    #[test]
+    fn an_address_without_a_port_gets_the_default_one() {
+        assert_eq!(with_default_port("127.0.0.1", 4647), "127.0.0.1:4647");
+        assert_eq!(with_default_port("127.0.0.1:5000", 4647), "127.0.0.1:5000");
+        assert_eq!(with_default_port("::1", 4647), "[::1]:4647");
+        assert_eq!(with_default_port("[::1]:4647", 4648), "[::1]:4647");
+        assert_eq!(with_default_port(" server-1 ", 4648), "server-1:4648");
+        assert_eq!(with_default_port("server-1:9", 4648), "server-1:9");
+    }
 
     #[test]
     fn node_ids_come_from_the_uuid() {

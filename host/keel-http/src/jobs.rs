@@ -47,9 +47,7 @@ pub(crate) async fn register<B: Backend>(
     params: Params,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let job = submitted(body, &limits, &params, None).await?;
-    let reply = backend.submit_job(job).await?;
-    Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
+    submit(&*backend, &limits, &params, body, None).await
 }
 
 /// `POST|PUT /v1/job/:id`: registers the job named in the path.
@@ -61,7 +59,18 @@ pub(crate) async fn update<B: Backend>(
     body: Body,
 ) -> Result<Response, ApiError> {
     let id = request::segment(id)?;
-    let job = submitted(body, &limits, &params, Some(&id)).await?;
+    submit(&*backend, &limits, &params, body, Some(&id)).await
+}
+
+/// Both registrations: the job from the body, its evaluation in the reply.
+async fn submit<B: Backend>(
+    backend: &B,
+    limits: &Limits,
+    params: &Params,
+    body: Body,
+    path_id: Option<&str>,
+) -> Result<Response, ApiError> {
+    let job = submitted(body, limits, params, path_id).await?;
     let reply = backend.submit_job(job).await?;
     Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
 }

@@ -25,19 +25,6 @@ pub struct ClientConfig {
     pub http_address: SocketAddr,
     /// Whether the `raw_exec` driver is on.
     pub raw_exec: bool,
-    pub node_class: String,
-    pub node_pool: String,
-}
-
-impl Default for ClientConfig {
-    fn default() -> Self {
-        Self {
-            http_address: SocketAddr::from(([127, 0, 0, 1], 4646)),
-            raw_exec: false,
-            node_class: String::new(),
-            node_pool: "default".to_owned(),
-        }
-    }
 }
 
 impl Service {
@@ -54,8 +41,7 @@ impl Service {
             secret_id: secret,
             name: self.config.node_name.clone(),
             datacenter: self.config.datacenter.clone(),
-            node_class: config.node_class.clone(),
-            node_pool: config.node_pool.clone(),
+            node_pool: "default".to_owned(),
             http_addr: config.http_address.to_string(),
             attributes: found.attributes,
             node_resources: found.resources,
@@ -161,23 +147,6 @@ impl Service {
     }
 }
 
-/// A server address as a client is given it, `ip` or `ip:port`, with the
-/// RPC port 4647 when it has none.
-pub(crate) fn with_rpc_port(address: &str) -> String {
-    let has_port = match address.rsplit_once(':') {
-        // `[v6]:port` or `v4:port`; a bare IPv6 address has colons but no port.
-        Some((host, port)) => port.parse::<u16>().is_ok() && (host.ends_with(']') || !host.contains(':')),
-        None => false,
-    };
-    if has_port {
-        address.to_owned()
-    } else if address.contains(':') && !address.starts_with('[') {
-        format!("[{address}]:4647")
-    } else {
-        format!("{address}:4647")
-    }
-}
-
 /// `plugin "raw_exec" { config { ... } }`, its path and settings if the
 /// block is there: whether the driver is `enabled` (off by default). A path
 /// and other keys are refused: the driver is built in.
@@ -205,15 +174,7 @@ pub fn raw_exec_enabled(
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::{raw_exec_enabled, with_rpc_port};
-
-    #[test]
-    fn a_server_without_a_port_gets_the_rpc_port() {
-        assert_eq!(with_rpc_port("127.0.0.1"), "127.0.0.1:4647");
-        assert_eq!(with_rpc_port("127.0.0.1:5000"), "127.0.0.1:5000");
-        assert_eq!(with_rpc_port("::1"), "[::1]:4647");
-        assert_eq!(with_rpc_port("[::1]:4647"), "[::1]:4647");
-    }
+    use super::raw_exec_enabled;
 
     #[test]
     fn raw_exec_is_off_unless_enabled_and_takes_no_other_setting() {

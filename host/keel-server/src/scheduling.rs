@@ -61,15 +61,28 @@ struct Worker {
     attempts: HashMap<String, u32>,
 }
 
-/// A new evaluation of `job` for `reason` (Nomad's `TriggeredBy`).
+/// A new pending evaluation of `job` for `triggered_by` (Nomad's `TriggeredBy`).
 pub(crate) fn new_eval(job: &Job, triggered_by: &str, now_ns: i64) -> Evaluation {
-    Evaluation {
-        id: uuid::Uuid::new_v4().to_string(),
+    let fresh = Evaluation {
         namespace: job.namespace.clone(),
         priority: job.priority,
         job_type: job.job_type.clone(),
-        triggered_by: triggered_by.to_owned(),
         job_id: job.id.clone(),
+        ..Evaluation::default()
+    };
+    renewed(&fresh, triggered_by, now_ns)
+}
+
+/// A new pending evaluation of the same job as `eval`.
+fn renewed(eval: &Evaluation, triggered_by: &str, now_ns: i64) -> Evaluation {
+    Evaluation {
+        id: uuid::Uuid::new_v4().to_string(),
+        namespace: eval.namespace.clone(),
+        priority: eval.priority,
+        job_type: eval.job_type.clone(),
+        triggered_by: triggered_by.to_owned(),
+        job_id: eval.job_id.clone(),
+        job_modify_index: eval.job_modify_index,
         status: eval_status::PENDING.to_owned(),
         create_time: now_ns,
         modify_time: now_ns,
@@ -308,11 +321,10 @@ fn outcome(eval: &Evaluation, plan: &mut Plan, refused: usize, attempts: u32, no
         (0, false, None) => {
             let blocked = Evaluation {
                 status: eval_status::BLOCKED.to_owned(),
-                triggered_by: "queued-allocs".to_owned(),
                 previous_eval: eval.id.clone(),
                 failed_tg_allocs: plan.failed.clone(),
                 queued_allocations: plan.queued.clone(),
-                ..new_eval_like(eval, now)
+                ..renewed(eval, "queued-allocs", now)
             };
             let done = Evaluation {
                 blocked_eval: blocked.id.clone(),
@@ -328,21 +340,6 @@ fn outcome(eval: &Evaluation, plan: &mut Plan, refused: usize, attempts: u32, no
         (_, _, None) => {
             vec![Evaluation { status_description: "plan partly refused; trying again".to_owned(), ..eval.clone() }]
         }
-    }
-}
-
-/// An evaluation of the same job as `eval`, new.
-fn new_eval_like(eval: &Evaluation, now_ns: i64) -> Evaluation {
-    Evaluation {
-        id: uuid::Uuid::new_v4().to_string(),
-        namespace: eval.namespace.clone(),
-        priority: eval.priority,
-        job_type: eval.job_type.clone(),
-        job_id: eval.job_id.clone(),
-        job_modify_index: eval.job_modify_index,
-        create_time: now_ns,
-        modify_time: now_ns,
-        ..Evaluation::default()
     }
 }
 

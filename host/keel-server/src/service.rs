@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use keel_cluster::gossip::Gossip;
-use keel_cluster::{ClusterError, Server};
+use keel_cluster::{ClusterError, DEFAULT_RPC_PORT, Server, with_default_port};
 use keel_http::{ApiError, Consistency, Identity, QueryMeta, Read, Written};
 use keel_plugins::Plugins;
 use keel_state::{Command, DataDir, State};
@@ -65,7 +65,7 @@ impl Service {
         let client_servers = match (&server, config.servers.is_empty()) {
             // A client beside a server talks to that server.
             (Some(server), true) => vec![server.me().address.clone()],
-            _ => config.servers.iter().map(|address| crate::client::with_rpc_port(address)).collect(),
+            _ => config.servers.iter().map(|address| with_default_port(address, DEFAULT_RPC_PORT)).collect(),
         };
         Self {
             identity,
