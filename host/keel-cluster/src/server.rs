@@ -9,7 +9,7 @@ use std::time::Duration;
 use keel_api::limits::{RAFT_ENTRY_MAX_BYTES, RESTORE_PIECE_MAX_BYTES, RPC_CHUNK_MAX_BYTES};
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use keel_state::{Command, DataDir, Outcome, ServerNode, State, StateView, Store, TypeConfig};
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::{ChangeMembershipError, ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Config, Raft, RaftMetrics, ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -29,6 +29,9 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How long asking a peer whether it holds Raft state may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a configuration change waits for the one before it to commit.
+const MEMBERSHIP_QUEUE: Duration = WRITE_TIMEOUT;
 
 /// How a server forms its cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,13 +299,27 @@ impl Server {
         self.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([node_id_of(id)])), true).await
     }
 
+    /// Raft takes one configuration change at a time. As in Nomad, where
+    /// changes queue, a change asked while another is still committing
+    /// (a server joining, autopilot at work) waits for it, up to
+    /// [`MEMBERSHIP_QUEUE`], instead of failing.
     async fn change_membership(
         &self,
         change: ChangeMembers<u64, ServerNode>,
         retain: bool,
     ) -> Result<u64, ClusterError> {
-        let response = self.raft.change_membership(change, retain).await.map_err(write_error)?;
-        Ok(response.log_id.index)
+        let deadline = tokio::time::Instant::now() + MEMBERSHIP_QUEUE;
+        loop {
+            match self.raft.change_membership(change.clone(), retain).await {
+                Ok(response) => return Ok(response.log_id.index),
+                Err(RaftError::APIError(ClientWriteError::ChangeMembershipError(
+                    ChangeMembershipError::InProgress(_),
+                ))) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => return Err(write_error(error)),
+            }
+        }
     }
 
     /// On the leader: what it knows of each other server's replication, by
