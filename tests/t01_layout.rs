@@ -15,7 +15,7 @@ const GUEST_CRATES: [&str; 5] = ["keel-sdk", "acl-nomad", "autopilot-default", "
 /// Each host crate and the workspace crates it may use directly. A crate
 /// may also use whatever the crates it may use may use (the arrows are
 /// transitive), so only the first step is listed.
-const ARROWS: [(&str, &[&str]); 11] = [
+const ARROWS: [(&str, &[&str]); 12] = [
     ("keel-hcl", &[]),
     ("keel-api", &[]),
     ("keel-contract", &[]),
@@ -23,7 +23,9 @@ const ARROWS: [(&str, &[&str]); 11] = [
     ("keel-plugins", &["keel-contract"]),
     ("keel-cluster", &["keel-state"]),
     ("keel-http", &["keel-api"]),
-    ("keel-server", &["keel-http", "keel-plugins", "keel-cluster"]),
+    // The client agent's runtime runs tasks; it knows the wire types only.
+    ("keel-client", &["keel-api"]),
+    ("keel-server", &["keel-http", "keel-plugins", "keel-cluster", "keel-client"]),
     // The CLI reads snapshot archives offline (`snapshot inspect`) with the
     // archive code the servers use, and issues licenses with the license
     // plugin's own format, which lives beside the plugin.
@@ -34,11 +36,12 @@ const ARROWS: [(&str, &[&str]); 11] = [
 
 /// The third-party crates a host crate must not use directly, because they
 /// belong to another room: the runtime, consensus and storage engines.
-const FOREIGN: [(&str, &[&str]); 6] = [
+const FOREIGN: [(&str, &[&str]); 7] = [
     ("keel-api", &["wasmtime", "openraft", "sled", "axum", "tokio"]),
     ("keel-http", &["wasmtime", "openraft", "sled", "foca"]),
     ("keel-state", &["wasmtime", "axum", "foca"]),
     ("keel-cluster", &["wasmtime", "axum"]),
+    ("keel-client", &["wasmtime", "openraft", "sled", "axum", "foca"]),
     ("keel-cli", &["wasmtime", "openraft", "sled", "axum", "foca"]),
     ("keel-author", &["openraft", "sled", "axum", "foca"]),
 ];

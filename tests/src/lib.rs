@@ -106,6 +106,21 @@ impl Stopped {
     }
 }
 
+/// The live processes (zombies left out) whose environment holds `entry`
+/// (`NOMAD_JOB_ID=web`): the tasks a client runs, found from outside.
+pub fn processes_with_env(entry: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let pids = entries.flatten().filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok());
+    pids.filter(|pid| {
+        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+        let has = environ.split(|byte| *byte == 0).any(|var| var == entry.as_bytes());
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let zombie = stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        has && !zombie
+    })
+    .collect()
+}
+
 /// An HTTP reply: status, headers and body.
 #[derive(Debug)]
 pub struct Reply {
@@ -138,6 +153,18 @@ impl Agent {
         let mut args = vec!["--dev".to_owned()];
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         Self::start(bind, args)
+    }
+
+    /// Starts a client agent of the servers at `servers` with the `raw_exec`
+    /// driver enabled (its config file in the data dir), and `extra` flags.
+    pub fn start_client(bind: &str, servers: &str, extra: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary data dir");
+        let config = data_dir.path().join("client.hcl");
+        std::fs::write(&config, "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n").expect("config");
+        let mut args: Vec<String> = ["--client", "--servers", servers, "--config"].map(str::to_owned).to_vec();
+        args.push(config.to_str().expect("utf-8 temp path").to_owned());
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        Self::spawn(bind, data_dir, args).healthy()
     }
 
     /// Starts `keel agent --bind BIND --data-dir <temporary> ARGS...` and

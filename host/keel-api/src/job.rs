@@ -12,6 +12,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::task::{RestartPolicy, TaskState};
+
+/// Nomad's `KillTimeout` when a task sets none: 5 s.
+pub const DEFAULT_KILL_TIMEOUT_NS: u64 = 5_000_000_000;
+
 /// The job types Nomad knows.
 pub const JOB_TYPES: [&str; 4] = ["service", "batch", "system", "sysbatch"];
 
@@ -63,6 +68,7 @@ pub struct TaskGroup {
     pub count: Option<u32>,
     pub constraints: Vec<Constraint>,
     pub tasks: Vec<Task>,
+    pub restart_policy: RestartPolicy,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -76,6 +82,11 @@ pub struct Task {
     pub env: BTreeMap<String, String>,
     pub constraints: Vec<Constraint>,
     pub resources: Resources,
+    /// How long a task has to exit after its kill signal before it is
+    /// killed, in nanoseconds (Nomad's default: 5 s).
+    pub kill_timeout: Option<u64>,
+    /// The signal that asks the task to exit (`SIGINT` when empty).
+    pub kill_signal: String,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -265,11 +276,14 @@ impl Job {
         if self.datacenters.is_empty() {
             self.datacenters = vec!["*".to_owned()];
         }
+        let restart = RestartPolicy::nomad_default(&self.job_type);
         for group in &mut self.task_groups {
             group.count.get_or_insert(1);
+            group.restart_policy.fill(&restart);
             for task in &mut group.tasks {
                 task.resources.cpu.get_or_insert(100);
                 task.resources.memory_mb.get_or_insert(300);
+                task.kill_timeout.get_or_insert(DEFAULT_KILL_TIMEOUT_NS);
             }
         }
     }
@@ -305,6 +319,17 @@ impl Job {
             if let Some(task) = group.tasks.iter().find(|task| task.name.is_empty() || task.driver.is_empty()) {
                 return Err(format!("Task group {:?}: a task needs a name and a driver: {:?}", group.name, task.name));
             }
+            if let Some(task) = group.tasks.iter().find(|task| !is_path_component(&task.name)) {
+                return Err(format!(
+                    "Task group {:?}: task name {:?} must be a plain name (no \"/\", not \".\", \"..\" or \"alloc\")",
+                    group.name, task.name
+                ));
+            }
+            let mut tasks = std::collections::BTreeSet::new();
+            if let Some(task) = group.tasks.iter().find(|task| !tasks.insert(task.name.as_str())) {
+                return Err(format!("Task group {:?}: task {:?} defined more than once", group.name, task.name));
+            }
+            group.restart_policy.validate().map_err(|error| format!("Task group {:?}: {error}", group.name))?;
         }
         Ok(())
     }
@@ -319,6 +344,12 @@ impl Job {
     pub fn key(&self) -> String {
         job_key(&self.namespace, &self.id)
     }
+}
+
+/// Whether a task's name can name its directory beside the allocation's
+/// shared `alloc/` directory.
+fn is_path_component(name: &str) -> bool {
+    !matches!(name, "." | ".." | "alloc") && !name.contains(['/', '\0'])
 }
 
 /// `namespace/id`: how jobs are keyed in the state.
@@ -420,11 +451,47 @@ pub struct Allocation {
     pub desired_description: String,
     pub client_status: String,
     pub client_description: String,
+    /// What the client reports of each task, by task name.
+    pub task_states: BTreeMap<String, TaskState>,
     pub allocated_resources: AllocatedResources,
     pub create_index: u64,
     pub modify_index: u64,
     pub create_time: i64,
     pub modify_time: i64,
+}
+
+/// An allocation as its client is sent it: with its job (`None` once
+/// purged), as Nomad's allocations carry theirs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PlacedAlloc {
+    pub alloc: Allocation,
+    pub job: Option<Job>,
+}
+
+/// A node's allocations as its client is sent them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PlacedAllocs {
+    pub allocs: Vec<PlacedAlloc>,
+}
+
+/// What a client reports of its allocations in one call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocUpdates {
+    pub updates: Vec<AllocUpdate>,
+}
+
+/// What a client reports of one of its allocations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AllocUpdate {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub client_status: String,
+    pub client_description: String,
+    pub task_states: BTreeMap<String, TaskState>,
 }
 
 /// What a placement holds on its node.
@@ -442,11 +509,12 @@ impl Allocation {
     /// Whether the allocation still holds its node's resources: wanted
     /// running and not finished on the client.
     pub fn is_live(&self) -> bool {
-        self.desired_status == desired_status::RUN
-            && !matches!(
-                self.client_status.as_str(),
-                client_status::COMPLETE | client_status::FAILED | client_status::LOST
-            )
+        self.desired_status == desired_status::RUN && !self.is_finished()
+    }
+
+    /// Whether the client is done with it: it completed, failed or was lost.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.client_status.as_str(), client_status::COMPLETE | client_status::FAILED | client_status::LOST)
     }
 
     /// The index in `<job>.<group>[<index>]`.
@@ -520,6 +588,16 @@ mod tests {
         let twice = json!({"ID": "j", "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "d"}]},
             {"Name": "g", "Tasks": [{"Name": "t", "Driver": "d"}]}]});
         assert!(check(twice).expect_err("refused").contains("more than once"));
+        for hostile in ["../etc", "alloc", ".."] {
+            let named = json!({"ID": "j", "TaskGroups": [{"Name": "g", "Tasks": [{"Name": hostile, "Driver": "d"}]}]});
+            assert!(check(named).expect_err("refused").contains("must be a plain name"), "{hostile}");
+        }
+        let same_task = json!({"ID": "j", "TaskGroups": [{"Name": "g", "Tasks": [{"Name": "t", "Driver": "d"},
+            {"Name": "t", "Driver": "d"}]}]});
+        assert!(check(same_task).expect_err("refused").contains("task \"t\" defined more than once"));
+        let restart = json!({"ID": "j", "TaskGroups": [{"Name": "g", "RestartPolicy": {"Mode": "never"},
+            "Tasks": [{"Name": "t", "Driver": "d"}]}]});
+        assert_eq!(check(restart), Err("Task group \"g\": Unsupported restart mode: \"never\"".into()));
     }
 
     #[test]

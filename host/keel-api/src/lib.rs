@@ -19,6 +19,8 @@ pub mod limits;
 pub mod node;
 pub mod operator;
 pub mod plugin;
+pub mod query;
+pub mod task;
 pub mod time;
 
 mod boolean;

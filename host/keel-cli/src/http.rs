@@ -83,26 +83,11 @@ fn first_set(flag: Option<&str>, variables: [&str; 2], env: impl Fn(&str) -> Opt
         .find(|value| !value.trim().is_empty())
 }
 
-/// A path with a query string, its values percent-encoded.
-pub fn with_query(path: &str, pairs: &[(&str, &str)]) -> String {
-    let query: Vec<String> = pairs.iter().map(|(key, value)| format!("{key}={}", percent_encode(value))).collect();
-    if query.is_empty() { path.to_owned() } else { format!("{path}?{}", query.join("&")) }
-}
+pub use keel_api::query::with_query;
 
 /// One path segment (a policy name, an accessor), percent-encoded.
 pub fn path_segment(value: &str) -> String {
-    percent_encode(value)
-}
-
-/// Encodes everything but RFC 3986's unreserved characters.
-fn percent_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(byte).to_string(),
-            _ => format!("%{byte:02X}"),
-        })
-        .collect()
+    keel_api::query::percent_encode(value)
 }
 
 /// Why a request failed.

@@ -1,5 +1,6 @@
 //! What client agents ask servers over the RPC port: registering their
-//! node and saying it is alive. Any server takes the call; one that does
+//! node, saying it is alive, learning its allocations and reporting how
+//! they run. Any server takes the call; one that does
 //! not lead relays it to the leader, which owns node status (its heartbeat
 //! tracker) and writes registrations through Raft.
 
@@ -22,15 +23,36 @@ pub enum NodeCall {
     Register { node_json: String },
     /// The node with this id and secret is alive.
     Heartbeat { id: String, secret: String },
+    /// The allocations placed on the node, with their jobs, once one of
+    /// them changed after `index`; the server waits up to `wait_ms` for
+    /// that (a blocking query) and answers what there is then.
+    Allocations { id: String, secret: String, index: u64, wait_ms: u64 },
+    /// What the node's client saw of its allocations: the JSON of
+    /// `keel_api::job::AllocUpdates`.
+    UpdateAllocs { id: String, secret: String, updates_json: String },
+}
+
+impl NodeCall {
+    /// The node the call is about, when it names one.
+    pub fn node_id(&self) -> Option<&str> {
+        match self {
+            Self::Register { .. } => None,
+            Self::Heartbeat { id, .. } | Self::Allocations { id, .. } | Self::UpdateAllocs { id, .. } => Some(id),
+        }
+    }
 }
 
 /// A server's answer to a [`NodeCall`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeAnswer {
     /// The node is `down` unless its next heartbeat arrives within this.
     pub heartbeat_ttl_ms: u64,
     /// The RPC addresses of the cluster's servers, for the client's list.
     pub servers: Vec<String>,
+    /// For [`NodeCall::Allocations`]: the JSON of the node's allocations
+    /// (`keel_api::job::PlacedAllocs`), and the index to wait past next.
+    pub allocs_json: String,
+    pub index: u64,
 }
 
 /// Why a [`NodeCall`] was not answered.

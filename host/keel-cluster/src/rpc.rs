@@ -90,6 +90,8 @@ impl RpcRequest {
             Self::Forward(_) => "forward",
             Self::Node(NodeCall::Register { .. }) => "node_register",
             Self::Node(NodeCall::Heartbeat { .. }) => "node_heartbeat",
+            Self::Node(NodeCall::Allocations { .. }) => "node_allocations",
+            Self::Node(NodeCall::UpdateAllocs { .. }) => "node_update_allocs",
         }
     }
 }

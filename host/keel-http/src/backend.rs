@@ -18,6 +18,7 @@ use keel_api::operator::{
 };
 
 use keel_api::plugin::{AgentPlugin, PluginEntry, PluginInstallRequest, PluginInstallResponse, PluginStatus};
+use keel_api::task::LogKind;
 
 use crate::ApiError;
 
@@ -43,6 +44,7 @@ pub enum Capability {
     ListJobs,
     ReadJob,
     SubmitJob,
+    ReadLogs,
 }
 
 /// How fresh a read must be: served by the leader, or by any server from
@@ -417,6 +419,16 @@ pub trait JobApi: Send + Sync + 'static {
         id: String,
         consistency: Consistency,
     ) -> impl Future<Output = Result<Read<Allocation>, ApiError>> + Send;
+    /// The whole log of `kind` of `task` of allocation `alloc_id`, which must
+    /// be of `namespace` (else it is not found), from the agent whose
+    /// client runs it.
+    fn alloc_logs(
+        &self,
+        alloc_id: String,
+        namespace: String,
+        task: String,
+        kind: LogKind,
+    ) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send;
 }
 
 /// `/v1/operator/license`.

@@ -48,6 +48,7 @@ mod acl_endpoints;
 mod agent;
 mod authorize;
 mod backend;
+mod client_fs;
 mod error;
 mod forward;
 mod jobs;

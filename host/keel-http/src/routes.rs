@@ -11,8 +11,8 @@ use axum::routing::{MethodFilter, MethodRouter, any, on};
 
 use crate::request::Params;
 use crate::{
-    ApiError, Backend, Capability, RouterState, acl_endpoints, agent, jobs, node, operator_autopilot, operator_license,
-    operator_plugin, operator_raft, operator_scheduler, operator_snapshot, status, ui,
+    ApiError, Backend, Capability, RouterState, acl_endpoints, agent, client_fs, jobs, node, operator_autopilot,
+    operator_license, operator_plugin, operator_raft, operator_scheduler, operator_snapshot, status, ui,
 };
 
 /// Which server answers a route.
@@ -406,6 +406,14 @@ fn job_table<B: Backend>() -> Vec<Route<B>> {
         read::<B>("/v1/allocations", |m| on(m, jobs::all_allocations::<B>)),
         Route { path: "/v1/allocation/", answer: Answer::Any(|| any(jobs::missing_id)) },
         read::<B>("/v1/allocation/{id}", |m| on(m, jobs::allocation::<B>)),
+        Route { path: "/v1/client/fs/logs/", answer: Answer::Any(|| any(jobs::missing_id)) },
+        methods_route(
+            "/v1/client/fs/logs/{id}",
+            allowed,
+            vec![endpoint(Method::GET, Scope::Agent, Capability::ReadLogs, client_fs::check, |m| {
+                on(m, client_fs::logs::<B>)
+            })],
+        ),
     ]
 }
 

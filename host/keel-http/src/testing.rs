@@ -20,6 +20,7 @@ use keel_api::plugin::{
     AgentPlugin, PluginEntry, PluginHistoryEntry, PluginInstallRequest, PluginInstallResponse, PluginStatus,
     PluginVersion,
 };
+use keel_api::task::LogKind;
 use tower::ServiceExt;
 
 use crate::{
@@ -736,6 +737,21 @@ impl JobApi for TestBackend {
 
     async fn allocation(&self, id: String, c: Consistency) -> Result<Read<Allocation>, ApiError> {
         found(self.read(c, |state| state.allocs.get(&id).cloned())?, "alloc")
+    }
+
+    /// A log that says what was asked, of an allocation the state has.
+    async fn alloc_logs(
+        &self,
+        alloc_id: String,
+        namespace: String,
+        task: String,
+        kind: LogKind,
+    ) -> Result<Vec<u8>, ApiError> {
+        let known = self.read(Consistency::Stale, |state| state.allocs.get(&alloc_id).map(|a| a.namespace.clone()))?;
+        match known.value {
+            Some(of) if of == namespace => Ok(format!("{task} {}\n", kind.name()).into_bytes()),
+            _ => Err(ApiError::not_found(format!("unknown allocation {alloc_id:?}"))),
+        }
     }
 }
 

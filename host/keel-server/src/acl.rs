@@ -100,6 +100,7 @@ fn question(need: Capability) -> Option<(Area, Ask)> {
         Capability::ListJobs => (Area::Namespace, Ask::Capability("list-jobs")),
         Capability::ReadJob => (Area::Namespace, Ask::Capability("read-job")),
         Capability::SubmitJob => (Area::Namespace, Ask::Capability("submit-job")),
+        Capability::ReadLogs => (Area::Namespace, Ask::Capability("read-logs")),
         Capability::None | Capability::Authenticated | Capability::Management => return None,
     })
 }

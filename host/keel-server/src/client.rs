@@ -1,14 +1,18 @@
 //! The client agent: it fingerprints the machine, registers its node with
 //! the servers over the RPC port and keeps it alive with heartbeats, well
-//! inside the TTL the leader gives. A server that cannot be reached is
+//! inside the TTL the leader gives. It follows the node's allocations with
+//! blocking calls, runs them ([`keel_client::Runtime`]) and reports their
+//! task states back. A server that cannot be reached is
 //! passed over for the next in the list; a heartbeat the servers do not
 //! know (the node was lost with a restore, say) registers the node again.
 //! The servers' answers replace the client's server list, as in Nomad.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use keel_api::job::{AllocUpdate, AllocUpdates, PlacedAllocs};
 use keel_api::node::{Node, eligibility, status};
 use keel_cluster::{ClusterKey, NodeAnswer, NodeCall, NodeClient, NodeError};
 
@@ -17,6 +21,11 @@ use crate::fingerprint::fingerprint;
 
 /// How long a client waits before trying again after every server failed.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How long a server may hold the client's allocations call open.
+const ALLOCS_WAIT_MS: u64 = 5_000;
+/// How long a client gathers allocation updates before it sends them
+/// (Nomad's client batches them every 200 ms).
+const UPDATE_BATCH: Duration = Duration::from_millis(200);
 
 /// What the client agent needs besides the service's settings.
 #[derive(Debug, Clone)]
@@ -63,13 +72,82 @@ impl Service {
             return Ok(None);
         }
         let node = self.client_node(&config).map_err(|error| format!("fingerprint the node: {error}"))?;
-        Ok(Some(tokio::spawn(self.run_client(node, key))))
+        let (runtime, updates) = keel_client::Runtime::new(self.data_dir.root(), &node.id, config.raw_exec);
+        let _ = self.runtime.set(Arc::clone(&runtime));
+        let client = Arc::new(NodeClient::new(key));
+        let (id, secret) = (node.id.clone(), node.secret_id.clone());
+        tokio::spawn(Arc::clone(&self).watch_allocs(Arc::clone(&client), id.clone(), secret.clone(), runtime));
+        tokio::spawn(Arc::clone(&self).report_allocs(Arc::clone(&client), id, secret, updates));
+        Ok(Some(tokio::spawn(self.run_client(node, client))))
+    }
+
+    /// Follows the node's allocations as the servers place and stop them,
+    /// with blocking calls, and has the runtime run them.
+    async fn watch_allocs(
+        self: Arc<Self>,
+        client: Arc<NodeClient>,
+        id: String,
+        secret: String,
+        runtime: Arc<keel_client::Runtime>,
+    ) {
+        let mut index = 0;
+        loop {
+            let call = NodeCall::Allocations { id: id.clone(), secret: secret.clone(), index, wait_ms: ALLOCS_WAIT_MS };
+            match self.call_any_server(&client, call).await {
+                Ok(answer) => match keel_api::json::from_slice::<PlacedAllocs>(answer.allocs_json.as_bytes()) {
+                    Ok(placed) => {
+                        runtime.sync(placed.allocs);
+                        index = answer.index;
+                    }
+                    Err(error) => {
+                        tracing::warn!("the servers sent allocations this client cannot read: {error}");
+                        tokio::time::sleep(RETRY_AFTER).await;
+                    }
+                },
+                Err(error) => {
+                    tracing::debug!("could not learn the node's allocations: {error}");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        }
+    }
+
+    /// Sends what the runtime reports of the allocations to the servers,
+    /// the latest state of each allocation at most every
+    /// [`UPDATE_BATCH`], again after a failure until a server takes it.
+    async fn report_allocs(
+        self: Arc<Self>,
+        client: Arc<NodeClient>,
+        id: String,
+        secret: String,
+        mut updates: tokio::sync::mpsc::UnboundedReceiver<AllocUpdate>,
+    ) {
+        let mut pending: BTreeMap<String, AllocUpdate> = BTreeMap::new();
+        loop {
+            if pending.is_empty() {
+                let Some(update) = updates.recv().await else { return };
+                pending.insert(update.id.clone(), update);
+            }
+            tokio::time::sleep(UPDATE_BATCH).await;
+            while let Ok(update) = updates.try_recv() {
+                pending.insert(update.id.clone(), update);
+            }
+            let batch = AllocUpdates { updates: pending.values().cloned().collect() };
+            let updates_json = serde_json::to_string(&batch).expect("updates are plain data and always serialize");
+            let call = NodeCall::UpdateAllocs { id: id.clone(), secret: secret.clone(), updates_json };
+            match self.call_any_server(&client, call).await {
+                Ok(_) => pending.clear(),
+                Err(error) => {
+                    tracing::warn!("no server took the allocations' updates: {error}");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        }
     }
 
     /// The client's duty: register `node`, then heartbeat for the life of
     /// the agent.
-    async fn run_client(self: Arc<Self>, node: Node, key: Option<ClusterKey>) {
-        let client = NodeClient::new(key);
+    async fn run_client(self: Arc<Self>, node: Node, client: Arc<NodeClient>) {
         let node_json = serde_json::to_string(&node).expect("a node is plain data and always serializes");
         let mut registered = false;
         loop {

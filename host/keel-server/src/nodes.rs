@@ -1,5 +1,5 @@
 //! Client nodes on the servers: the node calls client agents make over the
-//! RPC port (register, heartbeat), and the leader's heartbeat tracker,
+//! RPC port (register, heartbeat, their allocations and how they run), and the leader's heartbeat tracker,
 //! which marks a node `down` when its heartbeats stop.
 //!
 //! As in Nomad, the leader gives each node a TTL scaled with the node count
@@ -7,12 +7,13 @@
 //! beyond it; a new leader gives every node a fresh TTL, since the old
 //! leader's timers died with its leadership.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use keel_api::job::{AllocUpdates, Allocation, PlacedAlloc, PlacedAllocs, client_status};
 use keel_api::node::{Node, eligibility, status};
 use keel_cluster::{NodeAnswer, NodeCall, NodeEndpoint, NodeError, Server};
 use keel_state::Command;
@@ -27,6 +28,8 @@ const MAX_HEARTBEATS_PER_SECOND: u64 = 50;
 const HEARTBEAT_GRACE: Duration = Duration::from_secs(10);
 /// How often the leader looks for nodes past their deadline.
 const TRACKER_TICK: Duration = Duration::from_secs(1);
+/// The longest a client's allocations call waits for a change.
+const MAX_ALLOCATIONS_WAIT: Duration = Duration::from_secs(5);
 /// The longest id or secret a node may register with.
 const MAX_ID_BYTES: usize = 128;
 
@@ -92,15 +95,57 @@ impl Service {
         if !server.is_leader() {
             return server.relay_node_call(call).await;
         }
+        let mut answer = NodeAnswer::default();
         let id = match call {
             NodeCall::Register { node_json } => self.register_node(&node_json).await?,
             NodeCall::Heartbeat { id, secret } => self.node_heartbeat(server, id, &secret).await?,
+            NodeCall::Allocations { id, secret, index, wait_ms } => {
+                known_node(server, &id, &secret)?;
+                let wait = Duration::from_millis(wait_ms).min(MAX_ALLOCATIONS_WAIT);
+                (answer.allocs_json, answer.index) =
+                    server.view().block(index, wait, |state| allocs_of(state, &id)).await;
+                id
+            }
+            NodeCall::UpdateAllocs { id, secret, updates_json } => {
+                known_node(server, &id, &secret)?;
+                self.update_allocs(server, &id, &updates_json).await?;
+                id
+            }
         };
         let ttl = heartbeat_ttl(server.view().read(|state| state.nodes.len()));
         self.heartbeats.arm(&id, ttl);
         let (peers, _) = server.configuration();
-        let servers = peers.into_iter().map(|peer| peer.node.address).collect();
-        Ok(NodeAnswer { heartbeat_ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX), servers })
+        answer.servers = peers.into_iter().map(|peer| peer.node.address).collect();
+        answer.heartbeat_ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        Ok(answer)
+    }
+
+    /// Writes what a client reports of its allocations, with an evaluation
+    /// for each job with an allocation that failed, to replace it.
+    async fn update_allocs(&self, server: &Server, node_id: &str, updates_json: &str) -> Result<(), NodeError> {
+        let AllocUpdates { updates } = keel_api::json::from_slice(updates_json.as_bytes())
+            .map_err(|error| NodeError::Refused(format!("malformed allocation updates: {error}")))?;
+        let now = self.now_ns();
+        let evals = server.view().read(|state| {
+            let scheduling = &state.scheduling;
+            let failed = updates.iter().filter(|update| update.client_status == client_status::FAILED);
+            let jobs: BTreeSet<String> = failed
+                .filter_map(|update| scheduling.allocs.get(&update.id))
+                .filter(|alloc| alloc.node_id == node_id && alloc.is_live())
+                .map(|alloc| keel_api::job::job_key(&alloc.namespace, &alloc.job_id))
+                .collect();
+            jobs.iter()
+                .filter_map(|key| scheduling.jobs.get(key))
+                .map(|job| crate::scheduling::new_eval(job, "alloc-failure", now))
+                .collect::<Vec<_>>()
+        });
+        let wake = !evals.is_empty();
+        let command = Command::UpdateAllocsFromClient { node_id: node_id.to_owned(), updates, evals };
+        self.write(command).await.map_err(unavailable)?;
+        if wake {
+            self.scheduling.wake();
+        }
+        Ok(())
     }
 
     /// Writes a registration: the node is `ready` from now.
@@ -128,12 +173,7 @@ impl Service {
     /// Checks a heartbeat's secret, and marks a node that was not `ready`
     /// ready again.
     async fn node_heartbeat(&self, server: &Server, id: String, secret: &str) -> Result<String, NodeError> {
-        let Some(node) = server.view().read(|state| state.nodes.get(&id).cloned()) else {
-            return Err(NodeError::UnknownNode);
-        };
-        if node.secret_id != secret {
-            return Err(NodeError::Refused(format!("node {id}: the secret does not match its registration")));
-        }
+        let node = known_node(server, &id, secret)?;
         if node.status != status::READY {
             let command = Command::SetNodeStatus {
                 id: id.clone(),
@@ -197,6 +237,36 @@ impl Service {
     fn now_s(&self) -> i64 {
         i64::try_from(self.now_ms() / 1_000).unwrap_or(i64::MAX)
     }
+}
+
+/// The registered node with this id, if `secret` is its secret.
+fn known_node(server: &Server, id: &str, secret: &str) -> Result<Node, NodeError> {
+    let Some(node) = server.view().read(|state| state.nodes.get(id).cloned()) else {
+        return Err(NodeError::UnknownNode);
+    };
+    if node.secret_id != secret {
+        return Err(NodeError::Refused(format!("node {id}: the secret does not match its registration")));
+    }
+    Ok(node)
+}
+
+/// What a client is sent of its node's allocations: each with its job, as
+/// JSON, and the highest index among them.
+fn allocs_of(state: &keel_state::State, node_id: &str) -> (String, u64) {
+    let scheduling = &state.scheduling;
+    let mine: Vec<&Allocation> = scheduling.allocs.values().filter(|alloc| alloc.node_id == node_id).collect();
+    let index = mine.iter().map(|alloc| alloc.modify_index).max().unwrap_or(0);
+    let allocs: Vec<PlacedAlloc> = mine
+        .into_iter()
+        .map(|alloc| {
+            let job = scheduling.jobs.get(&keel_api::job::job_key(&alloc.namespace, &alloc.job_id)).cloned();
+            PlacedAlloc { alloc: alloc.clone(), job }
+        })
+        .collect();
+    let json =
+        serde_json::to_string(&PlacedAllocs { allocs }).expect("allocations are plain data and always serialize");
+    // Never 0, which would answer at once: a node without allocations waits.
+    (json, index.max(1))
 }
 
 /// A node's id, secret and name must be there, and not absurdly long.

@@ -160,26 +160,24 @@ impl Service {
     /// the checked plan with the evaluation's outcome; false when the
     /// commit failed (leadership lost, say), so the loop waits.
     async fn evaluate(&self, worker: &mut Worker, server: &Server, eval: Evaluation) -> bool {
-        let (job, live, config, generation) = server.view().read(|state| {
+        let (job, live, done, config, generation) = server.view().read(|state| {
             let key = keel_api::job::job_key(&eval.namespace, &eval.job_id);
-            let live: Vec<Allocation> = state
-                .scheduling
-                .allocs_of(&eval.namespace, &eval.job_id)
-                .filter(|alloc| alloc.is_live())
-                .cloned()
-                .collect();
+            let allocs: Vec<&Allocation> = state.scheduling.allocs_of(&eval.namespace, &eval.job_id).collect();
+            let live: Vec<Allocation> = allocs.iter().filter(|alloc| alloc.is_live()).map(|a| (*a).clone()).collect();
+            let done = done_for_good(&allocs);
             let config = state.scheduler.clone().unwrap_or_else(SchedulerConfiguration::nomad_defaults);
-            (state.scheduling.jobs.get(&key).cloned(), live, config, generation(state))
+            (state.scheduling.jobs.get(&key).cloned(), live, done, config, generation(state))
         });
         self.sync_nodes(worker, server);
         let mut plan = Plan::default();
         for (group, count) in wanted(job.as_ref(), &live) {
             let mine: Vec<&Allocation> = live.iter().filter(|alloc| alloc.task_group == group).collect();
-            let kept = plan.stop_unwanted(server, &mine, count);
-            let missing = count.saturating_sub(kept.len() as u32);
+            let mut taken = plan.stop_unwanted(server, &mine, count);
+            taken.extend(done.iter().filter(|alloc| alloc.task_group == group));
+            let missing = count.saturating_sub(taken.len() as u32);
             if let (Some(job), true) = (&job, missing > 0) {
                 let outcome = self.place(worker, job, &group, missing, &config).await;
-                plan.absorb(job, &group, &eval, outcome, &kept, self.now_ns());
+                plan.absorb(job, &group, &eval, outcome, &taken, self.now_ns());
             }
         }
         self.commit(worker, server, eval, plan, generation).await
@@ -234,9 +232,20 @@ impl Service {
             return Err(format!("the job has no task group {group:?}"));
         };
         let ask = task_group.ask();
+        // As Nomad's driver checker: only nodes with every task's driver.
+        let drivers: BTreeSet<&str> = task_group.tasks.iter().map(|task| task.driver.as_str()).collect();
+        let needs_driver: Vec<keel_api::job::Constraint> = drivers
+            .into_iter()
+            .map(|driver| keel_api::job::Constraint {
+                l_target: format!("${{attr.driver.{driver}}}"),
+                r_target: String::new(),
+                operand: "is_set".to_owned(),
+            })
+            .collect();
         let mut constraints: Vec<&keel_api::job::Constraint> = job.constraints.iter().collect();
         constraints.extend(task_group.constraints.iter());
         constraints.extend(task_group.tasks.iter().flat_map(|task| task.constraints.iter()));
+        constraints.extend(needs_driver.iter());
         let group = scheduler::TaskGroup {
             namespace: job.namespace.clone(),
             job_id: job.id.clone(),
@@ -375,6 +384,32 @@ fn wanted(job: Option<&Job>, live: &[Allocation]) -> Vec<(String, u32)> {
         }
     }
     wanted.into_iter().collect()
+}
+
+/// How many times a batch allocation that failed is placed again (Nomad's
+/// default reschedule policy for batch jobs: one attempt).
+const BATCH_RESCHEDULES: usize = 1;
+
+/// The allocations of a batch job that count as done and are not placed
+/// again: the ones that completed, and the last failure of an instance
+/// that failed more than [`BATCH_RESCHEDULES`] times. A service's
+/// allocations are never done: one that finished is replaced.
+fn done_for_good(allocs: &[&Allocation]) -> Vec<Allocation> {
+    let batch = |alloc: &&&Allocation| matches!(alloc.job_type.as_str(), "batch" | "sysbatch");
+    let wanted = |alloc: &&&Allocation| alloc.desired_status == desired_status::RUN;
+    let mut failures: BTreeMap<&str, Vec<&Allocation>> = BTreeMap::new();
+    let mut done = Vec::new();
+    for alloc in allocs.iter().filter(batch).filter(wanted) {
+        match alloc.client_status.as_str() {
+            client_status::COMPLETE => done.push((*alloc).clone()),
+            client_status::FAILED => failures.entry(alloc.name.as_str()).or_default().push(alloc),
+            _ => {}
+        }
+    }
+    for failed in failures.into_values().filter(|failed| failed.len() > BATCH_RESCHEDULES) {
+        done.extend(failed.into_iter().max_by_key(|alloc| alloc.create_index).cloned());
+    }
+    done
 }
 
 /// What one evaluation decided.

@@ -43,6 +43,8 @@ pub struct Service {
     pub(crate) heartbeats: nodes::Heartbeats,
     /// What wakes the leader's scheduling loop.
     pub(crate) scheduling: crate::scheduling::Scheduling,
+    /// On a client: what runs its allocations, once the client started.
+    pub(crate) runtime: std::sync::OnceLock<Arc<keel_client::Runtime>>,
 }
 
 impl Service {
@@ -84,6 +86,7 @@ impl Service {
             telemetry,
             heartbeats: nodes::Heartbeats::default(),
             scheduling: crate::scheduling::Scheduling::default(),
+            runtime: std::sync::OnceLock::new(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The Raft commands: every change to the replicated state is one of these.
 
 use keel_api::acl::{AclPolicy, AclToken};
-use keel_api::job::{Allocation, Evaluation, Job};
+use keel_api::job::{AllocUpdate, Allocation, Evaluation, Job};
 use keel_api::node::Node;
 use keel_api::operator::{AutopilotConfiguration, SchedulerConfiguration};
 use serde::{Deserialize, Serialize};
@@ -92,6 +92,11 @@ pub enum Command {
     /// A plan the leader checked against the state: allocations placed,
     /// allocations stopped, and the evaluations it settles or creates.
     ApplyPlan { placed: Vec<Allocation>, stopped: Vec<AllocStop>, evals: Vec<Evaluation> },
+    /// What the client of node `node_id` reports of its allocations (their
+    /// client status and task states), with the evaluations that replace
+    /// the ones that failed. Updates of allocations on other nodes, or
+    /// already `lost`, change nothing.
+    UpdateAllocsFromClient { node_id: String, updates: Vec<AllocUpdate>, evals: Vec<Evaluation> },
 }
 
 impl Command {

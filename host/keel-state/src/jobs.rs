@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use keel_api::job::{Allocation, Evaluation, Job, client_status, desired_status};
+use keel_api::job::{AllocUpdate, Allocation, Evaluation, Job, client_status, desired_status, eval_status};
 use serde::{Deserialize, Serialize};
 
 use crate::command::Outcome;
@@ -105,6 +105,32 @@ impl Scheduling {
         (Outcome::Applied, Changed::Some(changed))
     }
 
+    /// What a node's client reports of its allocations, with the
+    /// evaluations that replace the failed ones. An allocation of another
+    /// node, or one the servers already call `lost`, is left as it is.
+    pub(crate) fn update_from_client(
+        &mut self,
+        index: u64,
+        node_id: &str,
+        updates: Vec<AllocUpdate>,
+        evals: Vec<Evaluation>,
+    ) -> (Outcome, Changed) {
+        let mut changed = Vec::new();
+        for update in updates {
+            let Some(alloc) = self.allocs.get_mut(&update.id) else { continue };
+            if alloc.node_id != node_id || alloc.client_status == client_status::LOST {
+                continue;
+            }
+            alloc.client_status = update.client_status;
+            alloc.client_description = update.client_description;
+            alloc.task_states = update.task_states;
+            alloc.modify_index = index;
+            changed.push(Record::Alloc(update.id));
+        }
+        changed.extend(evals.into_iter().map(|eval| self.put_eval(index, eval)));
+        (Outcome::Applied, Changed::Some(changed))
+    }
+
     fn put_eval(&mut self, index: u64, eval: Evaluation) -> Record {
         let create_index = self.evals.get(&eval.id).map_or(index, |old| old.create_index);
         let id = eval.id.clone();
@@ -118,20 +144,31 @@ impl Scheduling {
     }
 
     /// Nomad's job status: `running` while an allocation is live, `dead`
-    /// once stopped with none, `pending` before any.
+    /// once stopped, or once every allocation finished with no evaluation
+    /// left to place more (a batch job that completed), `pending` before.
     pub fn job_status(&self, job: &Job) -> &'static str {
-        let live = self.allocs_of(&job.namespace, &job.id).any(Allocation::is_live);
-        match (live, job.stop) {
-            (true, _) => "running",
-            (false, true) => "dead",
-            (false, false) => "pending",
+        let mut allocs = self.allocs_of(&job.namespace, &job.id).peekable();
+        let any = allocs.peek().is_some();
+        if allocs.any(|alloc| alloc.is_live()) {
+            return "running";
+        }
+        let waiting = || {
+            self.evals.values().any(|eval| {
+                eval.namespace == job.namespace
+                    && eval.job_id == job.id
+                    && matches!(eval.status.as_str(), eval_status::PENDING | eval_status::BLOCKED)
+            })
+        };
+        match job.stop || (any && !waiting()) {
+            true => "dead",
+            false => "pending",
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use keel_api::job::{TaskGroup, eval_status};
+    use keel_api::job::TaskGroup;
 
     use super::*;
 
@@ -198,5 +235,33 @@ mod tests {
         assert!(!state.evals.contains_key("e4"), "nothing written for an unknown job");
         state.deregister_job(10, "default/web", true, eval("e5", "web"));
         assert!(state.jobs.is_empty(), "purged");
+    }
+
+    #[test]
+    fn a_client_reports_only_its_own_allocations_and_a_lost_one_stays_lost() {
+        let mut state = Scheduling::default();
+        state.register_job(5, Job { job_type: "batch".into(), ..job("web") }, eval("e1", "web"));
+        let done = Evaluation { status: eval_status::COMPLETE.into(), ..eval("e1", "web") };
+        let placed = |id: &str, node: &str| Allocation { node_id: node.into(), ..alloc(id) };
+        state.apply_plan(6, vec![placed("a1", "n1"), placed("a2", "n2")], Vec::new(), vec![done]);
+        let update = |id: &str, status: &str| AllocUpdate {
+            id: id.into(),
+            client_status: status.into(),
+            ..AllocUpdate::default()
+        };
+        let (_, changed) =
+            state.update_from_client(7, "n1", vec![update("a1", "complete"), update("a2", "failed")], Vec::new());
+        assert_eq!(changed, Changed::Some(vec![Record::Alloc("a1".into())]), "a2 is n2's");
+        assert_eq!((state.allocs["a1"].client_status.as_str(), state.allocs["a1"].modify_index), ("complete", 7));
+        assert_eq!(state.allocs["a2"].client_status, "pending");
+        assert_eq!(state.job_status(&state.jobs["default/web"]), "running", "a2 still runs");
+
+        let stop = AllocStop { id: "a2".into(), description: "node down".into(), lost: true };
+        state.apply_plan(8, Vec::new(), vec![stop], Vec::new());
+        state.update_from_client(9, "n2", vec![update("a2", "complete")], Vec::new());
+        assert_eq!(state.allocs["a2"].client_status, "lost", "the servers' word stands");
+        assert_eq!(state.job_status(&state.jobs["default/web"]), "dead", "all finished, nothing waiting");
+        state.upsert_evals(10, vec![eval("e2", "web")]);
+        assert_eq!(state.job_status(&state.jobs["default/web"]), "pending", "an evaluation may place more");
     }
 }

@@ -185,6 +185,9 @@ impl State {
             Command::DeregisterJob { key, purge, eval } => self.scheduling.deregister_job(index, &key, purge, *eval),
             Command::UpsertEvals { evals } => self.scheduling.upsert_evals(index, evals),
             Command::ApplyPlan { placed, stopped, evals } => self.scheduling.apply_plan(index, placed, stopped, evals),
+            Command::UpdateAllocsFromClient { node_id, updates, evals } => {
+                self.scheduling.update_from_client(index, &node_id, updates, evals)
+            }
         }
     }
 

@@ -86,6 +86,25 @@ impl StateView {
         matches!(reached, Ok(Ok(_)))
     }
 
+    /// A blocking query: reads `f`, which answers a value and its index,
+    /// until that index differs from `index` or `wait` has passed, and
+    /// answers the last read. An `index` of 0 answers at once.
+    pub async fn block<T>(&self, index: u64, wait: Duration, f: impl Fn(&State) -> (T, u64)) -> (T, u64) {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut applied = self.subscribe_applied();
+        loop {
+            applied.borrow_and_update();
+            let (value, at) = self.read(&f);
+            if index == 0 || at != index {
+                return (value, at);
+            }
+            // The sender lives as long as `self`, so only the deadline ends the wait.
+            if tokio::time::timeout_at(deadline, applied.changed()).await.is_err() {
+                return (value, at);
+            }
+        }
+    }
+
     /// A consistent copy-out of the whole applied position, for snapshots.
     pub(crate) fn with_applied<R>(&self, f: impl FnOnce(&Applied) -> R) -> R {
         f(&self.lock_read())

@@ -115,7 +115,8 @@ fn every_command() -> Vec<Command> {
             | Command::RegisterJob { .. }
             | Command::DeregisterJob { .. }
             | Command::UpsertEvals { .. }
-            | Command::ApplyPlan { .. } => {}
+            | Command::ApplyPlan { .. }
+            | Command::UpdateAllocsFromClient { .. } => {}
         }
     }
     commands
@@ -160,11 +161,28 @@ fn job_commands() -> Vec<Command> {
     let eval = Evaluation { id: "e1".into(), job_id: "web".into(), status: "pending".into(), ..Evaluation::default() };
     let alloc = Allocation { id: "a1".into(), job_id: "web".into(), name: "web.g[0]".into(), ..Allocation::default() };
     let stop = keel_state::jobs::AllocStop { id: "a0".into(), description: "node down".into(), lost: true };
+    let exited = keel_api::task::TaskEvent {
+        exit_code: 1,
+        ..keel_api::task::TaskEvent::new("Terminated", 1_796_300_279_000_000_000, "Exit Code: 1")
+    };
+    let state =
+        keel_api::task::TaskState { state: "dead".into(), failed: true, events: vec![exited], ..Default::default() };
+    let update = keel_api::job::AllocUpdate {
+        id: "a1".into(),
+        client_status: "failed".into(),
+        task_states: [("t".to_owned(), state)].into(),
+        ..Default::default()
+    };
     vec![
         Command::RegisterJob { job: Box::new(job), eval: Box::new(eval.clone()) },
         Command::DeregisterJob { key: "default/web".into(), purge: true, eval: Box::new(eval.clone()) },
         Command::UpsertEvals { evals: vec![eval.clone()] },
-        Command::ApplyPlan { placed: vec![alloc], stopped: vec![stop], evals: vec![eval] },
+        Command::ApplyPlan { placed: vec![alloc], stopped: vec![stop], evals: vec![eval.clone()] },
+        Command::UpdateAllocsFromClient {
+            node_id: "f7476465-4d6e-c0de-26d0-e383c49be941".into(),
+            updates: vec![update],
+            evals: vec![eval],
+        },
     ]
 }
 
@@ -214,6 +232,12 @@ fn every_request() -> Vec<RpcRequest> {
         }),
         RpcRequest::Node(NodeCall::Register { node_json: r#"{"ID":"f7476465","Attributes":{"a":"€"}}"#.into() }),
         RpcRequest::Node(NodeCall::Heartbeat { id: "f7476465".into(), secret: "s".into() }),
+        RpcRequest::Node(NodeCall::Allocations { id: "f7476465".into(), secret: "s".into(), index: 7, wait_ms: 5_000 }),
+        RpcRequest::Node(NodeCall::UpdateAllocs {
+            id: "f7476465".into(),
+            secret: "s".into(),
+            updates_json: r#"{"Updates":[{"ID":"a1","ClientStatus":"running"}]}"#.into(),
+        }),
     ]
 }
 
@@ -242,7 +266,12 @@ fn every_response() -> Vec<RpcResponse> {
             headers: vec![("x-nomad-index".into(), "42".into())],
             body_bytes: 0,
         }),
-        RpcResponse::Node(Ok(NodeAnswer { heartbeat_ttl_ms: 10_000, servers: vec!["127.0.0.1:4647".into()] })),
+        RpcResponse::Node(Ok(NodeAnswer {
+            heartbeat_ttl_ms: 10_000,
+            servers: vec!["127.0.0.1:4647".into()],
+            allocs_json: r#"{"Allocs":[{"Alloc":{"ID":"a1"},"Job":{"ID":"web"}}]}"#.into(),
+            index: 12,
+        })),
         RpcResponse::Node(Err(NodeError::UnknownNode)),
         RpcResponse::Node(Err(NodeError::Refused("node f7476465 is registered with another secret".into()))),
         RpcResponse::Node(Err(NodeError::Unavailable("no cluster leader".into()))),

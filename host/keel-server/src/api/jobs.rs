@@ -1,4 +1,6 @@
 use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, eval_status, job_key};
+use keel_api::task::LogKind;
+use keel_client::LogError;
 use keel_http::{ApiError, Consistency, JobApi, Read};
 use keel_state::{Command, State};
 
@@ -28,7 +30,41 @@ fn list_index<T>(items: &[T], index: impl Fn(&T) -> u64) -> u64 {
     items.iter().map(index).max().unwrap_or(0)
 }
 
+/// How long a server waits for a client agent's logs.
+const NODE_LOGS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The most of a log a server relays from a client agent.
+const NODE_LOGS_MAX_BYTES: u64 = 64 * 1024 * 1024;
+
 impl Service {
+    /// Asks the client agent of the allocation's node for its logs, as
+    /// Nomad's servers forward `fs` requests to the node.
+    async fn logs_from_node(
+        &self,
+        alloc_id: &str,
+        namespace: &str,
+        task: &str,
+        kind: LogKind,
+    ) -> Result<Vec<u8>, ApiError> {
+        let unknown = || ApiError::not_found(format!("unknown allocation {alloc_id:?}"));
+        let server = self.server().map_err(|_| unknown())?;
+        let node = server.view().read(|state| {
+            let alloc = state.scheduling.allocs.get(alloc_id).filter(|alloc| alloc.namespace == namespace)?;
+            state.nodes.get(&alloc.node_id).map(|node| (node.id.clone(), node.http_addr.clone()))
+        });
+        let (node_id, address) = node.ok_or_else(unknown)?;
+        if self.runtime.get().is_some_and(|runtime| runtime.node_id() == node_id) {
+            // This agent's own client, which has not been sent the allocation yet.
+            return Err(unknown());
+        }
+        let path = keel_api::query::with_query(
+            &format!("/v1/client/fs/logs/{}", keel_api::query::percent_encode(alloc_id)),
+            &[("task", task), ("type", kind.name()), ("namespace", namespace), ("plain", "true")],
+        );
+        let url = format!("http://{address}{path}");
+        let fetched = tokio::task::spawn_blocking(move || fetch_logs(&url)).await;
+        fetched.unwrap_or_else(|_| Err(ApiError::internal("the log request to the node failed")))
+    }
+
     fn reply(&self, eval_id: String, index: u64) -> JobRegisterResponse {
         JobRegisterResponse {
             eval_id,
@@ -205,5 +241,45 @@ impl JobApi for Service {
             |state| state.scheduling.allocs.get(&id).cloned(),
         )
         .await
+    }
+
+    /// From this agent's client when it runs the allocation; otherwise a
+    /// server asks the client agent of the allocation's node.
+    async fn alloc_logs(
+        &self,
+        alloc_id: String,
+        namespace: String,
+        task: String,
+        kind: LogKind,
+    ) -> Result<Vec<u8>, ApiError> {
+        if let Some(runtime) = self.runtime.get().filter(|runtime| runtime.has(&alloc_id)) {
+            return runtime.logs(&alloc_id, &namespace, &task, kind).map_err(|error| match error {
+                LogError::UnknownAlloc(id) => ApiError::not_found(format!("unknown allocation {id:?}")),
+                LogError::UnknownTask(task) => ApiError::bad_request(format!("unknown task name {task:?}")),
+                LogError::Unreadable(reason) => ApiError::internal(format!("failed to read the log: {reason}")),
+            });
+        }
+        self.logs_from_node(&alloc_id, &namespace, &task, kind).await
+    }
+}
+
+/// `GET url` on a client agent; its error status and message pass through.
+fn fetch_logs(url: &str) -> Result<Vec<u8>, ApiError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(NODE_LOGS_TIMEOUT))
+        .build()
+        .into();
+    let unreachable =
+        |error: ureq::Error| ApiError::internal(format!("failed to reach the allocation's node: {error}"));
+    let mut response = agent.get(url).call().map_err(unreachable)?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().with_config().limit(NODE_LOGS_MAX_BYTES).read_to_vec().map_err(unreachable)?;
+    match status {
+        200 => Ok(body),
+        _ => {
+            let status = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::BAD_GATEWAY);
+            Err(ApiError::new(status, String::from_utf8_lossy(&body).trim().to_owned()))
+        }
     }
 }

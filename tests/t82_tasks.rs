@@ -1,0 +1,207 @@
+//! Tasks run by client agents, with real `keel` processes and the real
+//! processes their `raw_exec` tasks start, found in `/proc` by the
+//! environment every task gets (`NOMAD_JOB_ID`, `NOMAD_ALLOC_ID`): a batch
+//! job completes with its exit code and its log readable; a service job's
+//! tasks run until the job stops, and none is left after (a task that
+//! ignores its kill signal is killed once its `kill_timeout` passes); a
+//! task that keeps failing restarts as its group's policy says, then
+//! fails; a client killed and started again runs its tasks again and
+//! leaves nothing of what was stopped meanwhile.
+
+use std::time::{Duration, Instant};
+
+use keel_tests::{Agent, processes_with_env};
+use serde_json::{Value, json};
+
+/// How long placing and running may take.
+const WITHIN: Duration = Duration::from_secs(90);
+
+fn until(what: &str, mut done: impl FnMut() -> Option<Value>) -> Value {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        if let Some(value) = done() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {WITHIN:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A job of one group and one `raw_exec` task running `/bin/sh -c script`.
+fn job(id: &str, job_type: &str, count: u32, script: &str, group: Value) -> Value {
+    let mut group_fields = json!({
+        "Name": "g", "Count": count,
+        "Tasks": [{"Name": "t", "Driver": "raw_exec",
+            "Config": {"command": "/bin/sh", "args": ["-c", script]},
+            "Resources": {"CPU": 50, "MemoryMB": 32}, "KillTimeout": 1_000_000_000_u64}]
+    });
+    if let (Some(fields), Some(extra)) = (group_fields.as_object_mut(), group.as_object()) {
+        fields.extend(extra.clone());
+    }
+    json!({"Job": {"ID": id, "Type": job_type, "TaskGroups": [group_fields]}})
+}
+
+fn submit(agent: &Agent, body: &Value) {
+    let reply = agent.request("PUT", "/v1/jobs", &[], body.to_string().as_bytes());
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+fn allocs(agent: &Agent, job: &str) -> Vec<Value> {
+    agent.get(&format!("/v1/job/{job}/allocations")).json().as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until the job's allocations satisfy `done`, and answers them.
+fn allocs_until(agent: &Agent, job: &str, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let found = until(what, || {
+        let allocs = allocs(agent, job);
+        done(&allocs).then_some(Value::Array(allocs))
+    });
+    found.as_array().cloned().unwrap_or_default()
+}
+
+fn with_status(allocs: &[Value], status: &str) -> usize {
+    allocs.iter().filter(|alloc| alloc["ClientStatus"] == status).count()
+}
+
+fn event_types(alloc: &Value) -> Vec<String> {
+    let events = alloc["TaskStates"]["t"]["Events"].as_array().cloned().unwrap_or_default();
+    events.iter().map(|event| event["Type"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+/// The full allocation, as `/v1/allocation/:id` answers it.
+fn alloc(agent: &Agent, id: &Value) -> Value {
+    agent.get(&format!("/v1/allocation/{}", id.as_str().expect("an id"))).json()
+}
+
+fn until_no_processes(entry: &str) {
+    until(&format!("no process with {entry}"), || processes_with_env(entry).is_empty().then_some(Value::Null));
+}
+
+#[test]
+fn a_batch_job_completes_with_its_exit_code_its_file_and_its_log() {
+    let agent = Agent::start_dev("127.0.0.30", &[]);
+    let script = "echo written > \"$NOMAD_TASK_DIR/out.txt\"; echo to stdout; echo to stderr >&2; exit 0";
+    submit(&agent, &job("once", "batch", 1, script, json!({})));
+    let done = allocs_until(&agent, "once", "the allocation completes", |allocs| with_status(allocs, "complete") == 1);
+    let alloc = alloc(&agent, &done[0]["ID"]);
+    let task = &alloc["TaskStates"]["t"];
+    assert_eq!((task["State"].as_str(), task["Failed"].as_bool()), (Some("dead"), Some(false)), "{task}");
+    assert_eq!(event_types(&alloc), ["Received", "Task Setup", "Started", "Terminated"]);
+    let terminated = &task["Events"][3];
+    assert_eq!(
+        (terminated["ExitCode"].as_i64(), terminated["DisplayMessage"].as_str()),
+        (Some(0), Some("Exit Code: 0"))
+    );
+    assert!(task["StartedAt"].is_string() && task["FinishedAt"].is_string(), "{task}");
+
+    let id = alloc["ID"].as_str().expect("an id");
+    let written = agent.data_dir().join("alloc").join(id).join("t/local/out.txt");
+    assert_eq!(std::fs::read_to_string(&written).expect("the task wrote its file"), "written\n");
+    let log = |kind: &str| agent.get(&format!("/v1/client/fs/logs/{id}?task=t&type={kind}&plain=true"));
+    assert_eq!((log("stdout").status, log("stdout").text().as_str()), (200, "to stdout\n"));
+    assert_eq!(log("stderr").text(), "to stderr\n");
+    assert_eq!(agent.get(&format!("/v1/client/fs/logs/{id}?task=nope&type=stdout")).status, 400);
+    assert_eq!(agent.get("/v1/client/fs/logs/nope?task=t&type=stdout").status, 404);
+
+    until("the job is dead", || (agent.get("/v1/job/once").json()["Status"] == "dead").then_some(Value::Null));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(allocs(&agent, "once").len(), 1, "a completed batch allocation is not placed again");
+}
+
+#[test]
+fn a_service_job_runs_until_stopped_and_leaves_no_process() {
+    let agent = Agent::start_dev("127.0.0.58", &[]);
+    submit(&agent, &job("web", "service", 3, "exec sleep 600", json!({})));
+    // A task that ignores its kill signal: killed when its timeout passes.
+    submit(&agent, &job("stubborn", "service", 1, "trap '' INT; sleep 600", json!({})));
+    let running = allocs_until(&agent, "web", "three allocations run", |allocs| with_status(allocs, "running") == 3);
+    allocs_until(&agent, "stubborn", "the stubborn task runs", |allocs| with_status(allocs, "running") == 1);
+    for alloc in &running {
+        assert_eq!(alloc["TaskStates"]["t"]["State"], "running", "{alloc}");
+        let entry = format!("NOMAD_ALLOC_ID={}", alloc["ID"].as_str().unwrap_or(""));
+        assert_eq!(processes_with_env(&entry).len(), 1, "one process per allocation");
+    }
+
+    for job in ["web", "stubborn"] {
+        assert_eq!(agent.delete(&format!("/v1/job/{job}")).status, 200);
+    }
+    let stopped = allocs_until(&agent, "web", "the allocations complete", |a| with_status(a, "complete") == 3);
+    until_no_processes("NOMAD_JOB_ID=web");
+    assert!(event_types(&alloc(&agent, &stopped[0]["ID"])).ends_with(&[
+        "Killing".into(),
+        "Terminated".into(),
+        "Killed".into()
+    ]));
+    let stubborn = allocs_until(&agent, "stubborn", "the stubborn task is killed", |a| with_status(a, "complete") == 1);
+    until_no_processes("NOMAD_JOB_ID=stubborn");
+    let events = alloc(&agent, &stubborn[0]["ID"])["TaskStates"]["t"]["Events"].clone();
+    let terminated = events.as_array().into_iter().flatten().find(|event| event["Type"] == "Terminated");
+    assert_eq!(terminated.map(|event| event["Signal"].as_i64()), Some(Some(9)), "killed after its timeout: {events}");
+}
+
+#[test]
+fn a_failing_task_restarts_as_its_policy_says_then_fails_and_is_replaced() {
+    let agent = Agent::start_dev("127.0.0.59", &[]);
+    let policy =
+        json!({"RestartPolicy": {"Attempts": 2, "Interval": 60_000_000_000_u64, "Delay": 200_000_000, "Mode": "fail"}});
+    submit(&agent, &job("flaky", "service", 1, "echo try; exit 3", policy));
+    let failed = allocs_until(&agent, "flaky", "the allocation fails", |allocs| with_status(allocs, "failed") >= 1);
+    let first = failed.iter().find(|alloc| alloc["ClientStatus"] == "failed").expect("a failed allocation");
+    let first = alloc(&agent, &first["ID"]);
+    let task = &first["TaskStates"]["t"];
+    assert_eq!((task["Restarts"].as_u64(), task["Failed"].as_bool()), (Some(2), Some(true)), "{task}");
+    let types = event_types(&first);
+    assert_eq!(types.iter().filter(|t| *t == "Started").count(), 3, "{types:?}");
+    assert_eq!(types.iter().filter(|t| *t == "Restarting").count(), 2, "{types:?}");
+    let last = task["Events"].as_array().and_then(|events| events.last()).cloned().unwrap_or_default();
+    assert_eq!(last["Type"], "Not Restarting");
+    assert_eq!(last["DisplayMessage"], "Exceeded allowed attempts 2 in interval 1m0s and mode is \"fail\"");
+    let id = first["ID"].as_str().expect("an id");
+    let log = agent.get(&format!("/v1/client/fs/logs/{id}?task=t&type=stdout&plain=true")).text();
+    assert_eq!(log, "try\ntry\ntry\n", "every run appends to the log");
+
+    // A service's failed allocation is replaced, under the same name.
+    let replaced = allocs_until(&agent, "flaky", "a replacement", |allocs| allocs.len() >= 2);
+    assert!(replaced.iter().all(|alloc| alloc["Name"] == "flaky.g[0]"), "{replaced:?}");
+    assert_eq!(agent.delete("/v1/job/flaky").status, 200);
+
+    // A batch allocation that fails is placed again once, then left failed.
+    let never = json!({"RestartPolicy": {"Attempts": 0, "Mode": "fail"}});
+    submit(&agent, &job("doomed", "batch", 1, "exit 1", never));
+    allocs_until(&agent, "doomed", "two failures", |allocs| with_status(allocs, "failed") == 2);
+    until("the batch job is dead", || (agent.get("/v1/job/doomed").json()["Status"] == "dead").then_some(Value::Null));
+    assert_eq!(allocs(&agent, "doomed").len(), 2, "no third try");
+}
+
+#[test]
+fn a_restarted_client_runs_its_tasks_again_and_nothing_stopped_meanwhile() {
+    let server = Agent::start("127.0.0.47", vec!["--server".into(), "--bootstrap-expect".into(), "1".into()]);
+    let client = Agent::start_client("127.0.0.48", "127.0.0.47", &[]);
+    submit(&server, &job("keeper", "service", 1, "echo started; exec sleep 600", json!({})));
+    submit(&server, &job("leaver", "service", 1, "exec sleep 600", json!({})));
+    for job in ["keeper", "leaver"] {
+        allocs_until(&server, job, "the task runs", |allocs| with_status(allocs, "running") == 1);
+    }
+    let before = processes_with_env("NOMAD_JOB_ID=keeper");
+    assert_eq!(before.len(), 1);
+    // Logs asked of the server come from the client that runs the task.
+    let keeper = allocs(&server, "keeper")[0]["ID"].as_str().expect("an id").to_owned();
+    let logs = server.get(&format!("/v1/client/fs/logs/{keeper}?task=t&type=stdout&plain=true"));
+    assert_eq!((logs.status, logs.text().as_str()), (200, "started\n"));
+
+    let away = client.halt(libc::SIGKILL);
+    until_no_processes("NOMAD_JOB_ID=keeper");
+    until_no_processes("NOMAD_JOB_ID=leaver");
+    assert_eq!(server.delete("/v1/job/leaver").status, 200, "stopped while its client is away");
+    let _client = away.restart();
+
+    let keeper_runs = |allocs: &[Value]| allocs.iter().any(|alloc| alloc["ClientStatus"] == "running");
+    allocs_until(&server, "keeper", "the keeper runs again", keeper_runs);
+    until("the keeper's task runs again", || {
+        (processes_with_env("NOMAD_JOB_ID=keeper").len() == 1).then_some(Value::Null)
+    });
+    assert_ne!(processes_with_env("NOMAD_JOB_ID=keeper"), before, "a new process");
+    allocs_until(&server, "leaver", "the leaver is complete", |allocs| with_status(allocs, "complete") == 1);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(processes_with_env("NOMAD_JOB_ID=leaver").is_empty(), "the stopped job did not start again");
+}
