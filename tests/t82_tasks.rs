@@ -205,3 +205,101 @@ fn a_restarted_client_runs_its_tasks_again_and_nothing_stopped_meanwhile() {
     std::thread::sleep(Duration::from_secs(2));
     assert!(processes_with_env("NOMAD_JOB_ID=leaver").is_empty(), "the stopped job did not start again");
 }
+
+#[test]
+fn the_cli_runs_a_job_shows_it_and_its_allocation_reads_its_log_and_stops_it() {
+    let agent = Agent::start_dev("127.0.0.80", &[]);
+    let keel = |args: &[&str]| {
+        let output = keel_tests::keel(&[args, &["--address", &agent.http]].concat());
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "keel {args:?}: {stdout}{stderr}");
+        stdout.into_owned()
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let file = dir.path().join("hello.json");
+    let spec = job("hello", "service", 1, "echo hello from the task; exec sleep 600", json!({}));
+    std::fs::write(&file, spec["Job"].to_string()).expect("the job file");
+
+    let ran = keel(&["job", "run", file.to_str().expect("utf-8")]);
+    assert!(ran.contains("==> Monitoring evaluation"), "{ran}");
+    assert!(ran.contains("Allocation \"") && ran.contains("group \"g\""), "{ran}");
+    assert!(ran.contains("finished with status \"complete\""), "{ran}");
+    allocs_until(&agent, "hello", "the task runs", |allocs| with_status(allocs, "running") == 1);
+    let status = keel(&["job", "status", "hello"]);
+    assert!(status.contains("Status       = running") || status.contains("= running"), "{status}");
+    assert!(status.contains("Summary") && status.contains("Allocations"), "{status}");
+    assert!(keel(&["job", "status"]).contains("hello"), "the list names the job");
+
+    let id = allocs(&agent, "hello")[0]["ID"].as_str().expect("an id").to_owned();
+    let shown = keel(&["alloc", "status", &id[..8]]);
+    assert!(shown.contains(&format!("ID                  = {id}")), "{shown}");
+    assert!(shown.contains("Task \"t\" is \"running\"") && shown.contains("Started"), "{shown}");
+    assert_eq!(keel(&["alloc", "logs", &id[..8]]), "hello from the task\n");
+
+    let stopped = keel(&["job", "stop", "hello"]);
+    assert!(stopped.contains("finished with status \"complete\""), "{stopped}");
+    until_no_processes("NOMAD_JOB_ID=hello");
+    let unknown = keel_tests::keel(&["alloc", "status", "ffffffff", "--address", &agent.http]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no allocation with an ID starting with"));
+
+    // The README's commands, verbatim, over its web.json.
+    let web = keel_tests::readme_blocks("### Running jobs", "json").remove(0).join("\n");
+    std::fs::write(dir.path().join("web.json"), web).expect("web.json");
+    let bin = keel_tests::keel_binary().parent().expect("the binary's directory").to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    for line in keel_tests::readme_blocks("### Running jobs", "sh").remove(0) {
+        let output = std::process::Command::new("sh")
+            .args(["-c", &line])
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .env("KEEL_ADDR", &agent.http)
+            .output()
+            .expect("sh runs");
+        let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "{line}: {stdout}{stderr}");
+    }
+    assert_eq!(agent.get("/v1/job/web").json()["Status"], "dead", "the README's last command stopped it");
+}
+
+#[test]
+fn draining_a_node_migrates_its_allocations_and_stops_their_processes() {
+    let server = Agent::start("127.0.0.104", vec!["--server".into(), "--bootstrap-expect".into(), "1".into()]);
+    let (_a, _b) = (
+        Agent::start_client("127.0.0.105", "127.0.0.104", &[]),
+        Agent::start_client("127.0.0.110", "127.0.0.104", &[]),
+    );
+    until("both clients are ready", || {
+        let nodes = server.get("/v1/nodes").json();
+        nodes.as_array().is_some_and(|n| n.len() == 2 && n.iter().all(|n| n["Status"] == "ready")).then_some(nodes)
+    });
+    let spread = json!({"SchedulerAlgorithm": "spread"});
+    assert_eq!(server.put("/v1/operator/scheduler/configuration", spread.to_string()).status, 200);
+    submit(&server, &job("movers", "service", 2, "exec sleep 600", json!({})));
+    let running = allocs_until(&server, "movers", "both run", |allocs| with_status(allocs, "running") == 2);
+    let drained = running[0]["NodeID"].as_str().expect("a node").to_owned();
+    let kept = running.iter().find(|a| a["NodeID"] != drained.as_str()).expect("spread over both")["NodeID"].clone();
+    let moved = running[0]["ID"].as_str().expect("an id").to_owned();
+
+    let output = keel_tests::keel(&["node", "drain", "--enable", &drained[..8], "--address", &server.http]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let after = allocs_until(&server, "movers", "the allocation moves", |allocs| {
+        let running: Vec<&Value> = allocs.iter().filter(|a| a["ClientStatus"] == "running").collect();
+        running.len() == 2 && running.iter().all(|a| a["NodeID"] == kept)
+    });
+    let old = after.iter().find(|a| a["ID"] == moved.as_str()).expect("the old allocation is listed");
+    assert_eq!(
+        (old["DesiredStatus"].as_str(), old["DesiredDescription"].as_str()),
+        (Some("stop"), Some("alloc is being migrated"))
+    );
+    until_no_processes(&format!("NOMAD_ALLOC_ID={moved}"));
+    let node = until("the drain completes", || {
+        let node = server.get(&format!("/v1/node/{drained}")).json();
+        (node["Drain"] == false).then_some(node)
+    });
+    assert_eq!(node["SchedulingEligibility"], "ineligible", "a drained node takes no new work");
+    let unknown = server.request("POST", "/v1/node/nope/drain", &[], br#"{"DrainSpec": {"Deadline": 0}}"#);
+    assert_eq!(unknown.status, 404);
+    let mismatch = server.request("POST", &format!("/v1/node/{drained}/drain"), &[], br#"{"NodeID": "other"}"#);
+    assert_eq!(mismatch.status, 400);
+}

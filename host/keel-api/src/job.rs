@@ -337,7 +337,7 @@ impl Job {
     /// Whether `GET /v1/jobs?namespace=&prefix=` lists the job: of that
     /// namespace (`*` for every one) and with an id that starts so.
     pub fn listed(&self, namespace: &str, prefix: &str) -> bool {
-        (namespace == "*" || self.namespace == namespace) && self.id.starts_with(prefix)
+        in_namespace(namespace, &self.namespace) && self.id.starts_with(prefix)
     }
 
     /// The key that identifies the job in its namespace.
@@ -350,6 +350,12 @@ impl Job {
 /// shared `alloc/` directory.
 fn is_path_component(name: &str) -> bool {
     !matches!(name, "." | ".." | "alloc") && !name.contains(['/', '\0'])
+}
+
+/// Whether something of namespace `of` answers a request of `namespace`
+/// (`*`: every namespace), as `?namespace=` reads.
+pub fn in_namespace(namespace: &str, of: &str) -> bool {
+    namespace == "*" || namespace == of
 }
 
 /// `namespace/id`: how jobs are keyed in the state.

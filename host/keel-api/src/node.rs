@@ -177,6 +177,27 @@ impl NodeEligibilityRequest {
     }
 }
 
+/// `POST /v1/node/:id/drain`: a `DrainSpec` starts a drain, `null` ends
+/// it; `MarkEligible` makes the node eligible again as the drain ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NodeDrainRequest {
+    #[serde(rename = "NodeID")]
+    pub node_id: String,
+    pub drain_spec: Option<DrainSpec>,
+    pub mark_eligible: bool,
+}
+
+/// How a drain goes. Keel migrates every allocation at once, so the
+/// deadline bounds nothing yet; it is kept as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DrainSpec {
+    /// Nanoseconds; -1 forces the drain, 0 means no deadline.
+    pub deadline: i64,
+    pub ignore_system_jobs: bool,
+}
+
 /// The answer to a node update.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

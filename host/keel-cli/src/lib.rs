@@ -16,7 +16,9 @@
 //! only I/O is at the edge.
 
 pub mod acl;
+pub mod alloc;
 pub mod http;
+pub mod job;
 pub mod license;
 pub mod node;
 pub mod operator;

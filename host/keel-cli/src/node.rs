@@ -1,4 +1,4 @@
-//! `keel node status [ID] | eligibility`: the client nodes, as `nomad node`
+//! `keel node status [ID] | drain | eligibility`: the client nodes, as `nomad node`
 //! shows them. An ID may be given by any unique prefix.
 
 use anyhow::{Context as _, bail};
@@ -6,7 +6,7 @@ use clap::Subcommand;
 use keel_api::node::{Node, NodeListStub, eligibility};
 
 use super::http::{Client, ClientArgs, with_query};
-use super::table::table;
+use super::table::{short_id, table};
 
 const NODES_PATH: &str = "/v1/nodes";
 
@@ -24,6 +24,19 @@ enum NodeCommand {
     Status {
         /// The node's ID or a unique prefix of it.
         id: Option<String>,
+    },
+    /// Drains a node: its allocations are placed elsewhere and it takes no
+    /// new work; or ends the drain.
+    Drain {
+        #[arg(long, conflicts_with = "disable", required_unless_present = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        /// Make the node eligible again when ending the drain.
+        #[arg(long, requires = "disable")]
+        mark_eligible: bool,
+        /// The node's ID or a unique prefix of it.
+        id: String,
     },
     /// Lets the scheduler place new work on a node, or stops it.
     Eligibility {
@@ -56,6 +69,19 @@ pub fn run(args: NodeArgs) -> anyhow::Result<()> {
             }
             print!("{}", render_node(&reply.decode::<Node>()?));
         }
+        NodeCommand::Drain { enable, mark_eligible, id: prefix, .. } => {
+            let id = resolve(&client, &prefix)?;
+            let spec = enable.then(|| serde_json::json!({ "Deadline": 0, "IgnoreSystemJobs": false }));
+            let body = serde_json::json!({ "NodeID": id, "DrainSpec": spec, "MarkEligible": mark_eligible });
+            let reply = client
+                .post(&format!("/v1/node/{id}/drain"), body.to_string().as_bytes())
+                .with_context(|| format!("set the drain of node {id}"))?;
+            match (args.client.json, enable) {
+                (true, _) => println!("{}", reply.pretty()),
+                (false, true) => println!("Node {id} is draining: its allocations are being placed elsewhere"),
+                (false, false) => println!("Node {id} drain stopped"),
+            }
+        }
         NodeCommand::Eligibility { enable, id: prefix, .. } => {
             let id = resolve(&client, &prefix)?;
             let value = if enable { eligibility::ELIGIBLE } else { eligibility::INELIGIBLE };
@@ -86,18 +112,13 @@ fn resolve(client: &Client, prefix: &str) -> anyhow::Result<String> {
     }
 }
 
-/// The first eight characters of an ID, as Nomad's tables show it.
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
-}
-
 /// Nomad's `node status` table.
 fn render_nodes(nodes: &[NodeListStub]) -> String {
     let rows: Vec<Vec<String>> = nodes
         .iter()
         .map(|node| {
             vec![
-                short(&node.id).to_owned(),
+                short_id(&node.id).to_owned(),
                 node.node_pool.clone(),
                 node.datacenter.clone(),
                 node.name.clone(),

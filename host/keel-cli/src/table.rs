@@ -44,6 +44,11 @@ fn push_row(out: &mut String, cells: &[&str], widths: &[usize]) {
     out.push('\n');
 }
 
+/// The first eight characters of an ID, as Nomad's tables show it.
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
 fn width(text: &str) -> usize {
     text.chars().count()
 }

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
 use keel_api::agent::{JoinResponse, MembersResponse};
-use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse};
+use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary};
 use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, SchedulerConfiguration,
@@ -355,6 +355,14 @@ pub trait NodeApi: Send + Sync + 'static {
         id: String,
         eligibility: String,
     ) -> impl Future<Output = Result<NodeUpdateResponse, ApiError>> + Send;
+    /// Starts draining the node (its allocations are placed elsewhere), or
+    /// ends the drain; answers the evaluations the drain created.
+    fn set_node_drain(
+        &self,
+        id: String,
+        drain: bool,
+        mark_eligible: bool,
+    ) -> impl Future<Output = Result<NodeUpdateResponse, ApiError>> + Send;
 }
 
 /// `/v1/jobs`, `/v1/job/:id`, `/v1/evaluation(s)`, `/v1/allocation(s)`.
@@ -401,21 +409,45 @@ pub trait JobApi: Send + Sync + 'static {
         id: String,
         consistency: Consistency,
     ) -> impl Future<Output = Result<Read<Vec<Evaluation>>, ApiError>> + Send;
+    /// One job's summary: its groups' allocations by client status.
+    fn job_summary(
+        &self,
+        namespace: String,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<JobSummary>, ApiError>> + Send;
+    /// The evaluations or allocations of `namespace` (`*`: every one)
+    /// whose ids start with `prefix`, oldest first.
     fn evaluations(
         &self,
+        namespace: String,
+        prefix: String,
         consistency: Consistency,
     ) -> impl Future<Output = Result<Read<Vec<Evaluation>>, ApiError>> + Send;
+    /// One evaluation, or allocation, of `namespace` (`*`: any); one of
+    /// another namespace is not found.
     fn evaluation(
         &self,
+        namespace: String,
         id: String,
         consistency: Consistency,
     ) -> impl Future<Output = Result<Read<Evaluation>, ApiError>> + Send;
+    /// The allocations an evaluation of `namespace` placed.
+    fn evaluation_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<Allocation>>, ApiError>> + Send;
     fn allocations(
         &self,
+        namespace: String,
+        prefix: String,
         consistency: Consistency,
     ) -> impl Future<Output = Result<Read<Vec<Allocation>>, ApiError>> + Send;
     fn allocation(
         &self,
+        namespace: String,
         id: String,
         consistency: Consistency,
     ) -> impl Future<Output = Result<Read<Allocation>, ApiError>> + Send;

@@ -203,10 +203,11 @@ fn every_endpoint_is_found_by_its_own_method_and_path() {
     let agent_path = |path: &&str| {
         path.starts_with("/v1/agent/")
             || path.starts_with("/v1/status/")
+            || path.starts_with("/v1/client/")
             || *path == "/v1/metrics"
             || *path == "/"
             || path.starts_with("/ui")
     };
     assert!(agent_paths.iter().all(agent_path), "{agent_paths:?}");
-    assert_eq!(agent_paths.len(), 18);
+    assert_eq!(agent_paths.len(), 19);
 }

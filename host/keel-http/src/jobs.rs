@@ -89,8 +89,7 @@ pub(crate) async fn stop<B: Backend>(
 /// `GET /v1/jobs[?prefix=&namespace=]`.
 pub(crate) async fn list<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    let prefix = params.first("prefix").unwrap_or_default().to_owned();
-    Ok(reply::read(backend.jobs(namespace(&params), prefix, consistency).await?, params.format()))
+    Ok(reply::read(backend.jobs(namespace(&params), prefix(&params), consistency).await?, params.format()))
 }
 
 /// `GET /v1/job/:id`.
@@ -123,12 +122,27 @@ pub(crate) async fn evaluations<B: Backend>(
     Ok(reply::read(backend.job_evaluations(namespace(&params), id, consistency).await?, params.format()))
 }
 
-/// `GET /v1/evaluations`.
+/// `GET /v1/job/:id/summary`.
+pub(crate) async fn summary<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    Ok(reply::read(backend.job_summary(namespace(&params), id, consistency).await?, params.format()))
+}
+
+fn prefix(params: &Params) -> String {
+    params.first("prefix").unwrap_or_default().to_owned()
+}
+
+/// `GET /v1/evaluations` (`?prefix`, `?namespace`).
 pub(crate) async fn all_evaluations<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    Ok(reply::read(backend.evaluations(params.read_options()?).await?, params.format()))
+    let consistency = params.read_options()?;
+    Ok(reply::read(backend.evaluations(namespace(&params), prefix(&params), consistency).await?, params.format()))
 }
 
 /// `GET /v1/evaluation/:id`.
@@ -138,15 +152,26 @@ pub(crate) async fn evaluation<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.evaluation(id, consistency).await?, params.format()))
+    Ok(reply::read(backend.evaluation(namespace(&params), id, consistency).await?, params.format()))
 }
 
-/// `GET /v1/allocations`.
+/// `GET /v1/evaluation/:id/allocations`.
+pub(crate) async fn evaluation_allocations<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    Ok(reply::read(backend.evaluation_allocations(namespace(&params), id, consistency).await?, params.format()))
+}
+
+/// `GET /v1/allocations` (`?prefix`, `?namespace`).
 pub(crate) async fn all_allocations<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    Ok(reply::read(backend.allocations(params.read_options()?).await?, params.format()))
+    let consistency = params.read_options()?;
+    Ok(reply::read(backend.allocations(namespace(&params), prefix(&params), consistency).await?, params.format()))
 }
 
 /// `GET /v1/allocation/:id`.
@@ -156,7 +181,7 @@ pub(crate) async fn allocation<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.allocation(id, consistency).await?, params.format()))
+    Ok(reply::read(backend.allocation(namespace(&params), id, consistency).await?, params.format()))
 }
 
 /// A path missing its id.

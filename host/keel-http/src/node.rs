@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use keel_api::node::NodeEligibilityRequest;
+use keel_api::node::{NodeDrainRequest, NodeEligibilityRequest};
 
 use crate::reply::{self, Json};
 use crate::request::{self, Params};
@@ -46,6 +46,24 @@ pub(crate) async fn set_eligibility<B: Backend>(
         return Err(ApiError::bad_request("NodeID in the body does not match the path"));
     }
     let reply = backend.set_node_eligibility(id, update.eligibility).await?;
+    Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
+}
+
+/// `POST|PUT /v1/node/:id/drain`: starts or ends a node's drain.
+pub(crate) async fn drain<B: Backend>(
+    State(backend): State<Arc<B>>,
+    State(limits): State<Limits>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = request::segment(id)?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
+    let update: NodeDrainRequest = request::decode_json(&body, "drain update")?;
+    if !update.node_id.is_empty() && update.node_id != id {
+        return Err(ApiError::bad_request("NodeID in the body does not match the path"));
+    }
+    let reply = backend.set_node_drain(id, update.drain_spec.is_some(), update.mark_eligible).await?;
     Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
 }
 

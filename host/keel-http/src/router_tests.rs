@@ -43,7 +43,8 @@ fn the_route_table_is_the_reference_table() {
 /// query checks and so reaches the ACL check.
 fn sample_uri(path: &str) -> String {
     let path = path.replace("{name}", "ops").replace("{accessor}", "accessor-1");
-    format!("{path}?address=127.0.0.2:4648&node=keel-2.global")
+    let logs = if path.starts_with("/v1/client/fs/logs/") { "&task=web&type=stdout" } else { "" };
+    format!("{path}?address=127.0.0.2:4648&node=keel-2.global{logs}")
 }
 
 #[tokio::test]

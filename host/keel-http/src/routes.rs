@@ -360,8 +360,16 @@ fn node_table<B: Backend>() -> Vec<Route<B>> {
             "/v1/node/{id}/eligibility",
             allowed,
             vec![
-                endpoint(put, Leader, NodeWrite, no_check, |m| on(m, node::set_eligibility::<B>)),
-                endpoint(post, Leader, NodeWrite, no_check, |m| on(m, node::set_eligibility::<B>)),
+                endpoint(put.clone(), Leader, NodeWrite, no_check, |m| on(m, node::set_eligibility::<B>)),
+                endpoint(post.clone(), Leader, NodeWrite, no_check, |m| on(m, node::set_eligibility::<B>)),
+            ],
+        ),
+        methods_route(
+            "/v1/node/{id}/drain",
+            allowed,
+            vec![
+                endpoint(put.clone(), Leader, NodeWrite, no_check, |m| on(m, node::drain::<B>)),
+                endpoint(post.clone(), Leader, NodeWrite, no_check, |m| on(m, node::drain::<B>)),
             ],
         ),
     ]
@@ -400,9 +408,11 @@ fn job_table<B: Backend>() -> Vec<Route<B>> {
         ),
         read::<B>("/v1/job/{id}/allocations", |m| on(m, jobs::allocations::<B>)),
         read::<B>("/v1/job/{id}/evaluations", |m| on(m, jobs::evaluations::<B>)),
+        read::<B>("/v1/job/{id}/summary", |m| on(m, jobs::summary::<B>)),
         read::<B>("/v1/evaluations", |m| on(m, jobs::all_evaluations::<B>)),
         Route { path: "/v1/evaluation/", answer: Answer::Any(|| any(jobs::missing_id)) },
         read::<B>("/v1/evaluation/{id}", |m| on(m, jobs::evaluation::<B>)),
+        read::<B>("/v1/evaluation/{id}/allocations", |m| on(m, jobs::evaluation_allocations::<B>)),
         read::<B>("/v1/allocations", |m| on(m, jobs::all_allocations::<B>)),
         Route { path: "/v1/allocation/", answer: Answer::Any(|| any(jobs::missing_id)) },
         read::<B>("/v1/allocation/{id}", |m| on(m, jobs::allocation::<B>)),

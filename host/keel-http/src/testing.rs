@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest, MANAGEMENT};
 use keel_api::agent::{JoinResponse, Member, MembersResponse};
-use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, job_key};
+use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, in_namespace, job_key};
 use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, License, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer,
@@ -623,6 +623,18 @@ fn plugin_kind(kind: &str) -> Result<String, ApiError> {
 }
 
 /// A registry of installs in memory: the component's bytes are its "digest".
+impl TestBackend {
+    fn update_node(&self, id: &str, change: impl FnOnce(&mut Node)) -> Result<NodeUpdateResponse, ApiError> {
+        let mut state = self.write()?;
+        state.index += 1;
+        let index = state.index;
+        let node = state.nodes.get_mut(id).ok_or_else(|| ApiError::not_found("node not found"))?;
+        change(node);
+        node.modify_index = index;
+        Ok(NodeUpdateResponse { node_modify_index: index, index, ..NodeUpdateResponse::default() })
+    }
+}
+
 impl NodeApi for TestBackend {
     async fn nodes(&self, prefix: String, consistency: Consistency) -> Result<Read<Vec<NodeListStub>>, ApiError> {
         self.read(consistency, |state| {
@@ -637,13 +649,21 @@ impl NodeApi for TestBackend {
     }
 
     async fn set_node_eligibility(&self, id: String, eligibility: String) -> Result<NodeUpdateResponse, ApiError> {
-        let mut state = self.write()?;
-        state.index += 1;
-        let index = state.index;
-        let node = state.nodes.get_mut(&id).ok_or_else(|| ApiError::not_found("node not found"))?;
-        node.scheduling_eligibility = eligibility;
-        node.modify_index = index;
-        Ok(NodeUpdateResponse { node_modify_index: index, index, ..NodeUpdateResponse::default() })
+        self.update_node(&id, |node| node.scheduling_eligibility = eligibility)
+    }
+
+    async fn set_node_drain(
+        &self,
+        id: String,
+        drain: bool,
+        mark_eligible: bool,
+    ) -> Result<NodeUpdateResponse, ApiError> {
+        self.update_node(&id, |node| {
+            node.drain = drain;
+            if drain || mark_eligible {
+                node.scheduling_eligibility = if drain { "ineligible" } else { "eligible" }.to_owned();
+            }
+        })
     }
 }
 
@@ -723,20 +743,65 @@ impl JobApi for TestBackend {
         })
     }
 
-    async fn evaluations(&self, c: Consistency) -> Result<Read<Vec<Evaluation>>, ApiError> {
-        self.read(c, |state| state.evals.values().cloned().collect())
+    async fn job_summary(&self, namespace: String, id: String, c: Consistency) -> Result<Read<JobSummary>, ApiError> {
+        let read = self.read(c, |state| {
+            let job = state.jobs.get(&job_key(&namespace, &id))?;
+            let allocs = state.allocs.values().filter(|a| a.namespace == namespace && a.job_id == id);
+            Some(JobSummary::of(job, allocs, &BTreeMap::new()))
+        })?;
+        found(read, "job")
     }
 
-    async fn evaluation(&self, id: String, c: Consistency) -> Result<Read<Evaluation>, ApiError> {
-        found(self.read(c, |state| state.evals.get(&id).cloned())?, "eval")
+    async fn evaluations(
+        &self,
+        namespace: String,
+        prefix: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Evaluation>>, ApiError> {
+        self.read(c, |state| {
+            let matching =
+                state.evals.values().filter(|e| in_namespace(&namespace, &e.namespace) && e.id.starts_with(&prefix));
+            matching.cloned().collect()
+        })
     }
 
-    async fn allocations(&self, c: Consistency) -> Result<Read<Vec<Allocation>>, ApiError> {
-        self.read(c, |state| state.allocs.values().cloned().collect())
+    async fn evaluation(&self, namespace: String, id: String, c: Consistency) -> Result<Read<Evaluation>, ApiError> {
+        found(
+            self.read(c, |state| state.evals.get(&id).filter(|e| in_namespace(&namespace, &e.namespace)).cloned())?,
+            "eval",
+        )
     }
 
-    async fn allocation(&self, id: String, c: Consistency) -> Result<Read<Allocation>, ApiError> {
-        found(self.read(c, |state| state.allocs.get(&id).cloned())?, "alloc")
+    async fn evaluation_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read(c, |state| {
+            let placed = state.allocs.values().filter(|a| a.eval_id == id && in_namespace(&namespace, &a.namespace));
+            placed.cloned().collect()
+        })
+    }
+
+    async fn allocations(
+        &self,
+        namespace: String,
+        prefix: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read(c, |state| {
+            let matching =
+                state.allocs.values().filter(|a| in_namespace(&namespace, &a.namespace) && a.id.starts_with(&prefix));
+            matching.cloned().collect()
+        })
+    }
+
+    async fn allocation(&self, namespace: String, id: String, c: Consistency) -> Result<Read<Allocation>, ApiError> {
+        found(
+            self.read(c, |state| state.allocs.get(&id).filter(|a| in_namespace(&namespace, &a.namespace)).cloned())?,
+            "alloc",
+        )
     }
 
     /// A log that says what was asked, of an allocation the state has.

@@ -129,30 +129,27 @@ impl Service {
     }
 
     /// Writes an evaluation for every job with a live allocation on a node
-    /// that is not ready, unless the job has one waiting already.
+    /// that is not ready or is draining, unless the job has one waiting
+    /// already; and ends the drain of each node whose work is done.
     async fn evaluate_jobs_on_lost_nodes(&self, server: &Server) {
         let now = self.now_ns();
-        let evals: Vec<Evaluation> = server.view().read(|state| {
-            let scheduling = &state.scheduling;
-            let lost = scheduling.allocs.values().filter(|alloc| alloc.is_live() && !node_is_up(state, &alloc.node_id));
-            let jobs: BTreeSet<(&str, &str)> =
-                lost.map(|alloc| (alloc.namespace.as_str(), alloc.job_id.as_str())).collect();
-            let waiting = |namespace: &str, id: &str| {
-                scheduling
-                    .evals
-                    .values()
-                    .any(|eval| eval.status == eval_status::PENDING && eval.namespace == namespace && eval.job_id == id)
-            };
-            jobs.into_iter()
-                .filter(|(namespace, id)| !waiting(namespace, id))
-                .filter_map(|(namespace, id)| scheduling.jobs.get(&keel_api::job::job_key(namespace, id)))
-                .map(|job| new_eval(job, "node-update", now))
-                .collect()
+        let (evals, drained) = server.view().read(|state| {
+            let leaving = state.nodes.keys().filter(|id| !node_keeps_work(state, id));
+            let evals: Vec<Evaluation> =
+                leaving.flat_map(|id| evals_for_work_on(state, id, "node-update", now)).collect();
+            (dedup_by_job(evals), drained_nodes(state))
         });
         if !evals.is_empty()
             && let Err(error) = self.write(keel_state::Command::UpsertEvals { evals }).await
         {
             tracing::warn!("could not write evaluations for lost allocations: {}", error.message);
+        }
+        for id in drained {
+            let command = keel_state::Command::SetNodeDrain { id: id.clone(), drain: false, mark_eligible: false };
+            match self.write(command).await {
+                Ok(_) => tracing::info!(node = %id, "node drain complete"),
+                Err(error) => tracing::warn!(node = %id, "could not end the node's drain: {}", error.message),
+            }
         }
     }
 
@@ -374,6 +371,41 @@ impl Worker {
     }
 }
 
+/// A new evaluation, `triggered_by`, for each job with a live allocation on
+/// node `node_id` and no evaluation waiting already.
+pub(crate) fn evals_for_work_on(state: &State, node_id: &str, triggered_by: &str, now_ns: i64) -> Vec<Evaluation> {
+    let scheduling = &state.scheduling;
+    let live = scheduling.allocs.values().filter(|alloc| alloc.node_id == node_id && alloc.is_live());
+    let jobs: BTreeSet<(&str, &str)> = live.map(|alloc| (alloc.namespace.as_str(), alloc.job_id.as_str())).collect();
+    let waiting = |namespace: &str, id: &str| {
+        let pending = |eval: &&Evaluation| eval.status == eval_status::PENDING;
+        scheduling.evals.values().filter(pending).any(|eval| eval.namespace == namespace && eval.job_id == id)
+    };
+    jobs.into_iter()
+        .filter(|(namespace, id)| !waiting(namespace, id))
+        .filter_map(|(namespace, id)| scheduling.jobs.get(&keel_api::job::job_key(namespace, id)))
+        .map(|job| new_eval(job, triggered_by, now_ns))
+        .collect()
+}
+
+/// One evaluation per job.
+fn dedup_by_job(evals: Vec<Evaluation>) -> Vec<Evaluation> {
+    let mut seen = BTreeSet::new();
+    evals.into_iter().filter(|eval| seen.insert((eval.namespace.clone(), eval.job_id.clone()))).collect()
+}
+
+/// The draining nodes whose work is done: nothing live on them, and
+/// nothing still running there unless the node is down.
+fn drained_nodes(state: &State) -> Vec<String> {
+    let busy = |node: &Node, alloc: &Allocation| {
+        let running = matches!(alloc.client_status.as_str(), client_status::PENDING | client_status::RUNNING);
+        alloc.node_id == node.id && (alloc.is_live() || (running && node.status != status::DOWN))
+    };
+    let allocs = &state.scheduling.allocs;
+    let drained = state.nodes.values().filter(|node| node.drain && !allocs.values().any(|alloc| busy(node, alloc)));
+    drained.map(|node| node.id.clone()).collect()
+}
+
 /// The groups the job wants and how many of each: none of anything once
 /// it is stopped or gone, so that what runs is stopped.
 fn wanted(job: Option<&Job>, live: &[Allocation]) -> Vec<(String, u32)> {
@@ -424,14 +456,21 @@ struct Plan {
 }
 
 impl Plan {
-    /// Stops the allocations of a group that are lost with their node, and
-    /// the highest-numbered ones beyond `count`; returns the ones kept.
+    /// Stops the allocations of a group that are lost with their node or
+    /// migrated off a draining one, and the highest-numbered ones beyond
+    /// `count`; returns the ones kept.
     fn stop_unwanted<'a>(&mut self, server: &Server, allocs: &[&'a Allocation], count: u32) -> Vec<&'a Allocation> {
-        let (up, lost): (Vec<&Allocation>, Vec<&Allocation>) =
-            server.view().read(|state| allocs.iter().partition(|alloc| node_is_up(state, &alloc.node_id)));
-        for alloc in lost {
-            let description = "alloc is lost since its node is down".to_owned();
-            self.stopped.push(AllocStop { id: alloc.id.clone(), description, lost: true });
+        let (up, leaving): (Vec<&Allocation>, Vec<(&Allocation, bool)>) = server.view().read(|state| {
+            let (up, leaving): (Vec<&Allocation>, Vec<&Allocation>) =
+                allocs.iter().partition(|alloc| node_keeps_work(state, &alloc.node_id));
+            (up, leaving.into_iter().map(|alloc| (alloc, node_is_up(state, &alloc.node_id))).collect())
+        });
+        for (alloc, migrated) in leaving {
+            let description = match migrated {
+                true => "alloc is being migrated",
+                false => "alloc is lost since its node is down",
+            };
+            self.stopped.push(AllocStop { id: alloc.id.clone(), description: description.to_owned(), lost: !migrated });
         }
         let mut up = up;
         up.sort_by_key(|alloc| alloc.index().unwrap_or(u32::MAX));
@@ -521,6 +560,11 @@ fn schedulable(node: &Node) -> bool {
 
 fn node_is_up(state: &State, id: &str) -> bool {
     state.nodes.get(id).is_some_and(|node| node.status == status::READY)
+}
+
+/// Whether what runs on the node stays there: it is ready and not draining.
+fn node_keeps_work(state: &State, id: &str) -> bool {
+    state.nodes.get(id).is_some_and(|node| node.status == status::READY && !node.drain)
 }
 
 fn allocation(

@@ -97,6 +97,11 @@ pub enum Command {
     /// the ones that failed. Updates of allocations on other nodes, or
     /// already `lost`, change nothing.
     UpdateAllocsFromClient { node_id: String, updates: Vec<AllocUpdate>, evals: Vec<Evaluation> },
+    /// Starts draining a node (it becomes ineligible and its allocations
+    /// are placed elsewhere), or ends the drain; the node then stays
+    /// ineligible unless `mark_eligible`. A check-and-set that fails for an
+    /// unknown id.
+    SetNodeDrain { id: String, drain: bool, mark_eligible: bool },
 }
 
 impl Command {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use keel_api::node::Node;
+use keel_api::node::{Node, eligibility};
 
 use crate::command::Outcome;
 use crate::state::{Changed, Record};
@@ -55,6 +55,25 @@ pub(crate) fn set_status(
 /// changes nothing.
 pub(crate) fn set_eligibility(nodes: &mut Nodes, index: u64, id: &str, eligibility: String) -> (Outcome, Changed) {
     update(nodes, index, id, |node| node.scheduling_eligibility = eligibility)
+}
+
+/// Starts draining a node (it becomes ineligible), or ends the drain:
+/// the node stays ineligible unless `mark_eligible`.
+pub(crate) fn set_drain(
+    nodes: &mut Nodes,
+    index: u64,
+    id: &str,
+    drain: bool,
+    mark_eligible: bool,
+) -> (Outcome, Changed) {
+    update(nodes, index, id, |node| {
+        node.drain = drain;
+        if drain {
+            node.scheduling_eligibility = eligibility::INELIGIBLE.to_owned();
+        } else if mark_eligible {
+            node.scheduling_eligibility = eligibility::ELIGIBLE.to_owned();
+        }
+    })
 }
 
 fn update(nodes: &mut Nodes, index: u64, id: &str, change: impl FnOnce(&mut Node)) -> (Outcome, Changed) {

@@ -181,6 +181,9 @@ impl State {
             Command::SetNodeEligibility { id, eligibility } => {
                 nodes::set_eligibility(&mut self.nodes, index, &id, eligibility)
             }
+            Command::SetNodeDrain { id, drain, mark_eligible } => {
+                nodes::set_drain(&mut self.nodes, index, &id, drain, mark_eligible)
+            }
             Command::RegisterJob { job, eval } => self.scheduling.register_job(index, *job, *eval),
             Command::DeregisterJob { key, purge, eval } => self.scheduling.deregister_job(index, &key, purge, *eval),
             Command::UpsertEvals { evals } => self.scheduling.upsert_evals(index, evals),

@@ -37,6 +37,10 @@ enum Command {
     Server(cli::server::ServerArgs),
     /// Lists the client nodes, shows one, sets its scheduling eligibility.
     Node(cli::node::NodeArgs),
+    /// Runs, shows and stops jobs.
+    Job(cli::job::JobArgs),
+    /// Shows allocations and their tasks' logs.
+    Alloc(cli::alloc::AllocArgs),
     /// Summarises the cluster: the agent, the leader, the peers and the members.
     Status(cli::status::StatusArgs),
     /// ACL bootstrap, policies and tokens.
@@ -57,6 +61,8 @@ fn main() -> ExitCode {
         Command::Operator(args) => return cli::finish(cli::operator::run(args)),
         Command::Server(args) => return cli::finish(cli::server::run(args)),
         Command::Node(args) => return cli::finish(cli::node::run(args)),
+        Command::Job(args) => return cli::finish(cli::job::run(args)),
+        Command::Alloc(args) => return cli::finish(cli::alloc::run(args)),
         Command::Status(args) => return cli::finish(cli::status::run(args)),
         Command::Acl(args) => return cli::finish(cli::acl::run(args)),
         Command::License(command) => return cli::finish(cli::license::run(command)),

@@ -116,7 +116,8 @@ fn every_command() -> Vec<Command> {
             | Command::DeregisterJob { .. }
             | Command::UpsertEvals { .. }
             | Command::ApplyPlan { .. }
-            | Command::UpdateAllocsFromClient { .. } => {}
+            | Command::UpdateAllocsFromClient { .. }
+            | Command::SetNodeDrain { .. } => {}
         }
     }
     commands
@@ -145,6 +146,7 @@ fn node_commands() -> Vec<Command> {
             id: "f7476465-4d6e-c0de-26d0-e383c49be941".into(),
             eligibility: "ineligible".into(),
         },
+        Command::SetNodeDrain { id: "f7476465-4d6e-c0de-26d0-e383c49be941".into(), drain: true, mark_eligible: false },
     ]
 }
 

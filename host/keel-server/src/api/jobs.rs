@@ -1,4 +1,6 @@
-use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, eval_status, job_key};
+use keel_api::job::{
+    Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, eval_status, in_namespace, job_key,
+};
 use keel_api::task::LogKind;
 use keel_client::LogError;
 use keel_http::{ApiError, Consistency, JobApi, Read};
@@ -90,6 +92,25 @@ impl Service {
         Ok(Read { value, meta: read.meta })
     }
 
+    /// The allocations `wanted` keeps, oldest first.
+    async fn read_allocs(
+        &self,
+        c: Consistency,
+        wanted: impl Fn(&Allocation) -> bool,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read_list(
+            c,
+            |alloc: &Allocation| alloc.modify_index,
+            |state| {
+                let mut allocs: Vec<Allocation> =
+                    state.scheduling.allocs.values().filter(|a| wanted(a)).cloned().collect();
+                allocs.sort_by_key(|alloc| alloc.create_index);
+                allocs
+            },
+        )
+        .await
+    }
+
     /// A read of a list, indexed by the newest item in it.
     async fn read_list<T>(
         &self,
@@ -165,16 +186,7 @@ impl JobApi for Service {
         id: String,
         c: Consistency,
     ) -> Result<Read<Vec<Allocation>>, ApiError> {
-        self.read_list(
-            c,
-            |alloc: &Allocation| alloc.modify_index,
-            |state| {
-                let mut allocs: Vec<Allocation> = state.scheduling.allocs_of(&namespace, &id).cloned().collect();
-                allocs.sort_by_key(|alloc| alloc.create_index);
-                allocs
-            },
-        )
-        .await
+        self.read_allocs(c, |alloc| alloc.namespace == namespace && alloc.job_id == id).await
     }
 
     async fn job_evaluations(
@@ -197,12 +209,35 @@ impl JobApi for Service {
         .await
     }
 
-    async fn evaluations(&self, c: Consistency) -> Result<Read<Vec<Evaluation>>, ApiError> {
+    async fn job_summary(&self, namespace: String, id: String, c: Consistency) -> Result<Read<JobSummary>, ApiError> {
+        let key = job_key(&namespace, &id);
+        self.read_one(
+            c,
+            "job",
+            |summary: &JobSummary| summary.modify_index,
+            |state| {
+                let job = state.scheduling.jobs.get(&key)?;
+                Some(JobSummary::of(job, state.scheduling.allocs_of(&namespace, &id), &queued(state, job)))
+            },
+        )
+        .await
+    }
+
+    async fn evaluations(
+        &self,
+        namespace: String,
+        prefix: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Evaluation>>, ApiError> {
         self.read_list(
             c,
             |eval: &Evaluation| eval.modify_index,
             |state| {
-                let mut evals: Vec<Evaluation> = state.scheduling.evals.values().cloned().collect();
+                let evals = state.scheduling.evals.values();
+                let mut evals: Vec<Evaluation> = evals
+                    .filter(|e| in_namespace(&namespace, &e.namespace) && e.id.starts_with(&prefix))
+                    .cloned()
+                    .collect();
                 evals.sort_by_key(|eval| eval.create_index);
                 evals
             },
@@ -210,35 +245,42 @@ impl JobApi for Service {
         .await
     }
 
-    async fn evaluation(&self, id: String, c: Consistency) -> Result<Read<Evaluation>, ApiError> {
+    async fn evaluation(&self, namespace: String, id: String, c: Consistency) -> Result<Read<Evaluation>, ApiError> {
         self.read_one(
             c,
             "eval",
             |eval: &Evaluation| eval.modify_index,
-            |state| state.scheduling.evals.get(&id).cloned(),
+            |state| state.scheduling.evals.get(&id).filter(|eval| in_namespace(&namespace, &eval.namespace)).cloned(),
         )
         .await
     }
 
-    async fn allocations(&self, c: Consistency) -> Result<Read<Vec<Allocation>>, ApiError> {
-        self.read_list(
-            c,
-            |alloc: &Allocation| alloc.modify_index,
-            |state| {
-                let mut allocs: Vec<Allocation> = state.scheduling.allocs.values().cloned().collect();
-                allocs.sort_by_key(|alloc| alloc.create_index);
-                allocs
-            },
-        )
-        .await
+    async fn evaluation_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read_allocs(c, |alloc| alloc.eval_id == id && in_namespace(&namespace, &alloc.namespace)).await
     }
 
-    async fn allocation(&self, id: String, c: Consistency) -> Result<Read<Allocation>, ApiError> {
+    async fn allocations(
+        &self,
+        namespace: String,
+        prefix: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read_allocs(c, |alloc| in_namespace(&namespace, &alloc.namespace) && alloc.id.starts_with(&prefix)).await
+    }
+
+    async fn allocation(&self, namespace: String, id: String, c: Consistency) -> Result<Read<Allocation>, ApiError> {
         self.read_one(
             c,
             "alloc",
             |alloc: &Allocation| alloc.modify_index,
-            |state| state.scheduling.allocs.get(&id).cloned(),
+            |state| {
+                state.scheduling.allocs.get(&id).filter(|alloc| in_namespace(&namespace, &alloc.namespace)).cloned()
+            },
         )
         .await
     }

@@ -40,4 +40,33 @@ impl NodeApi for Service {
         }
         Ok(NodeUpdateResponse { node_modify_index: applied.index, index: applied.index, ..Default::default() })
     }
+
+    /// Writes the drain, then an evaluation for each job with work on the
+    /// node, which places that work elsewhere.
+    async fn set_node_drain(
+        &self,
+        id: String,
+        drain: bool,
+        mark_eligible: bool,
+    ) -> Result<NodeUpdateResponse, ApiError> {
+        let applied = self.write(Command::SetNodeDrain { id: id.clone(), drain, mark_eligible }).await?;
+        if !applied.outcome.updated() {
+            return Err(ApiError::not_found("node not found"));
+        }
+        let mut reply =
+            NodeUpdateResponse { node_modify_index: applied.index, index: applied.index, ..Default::default() };
+        if drain {
+            let server = self.server()?;
+            let evals = server
+                .view()
+                .read(|state| crate::scheduling::evals_for_work_on(state, &id, "node-drain", self.now_ns()));
+            if !evals.is_empty() {
+                reply.eval_ids = evals.iter().map(|eval| eval.id.clone()).collect();
+                let written = self.write(Command::UpsertEvals { evals }).await?;
+                (reply.eval_create_index, reply.index) = (written.index, written.index);
+                self.scheduling.wake();
+            }
+        }
+        Ok(reply)
+    }
 }
