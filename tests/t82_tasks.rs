@@ -303,3 +303,43 @@ fn draining_a_node_migrates_its_allocations_and_stops_their_processes() {
     let mismatch = server.request("POST", &format!("/v1/node/{drained}/drain"), &[], br#"{"NodeID": "other"}"#);
     assert_eq!(mismatch.status, 400);
 }
+
+#[test]
+fn a_blocking_read_waits_for_a_change_past_its_index_or_for_its_wait() {
+    let agent = Agent::start_dev("127.0.0.70", &[]);
+    submit(&agent, &job("watched", "service", 1, "exec sleep 600", json!({})));
+    let index_of = |reply: &keel_tests::Reply| reply.header("X-Nomad-Index").and_then(|i| i.parse::<u64>().ok());
+    let first = agent.get("/v1/job/watched");
+    let index = index_of(&first).expect("an index");
+
+    std::thread::scope(|scope| {
+        let blocked = scope.spawn(|| {
+            let started = Instant::now();
+            let reply = agent.get(&format!("/v1/job/watched?index={index}&wait=60s"));
+            (reply, started.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(800));
+        // The placement's writes wake the read, which reads again and
+        // goes on waiting: only the job's own change answers it.
+        submit(&agent, &job("watched", "service", 2, "exec sleep 600", json!({})));
+        let (reply, took) = blocked.join().expect("the blocked read");
+        assert_eq!(reply.status, 200);
+        assert!(index_of(&reply).expect("an index") > index, "answered past its index");
+        assert_eq!(reply.json()["TaskGroups"][0]["Count"], 2, "with the change");
+        assert!(
+            took >= Duration::from_millis(700) && took < Duration::from_secs(30),
+            "blocked until the change: {took:?}"
+        );
+    });
+
+    let now = index_of(&agent.get("/v1/job/watched")).expect("an index");
+    let started = Instant::now();
+    let unchanged = agent.get(&format!("/v1/job/watched?index={now}&wait=1s"));
+    let took = started.elapsed();
+    assert_eq!((unchanged.status, index_of(&unchanged)), (200, Some(now)), "the wait ends with the same answer");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(10), "{took:?}");
+    let nodes = agent.get("/v1/nodes");
+    let nodes_index = index_of(&nodes).expect("an index");
+    assert_eq!(index_of(&agent.get(&format!("/v1/nodes?index={}&wait=50ms", nodes_index - 1))), Some(nodes_index));
+    assert_eq!(agent.get("/v1/allocations?index=soon").text(), "Invalid index");
+}

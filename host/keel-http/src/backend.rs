@@ -143,6 +143,7 @@ pub trait Backend:
     + PluginApi
     + NodeApi
     + JobApi
+    + Watch
 {
 }
 
@@ -158,7 +159,15 @@ impl<T> Backend for T where
         + PluginApi
         + NodeApi
         + JobApi
+        + Watch
 {
+}
+
+/// What blocking queries wait on.
+pub trait Watch: Send + Sync + 'static {
+    /// A receiver that sees each change of the state this agent reads
+    /// from; `None` on an agent that holds no state.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>>;
 }
 
 /// The right a request's token holds, checked before any handler runs.

@@ -11,6 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use keel_api::job::{Job, JobRegisterRequest, without_nulls};
 
+use crate::blocking;
 use crate::reply::{self, Json};
 use crate::request::{self, Params};
 use crate::{ApiError, Backend, Limits};
@@ -89,7 +90,8 @@ pub(crate) async fn stop<B: Backend>(
 /// `GET /v1/jobs[?prefix=&namespace=]`.
 pub(crate) async fn list<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    Ok(reply::read(backend.jobs(namespace(&params), prefix(&params), consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || backend.jobs(namespace(&params), prefix(&params), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/job/:id`.
@@ -99,7 +101,8 @@ pub(crate) async fn read<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.job(namespace(&params), id, consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || backend.job(namespace(&params), id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/job/:id/allocations`.
@@ -109,7 +112,9 @@ pub(crate) async fn allocations<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.job_allocations(namespace(&params), id, consistency).await?, params.format()))
+    let read =
+        blocking::read(&*backend, &params, || backend.job_allocations(namespace(&params), id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/job/:id/evaluations`.
@@ -119,7 +124,9 @@ pub(crate) async fn evaluations<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.job_evaluations(namespace(&params), id, consistency).await?, params.format()))
+    let read =
+        blocking::read(&*backend, &params, || backend.job_evaluations(namespace(&params), id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/job/:id/summary`.
@@ -129,7 +136,8 @@ pub(crate) async fn summary<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.job_summary(namespace(&params), id, consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || backend.job_summary(namespace(&params), id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 fn prefix(params: &Params) -> String {
@@ -142,7 +150,9 @@ pub(crate) async fn all_evaluations<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    Ok(reply::read(backend.evaluations(namespace(&params), prefix(&params), consistency).await?, params.format()))
+    let read =
+        blocking::read(&*backend, &params, || backend.evaluations(namespace(&params), prefix(&params), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/evaluation/:id`.
@@ -152,7 +162,8 @@ pub(crate) async fn evaluation<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.evaluation(namespace(&params), id, consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || backend.evaluation(namespace(&params), id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/evaluation/:id/allocations`.
@@ -162,7 +173,10 @@ pub(crate) async fn evaluation_allocations<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.evaluation_allocations(namespace(&params), id, consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || {
+        backend.evaluation_allocations(namespace(&params), id.clone(), consistency)
+    });
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/allocations` (`?prefix`, `?namespace`).
@@ -171,7 +185,9 @@ pub(crate) async fn all_allocations<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
-    Ok(reply::read(backend.allocations(namespace(&params), prefix(&params), consistency).await?, params.format()))
+    let read =
+        blocking::read(&*backend, &params, || backend.allocations(namespace(&params), prefix(&params), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/allocation/:id`.
@@ -181,7 +197,8 @@ pub(crate) async fn allocation<B: Backend>(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    Ok(reply::read(backend.allocation(namespace(&params), id, consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || backend.allocation(namespace(&params), id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// A path missing its id.

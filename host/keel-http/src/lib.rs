@@ -48,6 +48,7 @@ mod acl_endpoints;
 mod agent;
 mod authorize;
 mod backend;
+mod blocking;
 mod client_fs;
 mod error;
 mod forward;
@@ -82,7 +83,7 @@ use axum::extract::FromRef;
 pub use backend::{
     AclApi, AgentApi, Authorize, AutopilotApi, Backend, Capability, Consistency, Identity, JobApi, Leadership,
     LicenseApi, Metrics, NodeApi, OperatorRaftApi, PeerSelector, PluginApi, QueryMeta, Read, RelayError,
-    RequestContext, SchedulerApi, SnapshotApi, Written,
+    RequestContext, SchedulerApi, SnapshotApi, Watch, Written,
 };
 pub use error::ApiError;
 pub use forward::FORWARDED_HEADER;

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use keel_api::node::{NodeDrainRequest, NodeEligibilityRequest};
 
+use crate::blocking;
 use crate::reply::{self, Json};
 use crate::request::{self, Params};
 use crate::{ApiError, Backend, Limits};
@@ -16,7 +17,8 @@ use crate::{ApiError, Backend, Limits};
 pub(crate) async fn nodes<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
     let consistency = params.read_options()?;
     let prefix = params.first("prefix").unwrap_or_default().to_owned();
-    Ok(reply::read(backend.nodes(prefix, consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || backend.nodes(prefix.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/node/:id`: one node, without its secret.
@@ -27,7 +29,8 @@ pub(crate) async fn node<B: Backend>(
 ) -> Result<Response, ApiError> {
     let id = request::segment(id)?;
     let consistency = params.read_options()?;
-    Ok(reply::read(backend.node(id, consistency).await?, params.format()))
+    let read = blocking::read(&*backend, &params, || backend.node(id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `POST|PUT /v1/node/:id/eligibility` `{"Eligibility": "eligible|ineligible"}`.

@@ -145,8 +145,8 @@ impl Params {
     }
 
     /// The options every read accepts: `?stale` decides the consistency;
-    /// `?index` and `?wait` (blocking queries) are checked so that a typo is
-    /// the 400 Nomad gives, though no endpoint here blocks.
+    /// `?index` and `?wait` (blocking queries, [`crate::blocking`]) are
+    /// checked so that a typo is the 400 Nomad gives.
     pub(crate) fn read_options(&self) -> Result<Consistency, ApiError> {
         let stale = self.flag("stale")?;
         if let Some(wait) = self.non_empty("wait") {

@@ -635,6 +635,14 @@ impl TestBackend {
     }
 }
 
+impl crate::Watch for TestBackend {
+    /// The test state has no change notifications: a blocking read answers
+    /// at once.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+}
+
 impl NodeApi for TestBackend {
     async fn nodes(&self, prefix: String, consistency: Consistency) -> Result<Read<Vec<NodeListStub>>, ApiError> {
         self.read(consistency, |state| {

@@ -12,3 +12,4 @@ mod operator_raft;
 mod plugins;
 mod scheduler;
 mod snapshot;
+mod watch;
