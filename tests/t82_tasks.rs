@@ -220,6 +220,17 @@ fn the_cli_runs_a_job_shows_it_and_its_allocation_reads_its_log_and_stops_it() {
     let spec = job("hello", "service", 1, "echo hello from the task; exec sleep 600", json!({}));
     std::fs::write(&file, spec["Job"].to_string()).expect("the job file");
 
+    let planned = keel(&["job", "plan", file.to_str().expect("utf-8")]);
+    assert!(planned.contains("Task Group: \"g\" (1 create)"), "{planned}");
+    assert!(planned.contains("All tasks successfully allocated."), "{planned}");
+    assert_eq!(agent.get("/v1/job/hello").status, 404, "a plan writes nothing");
+    let huge = job("huge", "service", 1, "exit 0", json!({}));
+    let huge = huge.to_string().replace("\"MemoryMB\":32", "\"MemoryMB\":100000000");
+    let refused = agent.request("POST", "/v1/job/huge/plan", &[], huge.as_bytes()).json();
+    assert!(refused["FailedTGAllocs"]["g"]["DimensionExhausted"]["memory"].as_u64().is_some(), "{refused}");
+    assert_eq!(refused["Annotations"]["DesiredTGUpdates"]["g"]["Place"], 0, "{refused}");
+    assert_eq!(agent.get("/v1/evaluations").json().as_array().map(Vec::len), Some(0), "and no evaluation");
+
     let ran = keel(&["job", "run", file.to_str().expect("utf-8")]);
     assert!(ran.contains("==> Monitoring evaluation"), "{ran}");
     assert!(ran.contains("Allocation \"") && ran.contains("group \"g\""), "{ran}");

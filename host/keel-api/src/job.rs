@@ -138,6 +138,45 @@ pub struct JobRegisterResponse {
     pub known_leader: bool,
 }
 
+/// The answer to `POST /v1/job/:id/plan`: what registering the job would
+/// do, nothing written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobPlanResponse {
+    pub annotations: PlanAnnotations,
+    #[serde(rename = "FailedTGAllocs")]
+    pub failed_tg_allocs: BTreeMap<String, AllocMetric>,
+    /// The registered job's `JobModifyIndex` (0 for a new job), for a
+    /// check-and-set registration.
+    pub job_modify_index: u64,
+    pub created_evals: Vec<Evaluation>,
+    pub diff: Option<Value>,
+    pub warnings: String,
+    pub index: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PlanAnnotations {
+    #[serde(rename = "DesiredTGUpdates")]
+    pub desired_tg_updates: BTreeMap<String, DesiredUpdates>,
+    pub preempted_allocs: Vec<Allocation>,
+}
+
+/// What a plan does to one task group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DesiredUpdates {
+    pub ignore: u64,
+    pub place: u64,
+    pub migrate: u64,
+    pub stop: u64,
+    pub in_place_update: u64,
+    pub destructive_update: u64,
+    pub canary: u64,
+    pub preemptions: u64,
+}
+
 /// One entry of `GET /v1/jobs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]

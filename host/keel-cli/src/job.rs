@@ -1,4 +1,4 @@
-//! `keel job run FILE | status [ID] | stop ID [--purge]`: jobs as `nomad
+//! `keel job run FILE | plan FILE | status [ID] | stop ID [--purge]`: jobs as `nomad
 //! job` handles them. A job file is JSON as the API takes it, `{"Job":
 //! {...}}` or the job alone. `run` follows the evaluation it creates until
 //! it settles, as Nomad's monitor does, unless `--detach`.
@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, eval_status};
+use keel_api::job::{
+    Allocation, Evaluation, Job, JobListStub, JobPlanResponse, JobRegisterResponse, JobSummary, eval_status,
+};
 use serde_json::Value;
 
 use super::http::{Client, ClientArgs, with_query};
@@ -38,6 +40,11 @@ enum JobCommand {
         #[arg(long)]
         detach: bool,
     },
+    /// Shows what running the job in FILE would do, writing nothing.
+    Plan {
+        /// A JSON job: `{"Job": {...}}` or the job alone.
+        file: std::path::PathBuf,
+    },
     /// Lists the jobs, or shows one with its allocations.
     Status {
         /// The job's ID.
@@ -64,6 +71,18 @@ pub fn run(args: JobArgs) -> anyhow::Result<()> {
             let reply = client.put(&with_query("/v1/jobs", &[("namespace", namespace)]), body.as_bytes())?;
             let answer: JobRegisterResponse = reply.decode()?;
             follow(&client, &answer.eval_id, detach || json)
+        }
+        JobCommand::Plan { file } => {
+            let body = registration(&file)?;
+            let id = serde_json::from_str::<Value>(&body)?["Job"]["ID"].as_str().unwrap_or_default().to_owned();
+            let path =
+                with_query(&format!("/v1/job/{}/plan", super::http::path_segment(&id)), &[("namespace", namespace)]);
+            let reply = client.post(&path, body.as_bytes()).with_context(|| format!("plan job {id:?}"))?;
+            match json {
+                true => println!("{}", reply.pretty()),
+                false => print!("{}", render_plan(&id, &reply.decode::<JobPlanResponse>()?)),
+            }
+            Ok(())
         }
         JobCommand::Status { id: None } => {
             let reply = client.get(&with_query("/v1/jobs", &[("namespace", namespace)])).context("list the jobs")?;
@@ -173,6 +192,30 @@ fn render_failures(eval: &Evaluation) -> String {
             short_id(&eval.blocked_eval)
         ));
     }
+    out
+}
+
+/// Nomad's `job plan` summary: each group's changes, then the dry run.
+fn render_plan(id: &str, plan: &JobPlanResponse) -> String {
+    let mut out = format!("+/- Job: \"{id}\"\n");
+    for (group, updates) in &plan.annotations.desired_tg_updates {
+        let mut changes = Vec::new();
+        for (count, what) in [(updates.place, "create"), (updates.stop, "destroy"), (updates.ignore, "ignore")] {
+            if count > 0 {
+                changes.push(format!("{count} {what}"));
+            }
+        }
+        out.push_str(&format!("    Task Group: \"{group}\" ({})\n", changes.join(", ")));
+    }
+    out.push_str("\nScheduler dry-run:\n");
+    match plan.failed_tg_allocs.is_empty() {
+        true => out.push_str("- All tasks successfully allocated.\n"),
+        false => {
+            let eval = Evaluation { failed_tg_allocs: plan.failed_tg_allocs.clone(), ..Evaluation::default() };
+            out.push_str(&render_failures(&eval));
+        }
+    }
+    out.push_str(&format!("\nJob Modify Index: {}\n", plan.job_modify_index));
     out
 }
 

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest};
 use keel_api::agent::{JoinResponse, MembersResponse};
-use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary};
+use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobPlanResponse, JobRegisterResponse, JobSummary};
 use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, LicenseReply, OperatorHealthReply, RaftConfiguration, SchedulerConfiguration,
@@ -384,6 +384,9 @@ pub trait NodeApi: Send + Sync + 'static {
 pub trait JobApi: Send + Sync + 'static {
     /// Registers a canonicalized, valid job with an evaluation for it.
     fn submit_job(&self, job: Job) -> impl Future<Output = Result<JobRegisterResponse, ApiError>> + Send;
+    /// What registering a canonicalized, valid job would do, through the
+    /// scheduler plugin; nothing is written.
+    fn plan_job(&self, job: Job) -> impl Future<Output = Result<JobPlanResponse, ApiError>> + Send;
     /// Stops a job (forgets it, with `purge`) with an evaluation that stops
     /// its allocations; 404 "job not found".
     fn stop_job(

@@ -129,6 +129,20 @@ pub(crate) async fn evaluations<B: Backend>(
     Ok(reply::read(read.await?, params.format()))
 }
 
+/// `POST|PUT /v1/job/:id/plan`: a dry run of the registration.
+pub(crate) async fn plan<B: Backend>(
+    State(backend): State<Arc<B>>,
+    State(limits): State<Limits>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = request::segment(id)?;
+    let job = submitted(body, &limits, &params, Some(&id)).await?;
+    let answer = backend.plan_job(job).await?;
+    Ok((reply::index(answer.index), Json::new(answer, params.format())).into_response())
+}
+
 /// `GET /v1/job/:id/summary`.
 pub(crate) async fn summary<B: Backend>(
     State(backend): State<Arc<B>>,

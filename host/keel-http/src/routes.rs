@@ -409,6 +409,14 @@ fn job_table<B: Backend>() -> Vec<Route<B>> {
         read::<B>("/v1/job/{id}/allocations", |m| on(m, jobs::allocations::<B>)),
         read::<B>("/v1/job/{id}/evaluations", |m| on(m, jobs::evaluations::<B>)),
         read::<B>("/v1/job/{id}/summary", |m| on(m, jobs::summary::<B>)),
+        methods_route(
+            "/v1/job/{id}/plan",
+            allowed,
+            vec![
+                endpoint(Method::PUT, Leader, SubmitJob, no_check, |m| on(m, jobs::plan::<B>)),
+                endpoint(Method::POST, Leader, SubmitJob, no_check, |m| on(m, jobs::plan::<B>)),
+            ],
+        ),
         read::<B>("/v1/evaluations", |m| on(m, jobs::all_evaluations::<B>)),
         Route { path: "/v1/evaluation/", answer: Answer::Any(|| any(jobs::missing_id)) },
         read::<B>("/v1/evaluation/{id}", |m| on(m, jobs::evaluation::<B>)),

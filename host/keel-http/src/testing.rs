@@ -10,7 +10,9 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use keel_api::acl::{AclPolicy, AclPolicyListStub, AclToken, AclTokenListStub, BootstrapRequest, MANAGEMENT};
 use keel_api::agent::{JoinResponse, Member, MembersResponse};
-use keel_api::job::{Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, in_namespace, job_key};
+use keel_api::job::{
+    Allocation, Evaluation, Job, JobListStub, JobPlanResponse, JobRegisterResponse, JobSummary, in_namespace, job_key,
+};
 use keel_api::node::{Node, NodeListStub, NodeUpdateResponse};
 use keel_api::operator::{
     AutopilotConfiguration, License, LicenseReply, OperatorHealthReply, RaftConfiguration, RaftServer,
@@ -749,6 +751,17 @@ impl JobApi for TestBackend {
         self.read(c, |state| {
             state.evals.values().filter(|eval| eval.namespace == namespace && eval.job_id == id).cloned().collect()
         })
+    }
+
+    /// A plan that places every group's count.
+    async fn plan_job(&self, job: Job) -> Result<JobPlanResponse, ApiError> {
+        let updates = job.task_groups.iter().map(|group| {
+            let place = u64::from(group.count.unwrap_or(1));
+            (group.name.clone(), keel_api::job::DesiredUpdates { place, ..Default::default() })
+        });
+        let annotations =
+            keel_api::job::PlanAnnotations { desired_tg_updates: updates.collect(), ..Default::default() };
+        Ok(JobPlanResponse { annotations, ..JobPlanResponse::default() })
     }
 
     async fn job_summary(&self, namespace: String, id: String, c: Consistency) -> Result<Read<JobSummary>, ApiError> {

@@ -19,7 +19,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keel_api::job::{
-    AllocMetric, AllocatedResources, Allocation, Evaluation, Job, client_status, desired_status, eval_status,
+    AllocMetric, AllocatedResources, Allocation, DesiredUpdates, Evaluation, Job, JobPlanResponse, PlanAnnotations,
+    client_status, desired_status, eval_status,
 };
 use keel_api::node::{Node, eligibility, status};
 use keel_api::operator::SchedulerConfiguration;
@@ -157,27 +158,75 @@ impl Service {
     /// the checked plan with the evaluation's outcome; false when the
     /// commit failed (leadership lost, say), so the loop waits.
     async fn evaluate(&self, worker: &mut Worker, server: &Server, eval: Evaluation) -> bool {
-        let (job, live, done, config, generation) = server.view().read(|state| {
+        let (job, existing) = server.view().read(|state| {
             let key = keel_api::job::job_key(&eval.namespace, &eval.job_id);
-            let allocs: Vec<&Allocation> = state.scheduling.allocs_of(&eval.namespace, &eval.job_id).collect();
-            let live: Vec<Allocation> = allocs.iter().filter(|alloc| alloc.is_live()).map(|a| (*a).clone()).collect();
-            let done = done_for_good(&allocs);
-            let config = state.scheduler.clone().unwrap_or_else(SchedulerConfiguration::nomad_defaults);
-            (state.scheduling.jobs.get(&key).cloned(), live, done, config, generation(state))
+            (state.scheduling.jobs.get(&key).cloned(), Existing::of(state, &eval.namespace, &eval.job_id))
         });
         self.sync_nodes(worker, server);
+        let plan = self.reconcile(worker, server, job.as_ref(), &eval, &existing).await;
+        self.commit(worker, server, eval, plan, existing.generation).await
+    }
+
+    /// What the job's evaluation would do now: which allocations stay,
+    /// which stop, and what the plugin places for what is missing.
+    async fn reconcile(
+        &self,
+        worker: &Worker,
+        server: &Server,
+        job: Option<&Job>,
+        eval: &Evaluation,
+        existing: &Existing,
+    ) -> Plan {
         let mut plan = Plan::default();
-        for (group, count) in wanted(job.as_ref(), &live) {
-            let mine: Vec<&Allocation> = live.iter().filter(|alloc| alloc.task_group == group).collect();
+        for (group, count) in wanted(job, &existing.live) {
+            let mine: Vec<&Allocation> = existing.live.iter().filter(|alloc| alloc.task_group == group).collect();
             let mut taken = plan.stop_unwanted(server, &mine, count);
-            taken.extend(done.iter().filter(|alloc| alloc.task_group == group));
+            plan.kept.insert(group.clone(), taken.len() as u64);
+            taken.extend(existing.done.iter().filter(|alloc| alloc.task_group == group));
             let missing = count.saturating_sub(taken.len() as u32);
-            if let (Some(job), true) = (&job, missing > 0) {
-                let outcome = self.place(worker, job, &group, missing, &config).await;
-                plan.absorb(job, &group, &eval, outcome, &taken, self.now_ns());
+            if let (Some(job), true) = (job, missing > 0) {
+                let outcome = self.place(worker, job, &group, missing, &existing.config).await;
+                plan.absorb(job, &group, eval, outcome, &taken, self.now_ns());
             }
         }
-        self.commit(worker, server, eval, plan, generation).await
+        plan
+    }
+
+    /// `POST /v1/job/:id/plan`: what registering `job` would do, from the
+    /// plugin, over a node set of its own; nothing is written.
+    pub(crate) async fn dry_run(&self, job: &Job) -> Result<JobPlanResponse, String> {
+        let server = self.server().map_err(|error| error.message)?;
+        let (existing, modify_index) = server.view().read(|state| {
+            let stored = state.scheduling.jobs.get(&job.key()).map_or(0, |job| job.job_modify_index);
+            (Existing::of(state, &job.namespace, &job.id), stored)
+        });
+        let mut worker = Worker::default();
+        self.sync_nodes(&mut worker, server);
+        let eval = new_eval(job, "job-plan", self.now_ns());
+        let plan = self.reconcile(&worker, server, Some(job), &eval, &existing).await;
+        if let Some(fault) = plan.fault {
+            return Err(fault);
+        }
+        let group_of: HashMap<&str, &str> =
+            existing.live.iter().map(|alloc| (alloc.id.as_str(), alloc.task_group.as_str())).collect();
+        let mut updates: BTreeMap<String, DesiredUpdates> = BTreeMap::new();
+        for (group, kept) in &plan.kept {
+            updates.entry(group.clone()).or_default().ignore = *kept;
+        }
+        for alloc in &plan.placed {
+            updates.entry(alloc.task_group.clone()).or_default().place += 1;
+        }
+        for stop in &plan.stopped {
+            let group = group_of.get(stop.id.as_str()).copied().unwrap_or_default();
+            updates.entry(group.to_owned()).or_default().stop += 1;
+        }
+        Ok(JobPlanResponse {
+            annotations: PlanAnnotations { desired_tg_updates: updates, ..PlanAnnotations::default() },
+            failed_tg_allocs: plan.failed,
+            job_modify_index: modify_index,
+            index: modify_index,
+            ..JobPlanResponse::default()
+        })
     }
 
     /// Brings the plugin's node set up to date with the state's nodes and
@@ -444,9 +493,32 @@ fn done_for_good(allocs: &[&Allocation]) -> Vec<Allocation> {
     done
 }
 
+/// What the leader reads of a job's allocations to reconcile it.
+struct Existing {
+    live: Vec<Allocation>,
+    done: Vec<Allocation>,
+    config: SchedulerConfiguration,
+    /// The state generation they were read at.
+    generation: u64,
+}
+
+impl Existing {
+    fn of(state: &State, namespace: &str, job_id: &str) -> Self {
+        let allocs: Vec<&Allocation> = state.scheduling.allocs_of(namespace, job_id).collect();
+        Existing {
+            live: allocs.iter().filter(|alloc| alloc.is_live()).map(|alloc| (*alloc).clone()).collect(),
+            done: done_for_good(&allocs),
+            config: state.scheduler.clone().unwrap_or_else(SchedulerConfiguration::nomad_defaults),
+            generation: generation(state),
+        }
+    }
+}
+
 /// What one evaluation decided.
 #[derive(Debug, Default)]
 struct Plan {
+    /// How many live allocations of each group stay as they are.
+    kept: BTreeMap<String, u64>,
     placed: Vec<Allocation>,
     stopped: Vec<AllocStop>,
     failed: BTreeMap<String, AllocMetric>,

@@ -1,5 +1,6 @@
 use keel_api::job::{
-    Allocation, Evaluation, Job, JobListStub, JobRegisterResponse, JobSummary, eval_status, in_namespace, job_key,
+    Allocation, Evaluation, Job, JobListStub, JobPlanResponse, JobRegisterResponse, JobSummary, eval_status,
+    in_namespace, job_key,
 };
 use keel_api::task::LogKind;
 use keel_client::LogError;
@@ -131,6 +132,10 @@ impl JobApi for Service {
         let applied = self.write(Command::RegisterJob { job: Box::new(job), eval: Box::new(eval) }).await?;
         self.scheduling.wake();
         Ok(self.reply(eval_id, applied.index))
+    }
+
+    async fn plan_job(&self, job: Job) -> Result<JobPlanResponse, ApiError> {
+        self.dry_run(&job).await.map_err(|reason| ApiError::internal(format!("could not plan the job: {reason}")))
     }
 
     async fn stop_job(&self, namespace: String, id: String, purge: bool) -> Result<JobRegisterResponse, ApiError> {
