@@ -354,3 +354,35 @@ fn a_blocking_read_waits_for_a_change_past_its_index_or_for_its_wait() {
     assert_eq!(index_of(&agent.get(&format!("/v1/nodes?index={}&wait=50ms", nodes_index - 1))), Some(nodes_index));
     assert_eq!(agent.get("/v1/allocations?index=soon").text(), "Invalid index");
 }
+
+#[test]
+fn a_changed_group_is_replaced_and_a_count_change_keeps_what_runs() {
+    let agent = Agent::start_dev("127.0.0.100", &[]);
+    submit(&agent, &job("versions", "service", 1, "echo one; exec sleep 600", json!({})));
+    let first = allocs_until(&agent, "versions", "the first runs", |allocs| with_status(allocs, "running") == 1);
+    let kept = first[0]["ID"].clone();
+
+    submit(&agent, &job("versions", "service", 2, "echo one; exec sleep 600", json!({})));
+    let grown = allocs_until(&agent, "versions", "two run", |allocs| with_status(allocs, "running") == 2);
+    let same = grown.iter().find(|alloc| alloc["ID"] == kept).expect("the first allocation stays");
+    assert_eq!(
+        (same["ClientStatus"].as_str(), same["JobVersion"].as_u64()),
+        (Some("running"), Some(1)),
+        "updated in place"
+    );
+
+    submit(&agent, &job("versions", "service", 2, "echo two; exec sleep 600", json!({})));
+    let replaced = allocs_until(&agent, "versions", "the new version runs", |allocs| {
+        let running: Vec<&Value> = allocs.iter().filter(|a| a["ClientStatus"] == "running").collect();
+        running.len() == 2 && running.iter().all(|a| a["JobVersion"] == 2)
+    });
+    for old in replaced.iter().filter(|alloc| alloc["JobVersion"] != 2) {
+        assert_eq!(old["DesiredDescription"], "alloc is being updated due to job update", "{old}");
+        until_no_processes(&format!("NOMAD_ALLOC_ID={}", old["ID"].as_str().unwrap_or("")));
+    }
+    for new in replaced.iter().filter(|alloc| alloc["JobVersion"] == 2) {
+        let id = new["ID"].as_str().expect("an id");
+        let log = || agent.get(&format!("/v1/client/fs/logs/{id}?task=t&type=stdout&plain=true")).text();
+        until("the new task logs", || (log() == "two\n").then_some(Value::Null));
+    }
+}

@@ -180,9 +180,10 @@ impl Service {
         let mut plan = Plan::default();
         for (group, count) in wanted(job, &existing.live) {
             let mine: Vec<&Allocation> = existing.live.iter().filter(|alloc| alloc.task_group == group).collect();
-            let mut taken = plan.stop_unwanted(server, &mine, count);
+            let mut taken = plan.stop_unwanted(server, &mine, count, job.map(|job| job.version));
             plan.kept.insert(group.clone(), taken.len() as u64);
-            taken.extend(existing.done.iter().filter(|alloc| alloc.task_group == group));
+            let current = |alloc: &&Allocation| job.is_none_or(|job| alloc.job_version >= job.version);
+            taken.extend(existing.done.iter().filter(|alloc| alloc.task_group == group).filter(current));
             let missing = count.saturating_sub(taken.len() as u32);
             if let (Some(job), true) = (job, missing > 0) {
                 let outcome = self.place(worker, job, &group, missing, &existing.config).await;
@@ -529,9 +530,22 @@ struct Plan {
 
 impl Plan {
     /// Stops the allocations of a group that are lost with their node or
-    /// migrated off a draining one, and the highest-numbered ones beyond
-    /// `count`; returns the ones kept.
-    fn stop_unwanted<'a>(&mut self, server: &Server, allocs: &[&'a Allocation], count: u32) -> Vec<&'a Allocation> {
+    /// migrated off a draining one, those of an older `version` of the job
+    /// (its group changed: they are replaced), and the highest-numbered
+    /// ones beyond `count`; returns the ones kept.
+    fn stop_unwanted<'a>(
+        &mut self,
+        server: &Server,
+        allocs: &[&'a Allocation],
+        count: u32,
+        version: Option<u64>,
+    ) -> Vec<&'a Allocation> {
+        let (allocs, outdated): (Vec<&Allocation>, Vec<&Allocation>) =
+            allocs.iter().partition(|alloc| version.is_none_or(|version| alloc.job_version >= version));
+        for alloc in outdated {
+            let description = "alloc is being updated due to job update".to_owned();
+            self.stopped.push(AllocStop { id: alloc.id.clone(), description, lost: false });
+        }
         let (up, leaving): (Vec<&Allocation>, Vec<(&Allocation, bool)>) = server.view().read(|state| {
             let (up, leaving): (Vec<&Allocation>, Vec<&Allocation>) =
                 allocs.iter().partition(|alloc| node_keeps_work(state, &alloc.node_id));

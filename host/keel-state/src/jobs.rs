@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use keel_api::job::{AllocUpdate, Allocation, Evaluation, Job, client_status, desired_status, eval_status};
+use keel_api::job::{AllocUpdate, Allocation, Evaluation, Job, TaskGroup, client_status, desired_status, eval_status};
 use serde::{Deserialize, Serialize};
 
 use crate::command::Outcome;
@@ -33,21 +33,58 @@ pub struct AllocStop {
 impl Scheduling {
     /// Registers `job` (a new version of it, if it exists) with the
     /// evaluation that will reconcile it.
+    ///
+    /// The allocations of a group the new version leaves as it was (its
+    /// count aside) are updated in place to the new version; those of a
+    /// changed group keep theirs, and the evaluation replaces them.
     pub(crate) fn register_job(&mut self, index: u64, job: Job, eval: Evaluation) -> (Outcome, Changed) {
         let key = job.key();
-        let job = match self.jobs.get(&key) {
-            Some(old) => Job {
-                create_index: old.create_index,
-                version: old.version + 1,
-                modify_index: index,
-                job_modify_index: index,
-                ..job
-            },
+        let mut changed = vec![Record::Job(key.clone())];
+        let job = match self.jobs.get(&key).cloned() {
+            Some(old) => {
+                let job = Job {
+                    create_index: old.create_index,
+                    version: old.version + 1,
+                    modify_index: index,
+                    job_modify_index: index,
+                    ..job
+                };
+                changed.extend(self.update_in_place(index, old, &job));
+                job
+            }
             None => Job { create_index: index, modify_index: index, job_modify_index: index, version: 0, ..job },
         };
-        self.jobs.insert(key.clone(), job);
-        let eval_record = self.put_eval(index, Evaluation { job_modify_index: index, ..eval });
-        (Outcome::Applied, Changed::Some(vec![Record::Job(key), eval_record]))
+        self.jobs.insert(key, job);
+        changed.push(self.put_eval(index, Evaluation { job_modify_index: index, ..eval }));
+        (Outcome::Applied, Changed::Some(changed))
+    }
+
+    /// Moves the wanted allocations of each group `new` leaves as `old` had
+    /// it (count aside, and where the job runs unchanged) to `new`'s version.
+    fn update_in_place(&mut self, index: u64, old: Job, new: &Job) -> Vec<Record> {
+        let placement = |job: &Job| (job.datacenters.clone(), job.node_pool.clone(), job.constraints.clone());
+        if placement(&old) != placement(new) || old.stop {
+            return Vec::new();
+        }
+        let same = |name: &str| {
+            let uncounted = |job: &Job| {
+                job.task_groups
+                    .iter()
+                    .find(|group| group.name == name)
+                    .map(|group| TaskGroup { count: None, ..group.clone() })
+            };
+            uncounted(&old).is_some_and(|group| Some(group) == uncounted(new))
+        };
+        let mut changed = Vec::new();
+        for alloc in self.allocs.values_mut() {
+            let ours = alloc.namespace == new.namespace && alloc.job_id == new.id && alloc.job_version == old.version;
+            if ours && alloc.desired_status == desired_status::RUN && same(&alloc.task_group) {
+                alloc.job_version = new.version;
+                alloc.modify_index = index;
+                changed.push(Record::Alloc(alloc.id.clone()));
+            }
+        }
+        changed
     }
 
     /// Stops a job (or forgets it, with `purge`) with the evaluation that
@@ -168,8 +205,6 @@ impl Scheduling {
 
 #[cfg(test)]
 mod tests {
-    use keel_api::job::TaskGroup;
-
     use super::*;
 
     fn job(id: &str) -> Job {
@@ -263,5 +298,29 @@ mod tests {
         assert_eq!(state.job_status(&state.jobs["default/web"]), "dead", "all finished, nothing waiting");
         state.upsert_evals(10, vec![eval("e2", "web")]);
         assert_eq!(state.job_status(&state.jobs["default/web"]), "pending", "an evaluation may place more");
+    }
+
+    #[test]
+    fn a_new_version_updates_unchanged_groups_in_place_and_leaves_changed_ones_to_be_replaced() {
+        let mut state = Scheduling::default();
+        state.register_job(5, job("web"), eval("e1", "web"));
+        let running = |id: &str| Allocation { job_version: 0, task_group: "g".into(), ..alloc(id) };
+        state.apply_plan(6, vec![running("a1")], Vec::new(), Vec::new());
+        let mut grown = job("web");
+        grown.task_groups[0].count = Some(3);
+        let (_, changed) = state.register_job(7, grown.clone(), eval("e2", "web"));
+        assert!(matches!(&changed, Changed::Some(records) if records.contains(&Record::Alloc("a1".into()))));
+        assert_eq!(
+            (state.allocs["a1"].job_version, state.allocs["a1"].modify_index),
+            (1, 7),
+            "a count change is in place"
+        );
+
+        let mut changed_task = grown;
+        changed_task.task_groups[0].tasks =
+            vec![keel_api::job::Task { name: "t".into(), driver: "raw_exec".into(), ..Default::default() }];
+        state.register_job(8, changed_task, eval("e3", "web"));
+        assert_eq!(state.allocs["a1"].job_version, 1, "a changed group keeps its version, to be replaced");
+        assert_eq!(state.jobs["default/web"].version, 2);
     }
 }
