@@ -7,7 +7,7 @@
 //! custom scheduler plugin changes where work lands. How the tasks run is
 //! `t82_tasks`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keel_tests::{Agent, Reply};
 use serde_json::{Value, json};
@@ -15,15 +15,8 @@ use serde_json::{Value, json};
 /// How long scheduling, or a killed client's TTL and grace, may take.
 const WITHIN: Duration = Duration::from_secs(90);
 
-fn until(what: &str, mut done: impl FnMut() -> Option<Value>) -> Value {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        if let Some(value) = done() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {WITHIN:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn until(what: &str, done: impl FnMut() -> Option<Value>) -> Value {
+    keel_tests::poll_until(what, WITHIN, done)
 }
 
 /// A job as python-nomad posts it: Nomad's field names, `null`s where Go

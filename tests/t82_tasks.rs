@@ -16,15 +16,8 @@ use serde_json::{Value, json};
 /// How long placing and running may take.
 const WITHIN: Duration = Duration::from_secs(90);
 
-fn until(what: &str, mut done: impl FnMut() -> Option<Value>) -> Value {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        if let Some(value) = done() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {WITHIN:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn until(what: &str, done: impl FnMut() -> Option<Value>) -> Value {
+    keel_tests::poll_until(what, WITHIN, done)
 }
 
 /// A job of one group and one `raw_exec` task running `/bin/sh -c script`.
@@ -309,6 +302,13 @@ fn draining_a_node_migrates_its_allocations_and_stops_their_processes() {
         (node["Drain"] == false).then_some(node)
     });
     assert_eq!(node["SchedulingEligibility"], "ineligible", "a drained node takes no new work");
+    let left = server.get(&format!("/v1/node/{drained}/allocations")).json();
+    let left = left.as_array().cloned().unwrap_or_default();
+    assert!(!left.is_empty() && left.iter().all(|a| a["DesiredStatus"] == "stop"), "{left:?}");
+    let elsewhere = server.get(&format!("/v1/node/{}/allocations", kept.as_str().unwrap_or(""))).json();
+    assert_eq!(with_status(elsewhere.as_array().map(Vec::as_slice).unwrap_or_default(), "running"), 2);
+    let other = server.get(&format!("/v1/node/{drained}/allocations?namespace=prod")).json();
+    assert_eq!(other, json!([]), "only the request's namespace");
     let unknown = server.request("POST", "/v1/node/nope/drain", &[], br#"{"DrainSpec": {"Deadline": 0}}"#);
     assert_eq!(unknown.status, 404);
     let mismatch = server.request("POST", &format!("/v1/node/{drained}/drain"), &[], br#"{"NodeID": "other"}"#);

@@ -106,6 +106,19 @@ impl Stopped {
     }
 }
 
+/// Polls `probe` every 200 ms until it finds something and answers it;
+/// panics naming `what` when `within` passes first.
+pub fn poll_until<T>(what: &str, within: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = probe() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The live processes (zombies left out) whose environment holds `entry`
 /// (`NOMAD_JOB_ID=web`): the tasks a client runs, found from outside.
 pub fn processes_with_env(entry: &str) -> Vec<i32> {

@@ -444,6 +444,13 @@ pub trait JobApi: Send + Sync + 'static {
         id: String,
         consistency: Consistency,
     ) -> impl Future<Output = Result<Read<Evaluation>, ApiError>> + Send;
+    /// The allocations of `namespace` placed on node `id`.
+    fn node_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        consistency: Consistency,
+    ) -> impl Future<Output = Result<Read<Vec<Allocation>>, ApiError>> + Send;
     /// The allocations an evaluation of `namespace` placed.
     fn evaluation_allocations(
         &self,

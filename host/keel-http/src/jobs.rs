@@ -3,6 +3,7 @@
 //! them. A job's namespace is `?namespace=` (`default` when absent), as the
 //! ACL gate reads it too.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,7 +15,7 @@ use keel_api::job::{Job, JobRegisterRequest, without_nulls};
 use crate::blocking;
 use crate::reply::{self, Json};
 use crate::request::{self, Params};
-use crate::{ApiError, Backend, Limits};
+use crate::{ApiError, Backend, Consistency, Limits, Read, Watch};
 
 fn namespace(params: &Params) -> String {
     params.non_empty("namespace").unwrap_or("default").to_owned()
@@ -89,9 +90,7 @@ pub(crate) async fn stop<B: Backend>(
 
 /// `GET /v1/jobs[?prefix=&namespace=]`.
 pub(crate) async fn list<B: Backend>(State(backend): State<Arc<B>>, params: Params) -> Result<Response, ApiError> {
-    let consistency = params.read_options()?;
-    let read = blocking::read(&*backend, &params, || backend.jobs(namespace(&params), prefix(&params), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    listed(&*backend, &params, |namespace, prefix, c| backend.jobs(namespace, prefix, c)).await
 }
 
 /// `GET /v1/job/:id`.
@@ -100,9 +99,7 @@ pub(crate) async fn read<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    let read = blocking::read(&*backend, &params, || backend.job(namespace(&params), id.clone(), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    by_id(&*backend, id, &params, |namespace, id, c| backend.job(namespace, id, c)).await
 }
 
 /// `GET /v1/job/:id/allocations`.
@@ -111,10 +108,7 @@ pub(crate) async fn allocations<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    let read =
-        blocking::read(&*backend, &params, || backend.job_allocations(namespace(&params), id.clone(), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    by_id(&*backend, id, &params, |namespace, id, c| backend.job_allocations(namespace, id, c)).await
 }
 
 /// `GET /v1/job/:id/evaluations`.
@@ -123,10 +117,7 @@ pub(crate) async fn evaluations<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    let read =
-        blocking::read(&*backend, &params, || backend.job_evaluations(namespace(&params), id.clone(), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    by_id(&*backend, id, &params, |namespace, id, c| backend.job_evaluations(namespace, id, c)).await
 }
 
 /// `POST|PUT /v1/job/:id/plan`: a dry run of the registration.
@@ -149,13 +140,41 @@ pub(crate) async fn summary<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    let read = blocking::read(&*backend, &params, || backend.job_summary(namespace(&params), id.clone(), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    by_id(&*backend, id, &params, |namespace, id, c| backend.job_summary(namespace, id, c)).await
 }
 
 fn prefix(params: &Params) -> String {
     params.first("prefix").unwrap_or_default().to_owned()
+}
+
+/// A read of the item of the request's namespace named by the path, as a
+/// blocking query.
+async fn by_id<T: serde::Serialize, Fut>(
+    watch: &impl Watch,
+    id: Result<Path<String>, PathRejection>,
+    params: &Params,
+    query: impl Fn(String, String, Consistency) -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: Future<Output = Result<Read<T>, ApiError>>,
+{
+    let (id, consistency) = (request::segment(id)?, params.read_options()?);
+    let read = blocking::read(watch, params, || query(namespace(params), id.clone(), consistency));
+    Ok(reply::read(read.await?, params.format()))
+}
+
+/// A read of the request's namespace and `?prefix`, as a blocking query.
+async fn listed<T: serde::Serialize, Fut>(
+    watch: &impl Watch,
+    params: &Params,
+    query: impl Fn(String, String, Consistency) -> Fut,
+) -> Result<Response, ApiError>
+where
+    Fut: Future<Output = Result<Read<T>, ApiError>>,
+{
+    let consistency = params.read_options()?;
+    let read = blocking::read(watch, params, || query(namespace(params), prefix(params), consistency));
+    Ok(reply::read(read.await?, params.format()))
 }
 
 /// `GET /v1/evaluations` (`?prefix`, `?namespace`).
@@ -163,10 +182,7 @@ pub(crate) async fn all_evaluations<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let consistency = params.read_options()?;
-    let read =
-        blocking::read(&*backend, &params, || backend.evaluations(namespace(&params), prefix(&params), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    listed(&*backend, &params, |namespace, prefix, c| backend.evaluations(namespace, prefix, c)).await
 }
 
 /// `GET /v1/evaluation/:id`.
@@ -175,9 +191,7 @@ pub(crate) async fn evaluation<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    let read = blocking::read(&*backend, &params, || backend.evaluation(namespace(&params), id.clone(), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    by_id(&*backend, id, &params, |namespace, id, c| backend.evaluation(namespace, id, c)).await
 }
 
 /// `GET /v1/evaluation/:id/allocations`.
@@ -186,11 +200,17 @@ pub(crate) async fn evaluation_allocations<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    let read = blocking::read(&*backend, &params, || {
-        backend.evaluation_allocations(namespace(&params), id.clone(), consistency)
-    });
-    Ok(reply::read(read.await?, params.format()))
+    by_id(&*backend, id, &params, |namespace, id, c| backend.evaluation_allocations(namespace, id, c)).await
+}
+
+/// `GET /v1/node/:id/allocations`: the node's allocations of the request's
+/// namespace.
+pub(crate) async fn node_allocations<B: Backend>(
+    State(backend): State<Arc<B>>,
+    id: Result<Path<String>, PathRejection>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    by_id(&*backend, id, &params, |namespace, id, c| backend.node_allocations(namespace, id, c)).await
 }
 
 /// `GET /v1/allocations` (`?prefix`, `?namespace`).
@@ -198,10 +218,7 @@ pub(crate) async fn all_allocations<B: Backend>(
     State(backend): State<Arc<B>>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let consistency = params.read_options()?;
-    let read =
-        blocking::read(&*backend, &params, || backend.allocations(namespace(&params), prefix(&params), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    listed(&*backend, &params, |namespace, prefix, c| backend.allocations(namespace, prefix, c)).await
 }
 
 /// `GET /v1/allocation/:id`.
@@ -210,9 +227,7 @@ pub(crate) async fn allocation<B: Backend>(
     id: Result<Path<String>, PathRejection>,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let (id, consistency) = (request::segment(id)?, params.read_options()?);
-    let read = blocking::read(&*backend, &params, || backend.allocation(namespace(&params), id.clone(), consistency));
-    Ok(reply::read(read.await?, params.format()))
+    by_id(&*backend, id, &params, |namespace, id, c| backend.allocation(namespace, id, c)).await
 }
 
 /// A path missing its id.

@@ -41,13 +41,8 @@ pub(crate) async fn set_eligibility<B: Backend>(
     params: Params,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = request::segment(id)?;
-    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
-    let update: NodeEligibilityRequest = request::decode_json(&body, "node eligibility")?;
+    let (id, update) = node_update::<NodeEligibilityRequest>(id, body, &limits, "node eligibility").await?;
     update.validate().map_err(ApiError::bad_request)?;
-    if !update.node_id.is_empty() && update.node_id != id {
-        return Err(ApiError::bad_request("NodeID in the body does not match the path"));
-    }
     let reply = backend.set_node_eligibility(id, update.eligibility).await?;
     Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
 }
@@ -60,14 +55,45 @@ pub(crate) async fn drain<B: Backend>(
     params: Params,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let id = request::segment(id)?;
-    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
-    let update: NodeDrainRequest = request::decode_json(&body, "drain update")?;
-    if !update.node_id.is_empty() && update.node_id != id {
-        return Err(ApiError::bad_request("NodeID in the body does not match the path"));
-    }
+    let (id, update) = node_update::<NodeDrainRequest>(id, body, &limits, "drain update").await?;
     let reply = backend.set_node_drain(id, update.drain_spec.is_some(), update.mark_eligible).await?;
     Ok((reply::index(reply.index), Json::new(reply, params.format())).into_response())
+}
+
+/// The path's node id and the update in the body, whose `NodeID` (which
+/// python-nomad sends) must be that id when it is there.
+async fn node_update<T: serde::de::DeserializeOwned + NamesNode>(
+    id: Result<Path<String>, PathRejection>,
+    body: Body,
+    limits: &Limits,
+    what: &str,
+) -> Result<(String, T), ApiError> {
+    let id = request::segment(id)?;
+    let body = request::read_body(body, limits.body_max_bytes, limits.body_idle_timeout_ms).await?;
+    let update: T = request::decode_json(&body, what)?;
+    match update.node_id() {
+        named if !named.is_empty() && named != id => {
+            Err(ApiError::bad_request("NodeID in the body does not match the path"))
+        }
+        _ => Ok((id, update)),
+    }
+}
+
+/// A node update body, which may name its node.
+trait NamesNode {
+    fn node_id(&self) -> &str;
+}
+
+impl NamesNode for NodeEligibilityRequest {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
+}
+
+impl NamesNode for NodeDrainRequest {
+    fn node_id(&self) -> &str {
+        &self.node_id
+    }
 }
 
 /// `/v1/node/` without an id.

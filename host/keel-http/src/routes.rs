@@ -422,6 +422,9 @@ fn job_table<B: Backend>() -> Vec<Route<B>> {
         read::<B>("/v1/evaluation/{id}", |m| on(m, jobs::evaluation::<B>)),
         read::<B>("/v1/evaluation/{id}/allocations", |m| on(m, jobs::evaluation_allocations::<B>)),
         read::<B>("/v1/allocations", |m| on(m, jobs::all_allocations::<B>)),
+        // Nomad also asks node:read; the namespace's read-job is what
+        // guards the allocations shown.
+        read::<B>("/v1/node/{id}/allocations", |m| on(m, jobs::node_allocations::<B>)),
         Route { path: "/v1/allocation/", answer: Answer::Any(|| any(jobs::missing_id)) },
         read::<B>("/v1/allocation/{id}", |m| on(m, jobs::allocation::<B>)),
         Route { path: "/v1/client/fs/logs/", answer: Answer::Any(|| any(jobs::missing_id)) },

@@ -793,6 +793,18 @@ impl JobApi for TestBackend {
         )
     }
 
+    async fn node_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read(c, |state| {
+            let placed = state.allocs.values().filter(|a| a.node_id == id && in_namespace(&namespace, &a.namespace));
+            placed.cloned().collect()
+        })
+    }
+
     async fn evaluation_allocations(
         &self,
         namespace: String,

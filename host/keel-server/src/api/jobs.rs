@@ -260,6 +260,15 @@ impl JobApi for Service {
         .await
     }
 
+    async fn node_allocations(
+        &self,
+        namespace: String,
+        id: String,
+        c: Consistency,
+    ) -> Result<Read<Vec<Allocation>>, ApiError> {
+        self.read_allocs(c, |alloc| alloc.node_id == id && in_namespace(&namespace, &alloc.namespace)).await
+    }
+
     async fn evaluation_allocations(
         &self,
         namespace: String,
