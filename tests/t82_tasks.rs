@@ -386,3 +386,25 @@ fn a_changed_group_is_replaced_and_a_count_change_keeps_what_runs() {
         until("the new task logs", || (log() == "two\n").then_some(Value::Null));
     }
 }
+
+#[test]
+fn a_blocking_read_sent_to_a_follower_waits_at_the_leader_beyond_the_hold() {
+    let cluster = keel_tests::cluster::Cluster::start(&["127.0.0.114", "127.0.0.115", "127.0.0.119"]);
+    let (leader, follower) = (cluster.agent(cluster.leader()), cluster.agent(cluster.followers()[0]));
+    submit(leader, &job("relayed", "service", 1, "exec sleep 600", json!({})));
+    let first = follower.get("/v1/job/relayed");
+    let index: u64 = first.header("X-Nomad-Index").and_then(|i| i.parse().ok()).expect("an index");
+    std::thread::scope(|scope| {
+        let blocked = scope.spawn(|| {
+            let started = Instant::now();
+            (follower.get(&format!("/v1/job/relayed?index={index}&wait=30s")), started.elapsed())
+        });
+        // Longer than the 5 s a relayed request is held for a leader.
+        std::thread::sleep(Duration::from_secs(7));
+        submit(leader, &job("relayed", "service", 2, "exec sleep 600", json!({})));
+        let (reply, took) = blocked.join().expect("the blocked read");
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["TaskGroups"][0]["Count"], 2);
+        assert!(took >= Duration::from_secs(6), "it waited: {took:?}");
+    });
+}

@@ -66,9 +66,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long reading a frame's body, or writing an answer, may take.
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// How long an answer may take: a forwarded snapshot restore is the
-/// slowest request there is.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long an answer may take: a forwarded blocking read waits up to
+/// 10 minutes, and a forwarded snapshot restore is the slowest write.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(11 * 60);
 
 /// Accepts peer connections until the task is aborted. Aborting it drops
 /// the listener and the set of connection tasks, which aborts them too.

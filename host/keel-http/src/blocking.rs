@@ -25,6 +25,13 @@ fn blocking(params: &Params) -> Result<Option<(u64, Duration)>, ApiError> {
     Ok((index > 0).then_some((index, wait.min(MAX_WAIT))))
 }
 
+/// How long the blocking read `uri` asks may wait, when it is one: a
+/// follower relaying it to the leader gives the relay that long, beyond
+/// its usual hold.
+pub(crate) fn wait_of(uri: &axum::http::Uri) -> Option<Duration> {
+    blocking(&Params::from_uri(uri)?).ok().flatten().map(|(_, wait)| wait)
+}
+
 /// Runs `query`, again each time the state changes, until its index passes
 /// the request's `?index` or the wait is over.
 pub(crate) async fn read<W, T, F, Fut>(watch: &W, params: &Params, query: F) -> Result<Read<T>, ApiError>

@@ -15,7 +15,8 @@
 //! always tried again; a write only when the leader certainly did not
 //! receive it ([`crate::RelayError::maybe_delivered`]), so no write is
 //! applied twice. When the hold runs out, the request fails with the last
-//! reason: Nomad's "No cluster leader" or the RPC error.
+//! reason: Nomad's "No cluster leader" or the RPC error. A blocking read
+//! (`?index=`) is given its wait at the leader on top of the hold.
 //!
 //! [`Limits::leader_hold_ms`]: crate::Limits::leader_hold_ms
 
@@ -66,8 +67,12 @@ pub(crate) async fn to_leader<B: Backend>(
 /// Serves a leader-only request that found no leader here: relays it, or
 /// holds it across an election as the module says.
 async fn hold<B: Backend>(state: &RouterState<B>, body_limit: BodyLimit, request: Request, next: Next) -> Response {
+    let hold = Duration::from_millis(state.limits.leader_hold_ms);
     let (limit, relay_timeout) = match body_limit {
-        BodyLimit::Json => (state.limits.body_max_bytes, None),
+        // A blocking read waits at the leader as long as it asks.
+        BodyLimit::Json => {
+            (state.limits.body_max_bytes, crate::blocking::wait_of(request.uri()).map(|wait| wait + hold))
+        }
         BodyLimit::Snapshot => (state.limits.snapshot_max_bytes, Some(SNAPSHOT_RELAY_TIMEOUT)),
     };
     let (parts, body) = request.into_parts();
@@ -76,7 +81,7 @@ async fn hold<B: Backend>(state: &RouterState<B>, body_limit: BodyLimit, request
         Ok(body) => body,
         Err(error) => return error.into_response(),
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(state.limits.leader_hold_ms);
+    let deadline = tokio::time::Instant::now() + hold;
     let may_repeat = parts.method == Method::GET;
     loop {
         let reason = match state.backend.leadership() {
