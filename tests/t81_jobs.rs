@@ -4,7 +4,8 @@
 //! scheduler configuration and commits the plan; what fits nowhere leaves a
 //! blocked evaluation with the plugin's reasons until capacity appears; a
 //! killed client's allocations are lost and placed again elsewhere; a
-//! custom scheduler plugin changes where work lands. How the tasks run is
+//! system job runs on every node that can take it; a custom scheduler
+//! plugin changes where work lands. How the tasks run is
 //! `t82_tasks`.
 
 use std::time::Duration;
@@ -144,19 +145,28 @@ fn a_dev_agent_places_a_service_job_and_stops_it() {
     assert_eq!(agent.get("/v1/job/web").status, 404);
 }
 
-#[test]
-fn two_clients_spread_binpack_block_until_room_and_replace_a_killed_clients_work() {
-    let server = Agent::start("127.0.0.93", vec!["--server".into(), "--bootstrap-expect".into(), "1".into()]);
-    let client = |bind: &str| Agent::start_client(bind, "127.0.0.93", &[]);
-    let (first, second) = (client("127.0.0.94"), client("127.0.0.98"));
-    let nodes = until("both clients are ready", || {
+/// Waits until the server has `count` nodes, all ready, and returns their ids.
+fn ready_nodes(server: &Agent, count: usize) -> Vec<String> {
+    let nodes = until("the clients are ready", || {
         let nodes = server.get("/v1/nodes").json();
-        let ready = nodes.as_array().is_some_and(|n| n.len() == 2 && n.iter().all(|n| n["Status"] == "ready"));
+        let ready = nodes.as_array().is_some_and(|n| n.len() == count && n.iter().all(|n| n["Status"] == "ready"));
         ready.then_some(nodes)
     });
-    let ids: Vec<String> =
-        nodes.as_array().expect("nodes").iter().map(|n| n["ID"].as_str().unwrap_or("").to_owned()).collect();
-    let memory = memory_of(&server, &ids[0]).min(memory_of(&server, &ids[1]));
+    nodes.as_array().expect("nodes").iter().map(|n| n["ID"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+#[test]
+fn three_clients_spread_binpack_block_until_a_bigger_node_joins_and_replace_a_killed_clients_work() {
+    let server = Agent::start("127.0.0.93", vec!["--server".into(), "--bootstrap-expect".into(), "1".into()]);
+    let client = |bind: &str, config: &str| Agent::start_client(bind, "127.0.0.93", config, &[]);
+    let (first, second, third) = (client("127.0.0.94", ""), client("127.0.0.98", ""), client("127.0.0.124", ""));
+    let ids = ready_nodes(&server, 3);
+    let memory = ids.iter().map(|id| memory_of(&server, id)).min().expect("three nodes");
 
     // Spread: one allocation on each node.
     let set = |algorithm: &str| {
@@ -164,58 +174,56 @@ fn two_clients_spread_binpack_block_until_room_and_replace_a_killed_clients_work
         assert_eq!(server.put("/v1/operator/scheduler/configuration", config.to_string()).status, 200);
     };
     set("spread");
-    settled(&server, submit(&server, &job("spread", 2, 100, 64)).json()["EvalID"].as_str().expect("eval"));
-    let mut both = ids.clone();
-    both.sort();
-    assert_eq!(placements(&server, "spread"), both);
+    settled(&server, submit(&server, &job("spread", 3, 100, 64)).json()["EvalID"].as_str().expect("eval"));
+    assert_eq!(placements(&server, "spread"), sorted(ids.clone()));
 
     // With one node fuller, binpack puts the next allocation on it and
-    // spread on the emptier one.
+    // spread on the emptier one. Of three nodes an allocation scores only
+    // two (Nomad's limit, ceil(log2 3)), so these jobs are kept off the
+    // third to make the two candidates certain.
+    let pinned = |id: &str, memory_mb: u64, operand: &str, node: &str| {
+        let mut job = job(id, 1, 100, memory_mb);
+        job["Job"]["TaskGroups"][0]["Constraints"] =
+            json!([{"LTarget": "${node.unique.id}", "RTarget": node, "Operand": operand}]);
+        settled(&server, submit(&server, &job).json()["EvalID"].as_str().expect("eval"));
+        placements(&server, id)
+    };
     set("binpack");
-    let mut heavy = job("heavy", 1, 100, memory / 2);
-    heavy["Job"]["TaskGroups"][0]["Constraints"] =
-        json!([{"LTarget": "${node.unique.id}", "RTarget": ids[0], "Operand": "="}]);
-    settled(&server, submit(&server, &heavy).json()["EvalID"].as_str().expect("eval"));
-    assert_eq!(placements(&server, "heavy"), vec![ids[0].clone()]);
-    settled(&server, submit(&server, &job("packed", 1, 100, 64)).json()["EvalID"].as_str().expect("eval"));
-    assert_eq!(placements(&server, "packed"), vec![ids[0].clone()], "binpack: the fuller node");
+    assert_eq!(pinned("heavy", memory / 2, "=", &ids[0]), vec![ids[0].clone()]);
+    assert_eq!(pinned("packed", 64, "!=", &ids[2]), vec![ids[0].clone()], "binpack: the fuller node");
     set("spread");
-    settled(&server, submit(&server, &job("spread-one", 1, 100, 64)).json()["EvalID"].as_str().expect("eval"));
-    assert_eq!(placements(&server, "spread-one"), vec![ids[1].clone()], "spread: the emptier node");
+    assert_eq!(pinned("spread-one", 64, "!=", &ids[2]), vec![ids[1].clone()], "spread: the emptier node");
 
-    // Half of the other node taken too: more memory than any node has left
-    // is blocked, with the plugin's reasons.
-    let mut other_heavy = job("other-heavy", 1, 100, memory / 2);
-    other_heavy["Job"]["TaskGroups"][0]["Constraints"] =
-        json!([{"LTarget": "${node.unique.id}", "RTarget": ids[1], "Operand": "="}]);
-    settled(&server, submit(&server, &other_heavy).json()["EvalID"].as_str().expect("eval"));
+    // More memory than any node has is blocked, with the plugin's reasons.
     let eval = settled(
         &server,
-        submit(&server, &job("too-big", 1, 100, memory * 3 / 4)).json()["EvalID"].as_str().expect("eval"),
+        submit(&server, &job("too-big", 1, 100, memory + 1024)).json()["EvalID"].as_str().expect("eval"),
     );
     assert_eq!(eval["Status"], "complete");
     let metric = &eval["FailedTGAllocs"]["web"];
-    assert_eq!(metric["NodesEvaluated"], 2, "{eval}");
-    assert_eq!(metric["NodesExhausted"], 2, "{eval}");
-    assert_eq!(metric["DimensionExhausted"]["memory"], 2, "{eval}");
+    assert_eq!(metric["NodesEvaluated"], 3, "{eval}");
+    assert_eq!(metric["NodesExhausted"], 3, "{eval}");
+    assert_eq!(metric["DimensionExhausted"]["memory"], 3, "{eval}");
     let blocked_id = eval["BlockedEval"].as_str().expect("a blocked evaluation").to_owned();
     assert_eq!(server.get(&format!("/v1/evaluation/{blocked_id}")).json()["Status"], "blocked");
     assert!(placements(&server, "too-big").is_empty());
     assert_eq!(server.get("/v1/jobs?prefix=too").json()[0]["JobSummary"]["Summary"]["web"]["Queued"], 1);
-    // Room appears when one heavy job stops; the blocked evaluation places it there.
-    settled(&server, server.delete("/v1/job/other-heavy").json()["EvalID"].as_str().expect("eval"));
+    // A bigger node joins; the blocked evaluation places it there.
+    let big = client("127.0.0.125", &format!("client {{\n  memory_total_mb = {}\n}}", memory * 2));
+    let big_id = node_of(&server, "127.0.0.125");
+    assert_eq!(memory_of(&server, &big_id), memory * 2, "the configured memory, not the machine's");
     until("the blocked evaluation places its allocation", || {
         let eval = server.get(&format!("/v1/evaluation/{blocked_id}")).json();
         (eval["Status"] == "complete").then_some(eval)
     });
-    assert_eq!(placements(&server, "too-big"), vec![ids[1].clone()]);
+    assert_eq!(placements(&server, "too-big"), vec![big_id]);
 
     // A killed client: its node goes down, its allocations are lost and
-    // placed again on the other node.
+    // placed again on the others.
     let killed = node_of(&server, "127.0.0.98");
     assert!(placements(&server, "spread").contains(&killed));
     let _stopped = second.halt(libc::SIGKILL);
-    until("the spread allocation is placed again on the live node", || {
+    until("the spread allocation is placed again on a live node", || {
         let allocs = server.get("/v1/job/spread/allocations").json();
         let lost = allocs
             .as_array()
@@ -223,16 +231,75 @@ fn two_clients_spread_binpack_block_until_room_and_replace_a_killed_clients_work
             .flatten()
             .any(|a| a["ClientStatus"] == "lost" && a["NodeID"] == killed.as_str());
         let live = placements(&server, "spread");
-        (lost && live.len() == 2 && live.iter().all(|id| *id != killed)).then(|| json!(live))
+        (lost && live.len() == 3 && live.iter().all(|id| *id != killed)).then(|| json!(live))
     });
-    drop(first);
+    drop((first, third, big));
 }
 
-/// The id of the node whose HTTP address is on `ip`.
+#[test]
+fn a_system_job_runs_once_on_every_node_that_can_take_it_and_follows_new_nodes() {
+    let server = Agent::start("127.0.0.129", vec!["--server".into(), "--bootstrap-expect".into(), "1".into()]);
+    let client = |bind: &str| Agent::start_client(bind, "127.0.0.129", "", &[]);
+    let (_a, _b) = (client("127.0.0.130"), client("127.0.0.134"));
+    let ids = ready_nodes(&server, 2);
+    let mut system = job("sys", 1, 100, 64);
+    system["Job"]["Type"] = json!("system");
+    system["Job"]["TaskGroups"][0]["Count"] = Value::Null;
+    let eval = settled(&server, submit(&server, &system).json()["EvalID"].as_str().expect("eval"));
+    assert_eq!(eval["Status"], "complete", "{eval}");
+    assert_eq!(placements(&server, "sys"), sorted(ids.clone()), "one on each node");
+    let names: Vec<Value> = server
+        .get("/v1/job/sys/allocations")
+        .json()
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|a| a["Name"].clone())
+        .collect();
+    assert_eq!(names, [json!("sys.web[0]"), json!("sys.web[0]")], "Nomad names them all [0]");
+
+    // A node its constraint rules out gets none, and that is no failure.
+    let mut picky = system.clone();
+    picky["Job"]["ID"] = json!("picky");
+    picky["Job"]["TaskGroups"][0]["Constraints"] =
+        json!([{"LTarget": "${node.unique.id}", "RTarget": ids[0], "Operand": "!="}]);
+    let eval = settled(&server, submit(&server, &picky).json()["EvalID"].as_str().expect("eval"));
+    let blocked = eval["BlockedEval"].as_str().filter(|id| !id.is_empty());
+    assert_eq!((eval["Status"].as_str(), blocked), (Some("complete"), None), "{eval}");
+    assert_eq!(placements(&server, "picky"), vec![ids[1].clone()]);
+
+    // A node that joins later gets one of each without a new submission.
+    let _c = client("127.0.0.135");
+    let third = node_of(&server, "127.0.0.135");
+    until("the new node runs both system jobs", || {
+        let both = placements(&server, "sys").contains(&third) && placements(&server, "picky").contains(&third);
+        both.then_some(json!(null))
+    });
+    assert_eq!(placements(&server, "sys").len(), 3);
+    assert_eq!(placements(&server, "picky"), sorted(vec![ids[1].clone(), third.clone()]));
+
+    // An ineligible node keeps what it runs and takes nothing new.
+    let ineligible = json!({"Eligibility": "ineligible"}).to_string();
+    let reply = server.request("POST", &format!("/v1/node/{third}/eligibility"), &[], ineligible.as_bytes());
+    assert_eq!(reply.status, 200);
+    let mut late = system.clone();
+    late["Job"]["ID"] = json!("late");
+    settled(&server, submit(&server, &late).json()["EvalID"].as_str().expect("eval"));
+    assert_eq!(placements(&server, "late"), sorted(ids.clone()), "an ineligible node takes no new work");
+    settled(&server, submit(&server, &picky).json()["EvalID"].as_str().expect("eval"));
+    assert_eq!(placements(&server, "picky"), sorted(vec![ids[1].clone(), third]), "and keeps what it runs");
+
+    let stopped = server.delete("/v1/job/sys").json();
+    settled(&server, stopped["EvalID"].as_str().expect("an eval"));
+    assert!(placements(&server, "sys").is_empty());
+}
+
+/// The id of the node whose HTTP address is on `ip`, once it is ready.
 fn node_of(server: &Agent, ip: &str) -> String {
-    let nodes = server.get("/v1/nodes").json();
-    let node =
-        nodes.as_array().into_iter().flatten().find(|node| node["Address"] == ip).expect("a node on that address");
+    let node = until("the node on that address is ready", || {
+        let nodes = server.get("/v1/nodes").json();
+        nodes.as_array().into_iter().flatten().find(|node| node["Address"] == ip && node["Status"] == "ready").cloned()
+    });
     node["ID"].as_str().unwrap_or("").to_owned()
 }
 
@@ -244,7 +311,7 @@ fn a_custom_scheduler_plugin_changes_where_work_lands() {
         "127.0.0.99",
         vec!["--server".into(), "--bootstrap-expect".into(), "1".into(), "--plugin".into(), plugin],
     );
-    let client = |bind: &str, name: &str| Agent::start_client(bind, "127.0.0.99", &["--node", name]);
+    let client = |bind: &str, name: &str| Agent::start_client(bind, "127.0.0.99", "", &["--node", name]);
     let (_a, _z) = (client("127.0.0.77", "zzz-last"), client("127.0.0.78", "aaa-first"));
     until("both clients are ready", || {
         let nodes = server.get("/v1/nodes").json();

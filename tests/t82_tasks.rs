@@ -169,7 +169,7 @@ fn a_failing_task_restarts_as_its_policy_says_then_fails_and_is_replaced() {
 #[test]
 fn a_restarted_client_runs_its_tasks_again_and_nothing_stopped_meanwhile() {
     let server = Agent::start("127.0.0.47", vec!["--server".into(), "--bootstrap-expect".into(), "1".into()]);
-    let client = Agent::start_client("127.0.0.48", "127.0.0.47", &[]);
+    let client = Agent::start_client("127.0.0.48", "127.0.0.47", "", &[]);
     submit(&server, &job("keeper", "service", 1, "echo started; exec sleep 600", json!({})));
     submit(&server, &job("leaver", "service", 1, "exec sleep 600", json!({})));
     for job in ["keeper", "leaver"] {
@@ -270,8 +270,8 @@ fn the_cli_runs_a_job_shows_it_and_its_allocation_reads_its_log_and_stops_it() {
 fn draining_a_node_migrates_its_allocations_and_stops_their_processes() {
     let server = Agent::start("127.0.0.104", vec!["--server".into(), "--bootstrap-expect".into(), "1".into()]);
     let (_a, _b) = (
-        Agent::start_client("127.0.0.105", "127.0.0.104", &[]),
-        Agent::start_client("127.0.0.110", "127.0.0.104", &[]),
+        Agent::start_client("127.0.0.105", "127.0.0.104", "", &[]),
+        Agent::start_client("127.0.0.110", "127.0.0.104", "", &[]),
     );
     until("both clients are ready", || {
         let nodes = server.get("/v1/nodes").json();

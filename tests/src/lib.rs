@@ -169,11 +169,13 @@ impl Agent {
     }
 
     /// Starts a client agent of the servers at `servers` with the `raw_exec`
-    /// driver enabled (its config file in the data dir), and `extra` flags.
-    pub fn start_client(bind: &str, servers: &str, extra: &[&str]) -> Self {
+    /// driver enabled and `more_config` (both in a config file in the data
+    /// dir), and `extra` flags.
+    pub fn start_client(bind: &str, servers: &str, more_config: &str, extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary data dir");
         let config = data_dir.path().join("client.hcl");
-        std::fs::write(&config, "plugin \"raw_exec\" {\n  config {\n    enabled = true\n  }\n}\n").expect("config");
+        let text = format!("plugin \"raw_exec\" {{\n  config {{\n    enabled = true\n  }}\n}}\n{more_config}\n");
+        std::fs::write(&config, text).expect("config");
         let mut args: Vec<String> = ["--client", "--servers", servers, "--config"].map(str::to_owned).to_vec();
         args.push(config.to_str().expect("utf-8 temp path").to_owned());
         args.extend(extra.iter().map(|arg| (*arg).to_owned()));

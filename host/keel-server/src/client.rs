@@ -34,6 +34,17 @@ pub struct ClientConfig {
     pub http_address: SocketAddr,
     /// Whether the `raw_exec` driver is on.
     pub raw_exec: bool,
+    pub capacity: Capacity,
+}
+
+/// What a client reports in place of what it fingerprinted, as Nomad's
+/// `client { memory_total_mb = N, cpu_total_compute = N }`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capacity {
+    /// Memory, in MB.
+    pub memory_total_mb: Option<u64>,
+    /// CPU, in MHz over all cores.
+    pub cpu_total_compute: Option<u64>,
 }
 
 impl Service {
@@ -44,7 +55,8 @@ impl Service {
             self.data_dir.root(),
             config.raw_exec,
             &keel_api::time::rfc3339_ms(i64::try_from(self.now_ms()).unwrap_or(i64::MAX)),
-        );
+        )
+        .with(config.capacity);
         Ok(Node {
             id,
             secret_id: secret,

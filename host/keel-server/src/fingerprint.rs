@@ -68,6 +68,22 @@ pub(crate) fn fingerprint(data_dir: &Path, raw_exec: bool, now_rfc3339: &str) ->
     Fingerprint { attributes, resources, drivers }
 }
 
+impl Fingerprint {
+    /// What the client reports when its configuration overrides what was
+    /// found, attributes included.
+    pub(crate) fn with(mut self, capacity: crate::Capacity) -> Self {
+        if let Some(mhz) = capacity.cpu_total_compute {
+            self.resources.cpu.cpu_shares = mhz;
+            self.attributes.insert("cpu.totalcompute".to_owned(), mhz.to_string());
+        }
+        if let Some(mb) = capacity.memory_total_mb {
+            self.resources.memory.memory_mb = mb;
+            self.attributes.insert("memory.totalbytes".to_owned(), (mb * 1024 * 1024).to_string());
+        }
+        self
+    }
+}
+
 fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(path).ok()
 }
@@ -135,5 +151,18 @@ mod tests {
         assert_eq!(found.attributes["kernel.name"], std::env::consts::OS);
         assert!(found.drivers["raw_exec"].detected);
         assert!(fingerprint(&dir, false, "").drivers.is_empty());
+    }
+
+    #[test]
+    fn the_configured_capacity_replaces_what_was_found_and_the_rest_stays() {
+        let found = fingerprint(&std::env::temp_dir(), false, "");
+        let set = found.clone().with(crate::Capacity { memory_total_mb: Some(64), cpu_total_compute: Some(500) });
+        assert_eq!((set.resources.memory.memory_mb, set.resources.cpu.cpu_shares), (64, 500));
+        assert_eq!(
+            (set.attributes["memory.totalbytes"].as_str(), set.attributes["cpu.totalcompute"].as_str()),
+            ("67108864", "500")
+        );
+        assert_eq!(set.resources.disk, found.resources.disk);
+        assert_eq!(found.clone().with(crate::Capacity::default()), found);
     }
 }

@@ -59,7 +59,7 @@ mod snapshot;
 mod telemetry;
 
 pub use agent_info::{gossip_tags, member_name};
-pub use client::{ClientConfig, raw_exec_enabled};
+pub use client::{Capacity, ClientConfig, raw_exec_enabled};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use forwarding::ApiForwarder;
 pub use plugin_trust::TrustedKeys;

@@ -60,6 +60,8 @@ struct Worker {
     blocked_at: HashMap<String, u64>,
     /// Evaluations whose plans were partly refused, and how often.
     attempts: HashMap<String, u32>,
+    /// The newest node change the system jobs were evaluated for.
+    nodes_seen_at: u64,
 }
 
 /// A new pending evaluation of `job` for `triggered_by` (Nomad's `TriggeredBy`).
@@ -117,6 +119,7 @@ impl Service {
                 continue;
             }
             self.evaluate_jobs_on_lost_nodes(server).await;
+            self.evaluate_system_jobs_on_new_nodes(&mut worker, server).await;
             while let Some(eval) = worker.next(server) {
                 let (started, job_type) = (std::time::Instant::now(), eval.job_type.clone());
                 let committed = self.evaluate(&mut worker, server, eval).await;
@@ -154,6 +157,27 @@ impl Service {
         }
     }
 
+    /// Writes an evaluation of every system job, unless it has one waiting
+    /// already, when a node has become schedulable: it may take one more.
+    async fn evaluate_system_jobs_on_new_nodes(&self, worker: &mut Worker, server: &Server) {
+        let (seen, now) = (worker.nodes_seen_at, self.now_ns());
+        let (evals, newest) = server.view().read(|state| {
+            let newest = state.nodes.values().map(|node| node.modify_index).max().unwrap_or(0);
+            if !state.nodes.values().any(|node| node.modify_index > seen && schedulable(node)) {
+                return (Vec::new(), newest);
+            }
+            let system = state.scheduling.jobs.values().filter(|job| job.job_type == "system" && !job.stop);
+            (evals_for_jobs(state, system, "node-update", now), newest)
+        });
+        if !evals.is_empty()
+            && let Err(error) = self.write(keel_state::Command::UpsertEvals { evals }).await
+        {
+            tracing::warn!("could not write evaluations of system jobs: {}", error.message);
+            return;
+        }
+        worker.nodes_seen_at = newest;
+    }
+
     /// Reconciles one evaluation's job, places what is missing and commits
     /// the checked plan with the evaluation's outcome; false when the
     /// commit failed (leadership lost, say), so the loop waits.
@@ -178,15 +202,28 @@ impl Service {
         existing: &Existing,
     ) -> Plan {
         let mut plan = Plan::default();
+        let system = job.is_some_and(|job| job.job_type == "system");
         for (group, count) in wanted(job, &existing.live) {
             let mine: Vec<&Allocation> = existing.live.iter().filter(|alloc| alloc.task_group == group).collect();
-            let mut taken = plan.stop_unwanted(server, &mine, count, job.map(|job| job.version));
+            // A system job keeps one allocation on every node that has one.
+            let keep = if system && count > 0 { u32::MAX } else { count };
+            let mut taken = plan.stop_unwanted(server, &mine, keep, job.map(|job| job.version));
             plan.kept.insert(group.clone(), taken.len() as u64);
             let current = |alloc: &&Allocation| job.is_none_or(|job| alloc.job_version >= job.version);
             taken.extend(existing.done.iter().filter(|alloc| alloc.task_group == group).filter(current));
+            let Some(job) = job.filter(|_| count > 0) else { continue };
+            if system {
+                // As Nomad's system scheduler: each node that could take
+                // one is asked about on its own.
+                for node in server.view().read(|state| nodes_without(state, &taken)) {
+                    let outcome = self.place(worker, job, &group, 1, &existing.config, Some(&node)).await;
+                    plan.absorb(job, &group, eval, outcome, &taken, self.now_ns());
+                }
+                continue;
+            }
             let missing = count.saturating_sub(taken.len() as u32);
-            if let (Some(job), true) = (job, missing > 0) {
-                let outcome = self.place(worker, job, &group, missing, &existing.config).await;
+            if missing > 0 {
+                let outcome = self.place(worker, job, &group, missing, &existing.config, None).await;
                 plan.absorb(job, &group, eval, outcome, &taken, self.now_ns());
             }
         }
@@ -266,7 +303,8 @@ impl Service {
         worker.synced_at = generation;
     }
 
-    /// Asks the scheduler plugin to place `count` allocations of `group`.
+    /// Asks the scheduler plugin to place `count` allocations of `group`,
+    /// only on node `pin` when one is given.
     async fn place(
         &self,
         worker: &Worker,
@@ -274,6 +312,7 @@ impl Service {
         group: &str,
         count: u32,
         config: &SchedulerConfiguration,
+        pin: Option<&str>,
     ) -> Result<scheduler::Plan, String> {
         let Some(task_group) = job.task_groups.iter().find(|g| g.name == group) else {
             return Err(format!("the job has no task group {group:?}"));
@@ -281,18 +320,18 @@ impl Service {
         let ask = task_group.ask();
         // As Nomad's driver checker: only nodes with every task's driver.
         let drivers: BTreeSet<&str> = task_group.tasks.iter().map(|task| task.driver.as_str()).collect();
-        let needs_driver: Vec<keel_api::job::Constraint> = drivers
-            .into_iter()
-            .map(|driver| keel_api::job::Constraint {
-                l_target: format!("${{attr.driver.{driver}}}"),
-                r_target: String::new(),
-                operand: "is_set".to_owned(),
-            })
-            .collect();
+        let constraint = |l_target: String, operand: &str, r_target: &str| keel_api::job::Constraint {
+            l_target,
+            r_target: r_target.to_owned(),
+            operand: operand.to_owned(),
+        };
+        let mut implied: Vec<keel_api::job::Constraint> =
+            drivers.into_iter().map(|driver| constraint(format!("${{attr.driver.{driver}}}"), "is_set", "")).collect();
+        implied.extend(pin.map(|id| constraint("${node.unique.id}".to_owned(), "=", id)));
         let mut constraints: Vec<&keel_api::job::Constraint> = job.constraints.iter().collect();
         constraints.extend(task_group.constraints.iter());
         constraints.extend(task_group.tasks.iter().flat_map(|task| task.constraints.iter()));
-        constraints.extend(needs_driver.iter());
+        constraints.extend(implied.iter());
         let group = scheduler::TaskGroup {
             namespace: job.namespace.clone(),
             job_id: job.id.clone(),
@@ -427,13 +466,27 @@ pub(crate) fn evals_for_work_on(state: &State, node_id: &str, triggered_by: &str
     let scheduling = &state.scheduling;
     let live = scheduling.allocs.values().filter(|alloc| alloc.node_id == node_id && alloc.is_live());
     let jobs: BTreeSet<(&str, &str)> = live.map(|alloc| (alloc.namespace.as_str(), alloc.job_id.as_str())).collect();
-    let waiting = |namespace: &str, id: &str| {
-        let pending = |eval: &&Evaluation| eval.status == eval_status::PENDING;
-        scheduling.evals.values().filter(pending).any(|eval| eval.namespace == namespace && eval.job_id == id)
-    };
-    jobs.into_iter()
-        .filter(|(namespace, id)| !waiting(namespace, id))
-        .filter_map(|(namespace, id)| scheduling.jobs.get(&keel_api::job::job_key(namespace, id)))
+    let jobs =
+        jobs.into_iter().filter_map(|(namespace, id)| scheduling.jobs.get(&keel_api::job::job_key(namespace, id)));
+    evals_for_jobs(state, jobs, triggered_by, now_ns)
+}
+
+/// A new evaluation, `triggered_by`, for each of `jobs` that has no
+/// evaluation waiting already.
+fn evals_for_jobs<'a>(
+    state: &State,
+    jobs: impl Iterator<Item = &'a Job>,
+    triggered_by: &str,
+    now_ns: i64,
+) -> Vec<Evaluation> {
+    let waiting: BTreeSet<(&str, &str)> = state
+        .scheduling
+        .evals
+        .values()
+        .filter(|eval| eval.status == eval_status::PENDING)
+        .map(|eval| (eval.namespace.as_str(), eval.job_id.as_str()))
+        .collect();
+    jobs.filter(|job| !waiting.contains(&(job.namespace.as_str(), job.id.as_str())))
         .map(|job| new_eval(job, triggered_by, now_ns))
         .collect()
 }
@@ -585,17 +638,29 @@ impl Plan {
                 return;
             }
         };
-        let used: BTreeSet<u32> = kept.iter().filter_map(|alloc| alloc.index()).collect();
-        let mut free = (0..).filter(|index| !used.contains(index));
+        let system = job.job_type == "system";
+        // Indices after those in use, and after this plan's own; a system
+        // job's allocations are all `[0]`, one per node, as in Nomad.
+        let planned = self.placed.iter().filter(|alloc| alloc.task_group == group);
+        let used: BTreeSet<u32> = kept.iter().copied().chain(planned).filter_map(|alloc| alloc.index()).collect();
+        let mut free = (0..).filter(|index| system || !used.contains(index));
         let ask = job.task_groups.iter().find(|g| g.name == group).map(|g| g.ask()).unwrap_or_default();
         for placement in answer.placements {
             let index = free.next().unwrap_or_default();
             self.placed.push(allocation(job, group, eval, &placement.node_id, index, ask, now_ns));
         }
-        if answer.failed > 0 {
-            self.queued.insert(group.to_owned(), answer.failed);
+        // A node a system job's constraints rule out is not a failure; one
+        // without room is.
+        let failed = match (system, &answer.failure) {
+            (true, Some(failure)) => answer.failed.min(failure.nodes_exhausted),
+            (true, None) => 0,
+            (false, _) => answer.failed,
+        };
+        if failed > 0 {
+            *self.queued.entry(group.to_owned()).or_default() += failed;
             let metric = answer.failure.map(alloc_metric).unwrap_or_default();
-            self.failed.insert(group.to_owned(), AllocMetric { coalesced_failures: answer.failed - 1, ..metric });
+            let record = self.failed.entry(group.to_owned()).or_insert(AllocMetric { coalesced_failures: 0, ..metric });
+            record.coalesced_failures = self.queued[group] - 1;
         }
     }
 
@@ -637,6 +702,13 @@ fn within(node: &Node, used: AllocatedResources) -> bool {
     used.cpu_shares <= capacity.cpu.cpu_shares.saturating_sub(reserved.cpu.cpu_shares)
         && used.memory_mb <= capacity.memory.memory_mb.saturating_sub(reserved.memory.memory_mb)
         && used.disk_mb <= capacity.disk.disk_mb.saturating_sub(reserved.disk.disk_mb)
+}
+
+/// The nodes that are [`schedulable`] and hold none of `taken`.
+fn nodes_without(state: &State, taken: &[&Allocation]) -> Vec<String> {
+    let holding: BTreeSet<&str> = taken.iter().map(|alloc| alloc.node_id.as_str()).collect();
+    let open = state.nodes.values().filter(|node| schedulable(node) && !holding.contains(node.id.as_str()));
+    open.map(|node| node.id.clone()).collect()
 }
 
 /// Ready, eligible and not draining.

@@ -80,7 +80,7 @@ async fn serve(config: AgentConfig) -> anyhow::Result<()> {
         duties.extend(Arc::clone(&service).serve_nodes_and_jobs(server));
         duties.push(tokio::spawn(Arc::clone(&service).autopilot_rounds(autopilot_interval)));
     }
-    let client = ClientConfig { http_address, raw_exec: config.raw_exec };
+    let client = ClientConfig { http_address, raw_exec: config.raw_exec, capacity: config.capacity };
     duties.extend(Arc::clone(&service).start_client(client, config.key.clone()).map_err(anyhow::Error::msg)?);
     let listener =
         tokio::net::TcpListener::bind(http_address).await.with_context(|| format!("bind HTTP {http_address}"))?;

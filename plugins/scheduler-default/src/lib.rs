@@ -16,7 +16,7 @@
 //!   penalty, over the first nodes that fit in a shuffled order seeded by
 //!   the group (Nomad's limit: 2 for batch, `max(2, ceil(log2 n))` for
 //!   services, all for system jobs); best score wins and ties go to the
-//!   lower node id;
+//!   node visited first;
 //! - preemption, when the job type's flag is on and nothing fits: stop
 //!   allocations of other jobs at least 10 priorities lower, lowest first.
 //!

@@ -237,18 +237,13 @@ impl<'a> Placer<'a> {
         }
     }
 
-    /// Keeps the higher score; equal scores go to the lower node id so
-    /// that the same input always gives the same plan.
+    /// Keeps the higher score; of equal scores, the node visited first
+    /// (Nomad's max-score iterator). The visiting order depends only on the
+    /// input, so the same input always gives the same plan, and a group
+    /// spread over equal nodes moves on to the next one instead of
+    /// returning to one with the lowest id.
     fn consider(&self, best: &mut Option<Choice<'a>>, candidate: Choice<'a>) {
-        let better = match best {
-            None => true,
-            Some(current) => {
-                candidate.score > current.score
-                    || (candidate.score == current.score
-                        && self.usage[candidate.slot].node.id < self.usage[current.slot].node.id)
-            }
-        };
-        if better {
+        if best.as_ref().is_none_or(|current| candidate.score > current.score) {
             *best = Some(candidate);
         }
     }

@@ -153,7 +153,7 @@ pub(super) struct ServerBlock {
     pub(super) raft_trailing_logs: Option<u64>,
     pub(super) encrypt: Option<String>,
     pub(super) redundancy_zone: Option<String>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "keel_api::duration::deserialize_some")]
     pub(super) autopilot_interval: Option<Duration>,
     pub(super) retry_join: Vec<String>,
     pub(super) server_join: ServerJoinBlock,
@@ -183,15 +183,17 @@ pub(super) struct ServerJoinBlock {
 pub(super) struct ClientBlock {
     pub(super) enabled: bool,
     pub(super) servers: Vec<String>,
+    pub(super) memory_total_mb: Option<u64>,
+    pub(super) cpu_total_compute: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct AclBlock {
     pub(super) enabled: bool,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "keel_api::duration::deserialize_some")]
     pub(super) token_min_expiration_ttl: Option<Duration>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "keel_api::duration::deserialize_some")]
     pub(super) token_max_expiration_ttl: Option<Duration>,
 }
 
@@ -216,11 +218,11 @@ pub(super) struct TelemetryBlock {
 #[serde(deny_unknown_fields, default)]
 pub(super) struct AutopilotBlock {
     pub(super) cleanup_dead_servers: Option<bool>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "keel_api::duration::deserialize_some")]
     pub(super) last_contact_threshold: Option<Duration>,
     pub(super) max_trailing_logs: Option<u64>,
     pub(super) min_quorum: Option<u64>,
-    #[serde(deserialize_with = "optional_duration")]
+    #[serde(deserialize_with = "keel_api::duration::deserialize_some")]
     pub(super) server_stabilization_time: Option<Duration>,
     pub(super) enable_redundancy_zones: Option<bool>,
     pub(super) disable_upgrade_migration: Option<bool>,
@@ -242,10 +244,6 @@ impl AutopilotBlock {
             ..d
         }
     }
-}
-
-fn optional_duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
-    keel_api::duration::deserialize(deserializer).map(Some)
 }
 
 /// `server { default_scheduler_config { ... } }`.

@@ -71,6 +71,7 @@ pub struct AgentConfig {
     pub redundancy_zone: Option<String>,
     /// A client's servers (`client { servers = [...] }`).
     pub servers: Vec<String>,
+    pub capacity: keel_server::Capacity,
     pub raft: RaftTuning,
     /// The cluster key (`server { encrypt = "..." }` or `--encrypt`).
     pub key: Option<ClusterKey>,
@@ -112,11 +113,8 @@ impl AgentConfig {
         if !server && !client {
             bail!("an agent must run a server, a client or both: give --server, --client or --dev");
         }
-        let bind = args.bind.or(file.bind_addr).unwrap_or(IpAddr::V4(if dev {
-            Ipv4Addr::LOCALHOST
-        } else {
-            Ipv4Addr::UNSPECIFIED
-        }));
+        let default_ip = if dev { Ipv4Addr::LOCALHOST } else { Ipv4Addr::UNSPECIFIED };
+        let bind = args.bind.or(file.bind_addr).unwrap_or(IpAddr::V4(default_ip));
         let data_dir = args.data_dir.clone().or(file.data_dir);
         if data_dir.is_none() && !dev {
             bail!("a data directory is required outside dev mode: give --data-dir or data_dir in the config file");
@@ -154,6 +152,10 @@ impl AgentConfig {
             retry_join,
             redundancy_zone: file.server.redundancy_zone,
             servers: file.client.servers.into_iter().chain(args.servers.iter().cloned()).collect(),
+            capacity: keel_server::Capacity {
+                memory_total_mb: file.client.memory_total_mb,
+                cpu_total_compute: file.client.cpu_total_compute,
+            },
             raft,
             key,
             autopilot_interval: file.server.autopilot_interval.unwrap_or(Duration::from_secs(10)),

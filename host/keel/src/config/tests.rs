@@ -47,6 +47,7 @@ fn a_full_file_is_read_and_flags_win() {
           path = "custom.wasm"
           config { public_key = "abc" }
         }
+        client { memory_total_mb = 512 }
     "#;
     let args = AgentArgs { node: Some("beta".into()), retry_join: vec!["127.0.0.7".into()], ..AgentArgs::default() };
     let config = resolve(file, args).expect("resolves");
@@ -70,6 +71,7 @@ fn a_full_file_is_read_and_flags_win() {
     let license = &config.plugins[&Kind::License];
     assert_eq!(license.path.as_deref(), Some(Path::new("custom.wasm")));
     assert_eq!(license.settings, [("public_key".to_owned(), "abc".to_owned())]);
+    assert_eq!(config.capacity, keel_server::Capacity { memory_total_mb: Some(512), cpu_total_compute: None });
 }
 
 #[test]
