@@ -1,18 +1,20 @@
-//! Scheduling on the leader, in Nomad's shape: evaluations are taken one
-//! job at a time, oldest first; each is reconciled (which allocations of
-//! each group are missing, which are lost with their node, which are no
-//! longer wanted), the scheduler plugin is asked to place what is missing
-//! under the scheduler configuration, and the plan is checked against the
-//! state as it is then (the node still ready and eligible, the allocation
-//! still fits) before it is committed through Raft with the evaluation's
-//! outcome. A placement the plugin cannot make leaves a `blocked`
-//! evaluation with the plugin's reasons, taken up again when the nodes or
-//! the allocations change; a plugin fault blocks the evaluation with the
-//! fault as its reason and never stops the loop.
+//! Scheduling on the leader, in Nomad's shape: evaluations are taken
+//! oldest first, up to [`BATCH`] of as many jobs at a time; each is
+//! reconciled in turn (which allocations of each group are missing, which
+//! are lost with their node, which are no longer wanted), and the
+//! scheduler plugin is asked to place what is missing under the scheduler
+//! configuration, seeing what the plans before it placed. The plans are
+//! checked against the state as it is then (the node still ready and
+//! eligible, the allocation still fitting beside what runs there and what
+//! the earlier plans put there) and committed through Raft, with the
+//! evaluations' outcomes, in one entry. A placement the plugin cannot make
+//! leaves a `blocked` evaluation with the plugin's reasons, taken up again
+//! when the nodes or the allocations change; a plugin fault blocks the
+//! evaluation with the fault as its reason and never stops the loop.
 //!
 //! The loop keeps the scheduler plugin's [`NodeSet`] for as long as it
-//! runs, and brings it up to date with the state before each evaluation,
-//! so that the plugin is handed only the nodes that changed.
+//! runs, and brings it up to date with the state before each batch, so
+//! that the plugin is handed only the nodes that changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -36,6 +38,9 @@ use crate::Service;
 const TICK: Duration = Duration::from_secs(1);
 /// How many times a plan the leader partly refused is tried again.
 const PLAN_ATTEMPTS: u32 = 5;
+/// At most this many evaluations, of as many jobs, are planned one after
+/// the other and committed in one Raft entry.
+const BATCH: usize = 16;
 
 /// What wakes the scheduling loop.
 #[derive(Debug, Default)]
@@ -62,6 +67,9 @@ struct Worker {
     attempts: HashMap<String, u32>,
     /// The newest node change the system jobs were evaluated for.
     nodes_seen_at: u64,
+    /// Nodes the node set shows with placements not committed (yet): they
+    /// are taken from the state again at the next sync.
+    held: BTreeSet<String>,
 }
 
 /// A new pending evaluation of `job` for `triggered_by` (Nomad's `TriggeredBy`).
@@ -120,12 +128,9 @@ impl Service {
             }
             self.evaluate_jobs_on_lost_nodes(server).await;
             self.evaluate_system_jobs_on_new_nodes(&mut worker, server).await;
-            while let Some(eval) = worker.next(server) {
-                let (started, job_type) = (std::time::Instant::now(), eval.job_type.clone());
-                let committed = self.evaluate(&mut worker, server, eval).await;
-                metrics::histogram!("nomad.nomad.worker.invoke_scheduler", "type" => job_type)
-                    .record(started.elapsed().as_secs_f64() * 1_000.0);
-                if !committed {
+            loop {
+                let batch = worker.next(server, BATCH);
+                if batch.is_empty() || !self.evaluate(&mut worker, server, batch).await {
                     break;
                 }
             }
@@ -178,24 +183,38 @@ impl Service {
         worker.nodes_seen_at = newest;
     }
 
-    /// Reconciles one evaluation's job, places what is missing and commits
-    /// the checked plan with the evaluation's outcome; false when the
-    /// commit failed (leadership lost, say), so the loop waits.
-    async fn evaluate(&self, worker: &mut Worker, server: &Server, eval: Evaluation) -> bool {
-        let (job, existing) = server.view().read(|state| {
-            let key = keel_api::job::job_key(&eval.namespace, &eval.job_id);
-            (state.scheduling.jobs.get(&key).cloned(), Existing::of(state, &eval.namespace, &eval.job_id))
-        });
+    /// Reconciles each evaluation's job in turn, each seeing what the ones
+    /// before it placed, and commits the checked plans with the
+    /// evaluations' outcomes in one Raft entry; false when the commit
+    /// failed (leadership lost, say), so the loop waits.
+    async fn evaluate(&self, worker: &mut Worker, server: &Server, evals: Vec<Evaluation>) -> bool {
         self.sync_nodes(worker, server);
-        let plan = self.reconcile(worker, server, job.as_ref(), &eval, &existing).await;
-        self.commit(worker, server, eval, plan, existing.generation).await
+        let mut planned = Vec::with_capacity(evals.len());
+        for eval in evals {
+            let started = std::time::Instant::now();
+            let (job, existing) = server.view().read(|state| {
+                let key = keel_api::job::job_key(&eval.namespace, &eval.job_id);
+                (state.scheduling.jobs.get(&key).cloned(), Existing::of(state, &eval.namespace, &eval.job_id))
+            });
+            let plan = self.reconcile(worker, server, job.as_ref(), &eval, &existing).await;
+            planned.push((eval, plan, existing.generation, started.elapsed()));
+        }
+        let started = std::time::Instant::now();
+        let committed = self.commit(worker, server, &mut planned).await;
+        // Each evaluation's own time, and its share of the commit.
+        let commit_share = started.elapsed() / u32::try_from(planned.len()).unwrap_or(1).max(1);
+        for (eval, _, _, took) in &planned {
+            metrics::histogram!("nomad.nomad.worker.invoke_scheduler", "type" => eval.job_type.clone())
+                .record((*took + commit_share).as_secs_f64() * 1_000.0);
+        }
+        committed
     }
 
     /// What the job's evaluation would do now: which allocations stay,
     /// which stop, and what the plugin places for what is missing.
     async fn reconcile(
         &self,
-        worker: &Worker,
+        worker: &mut Worker,
         server: &Server,
         job: Option<&Job>,
         eval: &Evaluation,
@@ -212,6 +231,7 @@ impl Service {
             let current = |alloc: &&Allocation| job.is_none_or(|job| alloc.job_version >= job.version);
             taken.extend(existing.done.iter().filter(|alloc| alloc.task_group == group).filter(current));
             let Some(job) = job.filter(|_| count > 0) else { continue };
+            let before = plan.placed.len();
             if system {
                 // As Nomad's system scheduler: each node that could take
                 // one is asked about on its own.
@@ -219,13 +239,12 @@ impl Service {
                     let outcome = self.place(worker, job, &group, 1, &existing.config, Some(&node)).await;
                     plan.absorb(job, &group, eval, outcome, &taken, self.now_ns());
                 }
-                continue;
-            }
-            let missing = count.saturating_sub(taken.len() as u32);
-            if missing > 0 {
+            } else if let missing @ 1.. = count.saturating_sub(taken.len() as u32) {
                 let outcome = self.place(worker, job, &group, missing, &existing.config, None).await;
                 plan.absorb(job, &group, eval, outcome, &taken, self.now_ns());
             }
+            // The next group, and the next plan of the batch, see these.
+            worker.hold(&plan.placed[before..], job.priority);
         }
         plan
     }
@@ -241,7 +260,7 @@ impl Service {
         let mut worker = Worker::default();
         self.sync_nodes(&mut worker, server);
         let eval = new_eval(job, "job-plan", self.now_ns());
-        let plan = self.reconcile(&worker, server, Some(job), &eval, &existing).await;
+        let plan = self.reconcile(&mut worker, server, Some(job), &eval, &existing).await;
         if let Some(fault) = plan.fault {
             return Err(fault);
         }
@@ -271,15 +290,18 @@ impl Service {
     /// their live allocations: only the nodes that changed, or whose
     /// allocations changed, since the last time.
     fn sync_nodes(&self, worker: &mut Worker, server: &Server) {
-        let synced = worker.synced_at;
+        let (synced, held) = (worker.synced_at, std::mem::take(&mut worker.held));
         let (nodes, generation, count) = server.view().read(|state| {
             let scheduling = &state.scheduling;
             let mut changed: BTreeSet<&str> =
                 state.nodes.values().filter(|node| node.modify_index > synced).map(|node| node.id.as_str()).collect();
+            changed.extend(held.iter().map(String::as_str));
             changed.extend(scheduling.allocs.values().filter(|a| a.modify_index > synced).map(|a| a.node_id.as_str()));
             let mut on_node: BTreeMap<&str, Vec<scheduler::Allocation>> = BTreeMap::new();
             for alloc in scheduling.allocs.values().filter(|a| a.is_live() && changed.contains(a.node_id.as_str())) {
-                on_node.entry(alloc.node_id.as_str()).or_default().push(plugin_allocation(state, alloc));
+                let key = keel_api::job::job_key(&alloc.namespace, &alloc.job_id);
+                let priority = scheduling.jobs.get(&key).map_or(50, |job| job.priority);
+                on_node.entry(alloc.node_id.as_str()).or_default().push(plugin_allocation(alloc, priority));
             }
             let nodes: Vec<scheduler::Node> = changed
                 .iter()
@@ -355,35 +377,42 @@ impl Service {
         plugin.place(&plugin_config(config), &group, &worker.nodes).await.map_err(|error| error.to_string())
     }
 
-    /// The plan applier: keeps what still fits the state, commits it with
-    /// the evaluation's outcome, and leaves a partly refused evaluation
-    /// pending to be tried again.
+    /// The plan applier: keeps what still fits the state, plan after plan,
+    /// commits them with the evaluations' outcomes, and leaves a partly
+    /// refused evaluation pending to be tried again.
     async fn commit(
         &self,
         worker: &mut Worker,
         server: &Server,
-        eval: Evaluation,
-        mut plan: Plan,
-        generation: u64,
+        planned: &mut [(Evaluation, Plan, u64, Duration)],
     ) -> bool {
-        let refused = server.view().read(|state| plan.keep_what_fits(state));
+        let refused: Vec<usize> = server.view().read(|state| {
+            let mut used = used_by_node(state);
+            planned.iter_mut().map(|(_, plan, _, _)| plan.keep_what_fits(state, &mut used)).collect()
+        });
         let now = self.now_ns();
-        let attempts = worker.attempts.entry(eval.id.clone()).or_default();
-        *attempts += u32::from(refused > 0);
-        let mut evals = outcome(&eval, &mut plan, refused, *attempts, now);
-        let outcome = &evals[0];
-        if outcome.status != eval_status::PENDING {
-            worker.attempts.remove(&eval.id);
+        let (mut placed, mut stopped, mut evals) = (Vec::new(), Vec::new(), Vec::new());
+        for ((eval, plan, generation, _), refused) in planned.iter_mut().zip(refused) {
+            let attempts = worker.attempts.entry(eval.id.clone()).or_default();
+            *attempts += u32::from(refused > 0);
+            let mut outcomes = outcome(eval, plan, refused, *attempts, now);
+            let outcome = &mut outcomes[0];
+            if outcome.status != eval_status::PENDING {
+                worker.attempts.remove(&eval.id);
+            }
+            if outcome.status == eval_status::BLOCKED {
+                worker.blocked_at.insert(outcome.id.clone(), *generation);
+            }
+            outcome.modify_time = now;
+            placed.append(&mut plan.placed);
+            stopped.append(&mut plan.stopped);
+            evals.extend(outcomes);
         }
-        if outcome.status == eval_status::BLOCKED {
-            worker.blocked_at.insert(outcome.id.clone(), generation);
-        }
-        evals[0].modify_time = now;
-        let command = keel_state::Command::ApplyPlan { placed: plan.placed, stopped: plan.stopped, evals };
+        let command = keel_state::Command::ApplyPlan { placed, stopped, evals };
         match self.write(command).await {
             Ok(_) => true,
             Err(error) => {
-                tracing::warn!(eval = %eval.id, "could not commit a plan: {}", error.message);
+                tracing::warn!("could not commit {} plans: {}", planned.len(), error.message);
                 false
             }
         }
@@ -439,9 +468,10 @@ fn outcome(eval: &Evaluation, plan: &mut Plan, refused: usize, attempts: u32, no
 }
 
 impl Worker {
-    /// The next evaluation to take: the oldest pending one, else a blocked
-    /// one not tried since the nodes or allocations last changed.
-    fn next(&mut self, server: &Server) -> Option<Evaluation> {
+    /// The next evaluations to take, at most `max` and one per job: the
+    /// oldest pending ones, then blocked ones not tried since the nodes or
+    /// allocations last changed.
+    fn next(&mut self, server: &Server, max: usize) -> Vec<Evaluation> {
         server.view().read(|state| {
             let now = generation(state);
             let mut waiting: Vec<&Evaluation> = state
@@ -455,8 +485,23 @@ impl Worker {
                 })
                 .collect();
             waiting.sort_by_key(|eval| (eval.status != eval_status::PENDING, eval.create_index));
-            waiting.first().map(|eval| (*eval).clone())
+            let mut jobs = BTreeSet::new();
+            let batch = waiting.into_iter().filter(|eval| jobs.insert((&eval.namespace, &eval.job_id)));
+            batch.take(max).cloned().collect()
         })
+    }
+
+    /// Shows `placed` in the node set before they are committed, so that
+    /// the next plan of the batch sees them.
+    fn hold(&mut self, placed: &[Allocation], priority: u32) {
+        for alloc in placed {
+            let Some(mut node) = self.nodes.get(&alloc.node_id) else { continue };
+            node.allocations.push(plugin_allocation(alloc, priority));
+            if let Err(error) = self.nodes.upsert(node) {
+                tracing::warn!("a node the scheduler cannot be given: {error}");
+            }
+            self.held.insert(alloc.node_id.clone());
+        }
     }
 }
 
@@ -667,16 +712,12 @@ impl Plan {
     /// Drops each placement the state no longer takes: its node gone, not
     /// ready or not eligible, or without room beside what already runs
     /// there and what this plan put there before it. Returns how many.
-    fn keep_what_fits(&mut self, state: &State) -> usize {
-        let mut used: HashMap<&str, AllocatedResources> = HashMap::new();
-        for alloc in state.scheduling.allocs.values().filter(|alloc| alloc.is_live()) {
-            let sum = used.entry(alloc.node_id.as_str()).or_default();
-            *sum = add(*sum, alloc.allocated_resources);
-        }
+    /// `used` holds what is in use on each node, and takes in what is kept.
+    fn keep_what_fits(&mut self, state: &State, used: &mut HashMap<String, AllocatedResources>) -> usize {
         let before = self.placed.len();
         self.placed.retain(|alloc| {
             let Some(node) = state.nodes.get(&alloc.node_id) else { return false };
-            let sum = used.entry(node.id.as_str()).or_default();
+            let sum = used.entry(node.id.clone()).or_default();
             let proposed = add(*sum, alloc.allocated_resources);
             let fits = schedulable(node) && within(node, proposed);
             if fits {
@@ -686,6 +727,16 @@ impl Plan {
         });
         before - self.placed.len()
     }
+}
+
+/// What the live allocations use on each node.
+fn used_by_node(state: &State) -> HashMap<String, AllocatedResources> {
+    let mut used: HashMap<String, AllocatedResources> = HashMap::new();
+    for alloc in state.scheduling.allocs.values().filter(|alloc| alloc.is_live()) {
+        let sum = used.entry(alloc.node_id.clone()).or_default();
+        *sum = add(*sum, alloc.allocated_resources);
+    }
+    used
 }
 
 fn add(a: AllocatedResources, b: AllocatedResources) -> AllocatedResources {
@@ -787,9 +838,8 @@ fn plugin_node(node: &Node, allocations: Vec<scheduler::Allocation>) -> schedule
     }
 }
 
-fn plugin_allocation(state: &State, alloc: &Allocation) -> scheduler::Allocation {
-    let key = keel_api::job::job_key(&alloc.namespace, &alloc.job_id);
-    let priority = state.scheduling.jobs.get(&key).map_or(50, |job| job.priority);
+/// An allocation as the scheduler plugin sees it, with its job's priority.
+fn plugin_allocation(alloc: &Allocation, priority: u32) -> scheduler::Allocation {
     let resources = alloc.allocated_resources;
     scheduler::Allocation {
         id: alloc.id.clone(),
@@ -897,8 +947,30 @@ mod tests {
             ],
             ..Plan::default()
         };
-        assert_eq!(plan.keep_what_fits(&state), 4);
+        assert_eq!(plan.keep_what_fits(&state, &mut used_by_node(&state)), 4);
         assert_eq!(plan.placed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["fits"]);
+    }
+
+    #[test]
+    fn the_plans_of_one_batch_are_checked_against_each_other() {
+        let mut state = State::default();
+        state.nodes.insert("a".into(), node("a", 1_000));
+        let mut used = used_by_node(&state);
+        let mut first = Plan { placed: vec![alloc("first", "a", 600)], ..Plan::default() };
+        let mut second = Plan { placed: vec![alloc("second", "a", 600)], ..Plan::default() };
+        assert_eq!(first.keep_what_fits(&state, &mut used), 0);
+        assert_eq!(second.keep_what_fits(&state, &mut used), 1, "the first plan took the room");
+    }
+
+    #[test]
+    fn a_held_placement_shows_in_the_node_set_until_the_next_sync() {
+        let mut worker = Worker::default();
+        worker.nodes.upsert(plugin_node(&node("a", 1_000), Vec::new())).expect("a node");
+        worker.hold(&[alloc("planned", "a", 600), alloc("on-no-node", "gone", 1)], 70);
+        let held = worker.nodes.get("a").expect("the node");
+        assert_eq!(held.allocations.len(), 1);
+        assert_eq!((held.allocations[0].id.as_str(), held.allocations[0].priority), ("planned", 70));
+        assert_eq!(worker.held, BTreeSet::from(["a".to_owned()]), "taken from the state at the next sync");
     }
 
     #[test]
