@@ -63,6 +63,19 @@ pub struct TaskEvent {
     pub driver_error: String,
 }
 
+/// How many of a task's events are kept, the newest (Nomad's client keeps
+/// ten): a task that keeps restarting does not grow its allocation.
+pub const MAX_TASK_EVENTS: usize = 10;
+
+impl TaskState {
+    /// Appends `event`, dropping the oldest beyond [`MAX_TASK_EVENTS`].
+    pub fn push_event(&mut self, event: TaskEvent) {
+        self.events.push(event);
+        let excess = self.events.len().saturating_sub(MAX_TASK_EVENTS);
+        self.events.drain(..excess);
+    }
+}
+
 impl TaskEvent {
     /// An event of `event_type` at `time` (Unix nanoseconds) that says
     /// `message`.
@@ -182,6 +195,16 @@ impl RestartPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_task_keeps_only_its_newest_events() {
+        let mut task = TaskState::default();
+        for time in 0..25 {
+            task.push_event(TaskEvent::new(event::RESTARTING, time, "again"));
+        }
+        let times: Vec<i64> = task.events.iter().map(|e| e.time).collect();
+        assert_eq!(times, (15..25).collect::<Vec<_>>());
+    }
 
     #[test]
     fn a_policy_takes_what_it_sets_and_nomads_defaults_for_the_rest() {

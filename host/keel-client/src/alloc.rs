@@ -77,7 +77,7 @@ impl Report {
 
     /// Adds `event` to `task`'s events.
     pub(crate) fn event(&self, task: &str, event: TaskEvent) {
-        self.change(task, |state| state.events.push(event));
+        self.change(task, |state| state.push_event(event));
     }
 }
 
@@ -96,18 +96,20 @@ fn client_status_of(states: &BTreeMap<String, TaskState>) -> (&'static str, &'st
     }
 }
 
-/// Starts `alloc` of `job` in its directory under `allocs`. `seen` is the
-/// servers' copy of its task states, which a client that restarted goes
-/// on from.
+/// Starts `alloc` of `job` in its directory under `allocs`, going on from
+/// the servers' copy of its task states (a client that restarted), or
+/// says why it cannot.
 pub(crate) fn start(
     alloc: &Allocation,
     job: &Job,
     allocs: &Path,
     raw_exec: bool,
     updates: mpsc::UnboundedSender<AllocUpdate>,
-) -> Option<AllocHandle> {
-    let dir = AllocDir::new(allocs, &alloc.id)?;
-    let group = job.task_groups.iter().find(|group| group.name == alloc.task_group)?.clone();
+) -> Result<AllocHandle, String> {
+    let dir = AllocDir::new(allocs, &alloc.id).ok_or_else(|| format!("no directory for the id {:?}", alloc.id))?;
+    let Some(group) = job.task_groups.iter().find(|group| group.name == alloc.task_group).cloned() else {
+        return Err(format!("job {:?} has no task group {:?}", job.id, alloc.task_group));
+    };
     let seeded = alloc.task_states.iter().map(|(name, seen)| {
         let events = seen.events.clone();
         (
@@ -127,7 +129,7 @@ pub(crate) fn start(
         for context in &contexts {
             report.change(context.name(), |state| {
                 state.state = state::PENDING.to_owned();
-                state.events.push(TaskEvent::new(event::RECEIVED, now, "Task received by client"));
+                state.push_event(TaskEvent::new(event::RECEIVED, now, "Task received by client"));
             });
         }
         let setup = built.build(contexts.iter().map(TaskContext::name));
@@ -148,7 +150,18 @@ pub(crate) fn start(
         }
         let _ = finished.send(true);
     });
-    Some(AllocHandle { dir, stop, done })
+    Ok(AllocHandle { dir, stop, done })
+}
+
+/// What a client reports of an allocation it cannot start: failed, with
+/// the reason as its description.
+pub(crate) fn failed_to_start(alloc: &Allocation, reason: &str) -> AllocUpdate {
+    AllocUpdate {
+        id: alloc.id.clone(),
+        client_status: client_status::FAILED.to_owned(),
+        client_description: format!("the client cannot run it: {reason}"),
+        task_states: alloc.task_states.clone(),
+    }
 }
 
 /// What a client that restarted reports of an allocation the servers
@@ -159,10 +172,10 @@ pub(crate) fn finished_while_away(alloc: &Allocation) -> AllocUpdate {
         .task_states
         .iter()
         .map(|(name, seen)| {
-            let mut events = seen.events.clone();
-            events.push(TaskEvent::new(event::KILLED, now, "Task stopped while the client was away"));
             let finished_at = Some(keel_api::time::rfc3339_ms(now / 1_000_000));
-            (name.clone(), TaskState { state: state::DEAD.to_owned(), events, finished_at, ..seen.clone() })
+            let mut task = TaskState { state: state::DEAD.to_owned(), finished_at, ..seen.clone() };
+            task.push_event(TaskEvent::new(event::KILLED, now, "Task stopped while the client was away"));
+            (name.clone(), task)
         })
         .collect();
     AllocUpdate {

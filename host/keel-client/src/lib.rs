@@ -104,10 +104,13 @@ impl Runtime {
                 (None, Some(job)) if wanted && !alloc.is_finished() => {
                     tracing::info!(alloc = %alloc.id, "starting an allocation");
                     match alloc::start(&alloc, &job, &self.allocs, self.raw_exec, self.updates.clone()) {
-                        Some(handle) => {
+                        Ok(handle) => {
                             running.insert(alloc.id.clone(), handle);
                         }
-                        None => tracing::warn!(alloc = %alloc.id, "an allocation this client cannot run"),
+                        Err(reason) => {
+                            tracing::warn!(alloc = %alloc.id, "an allocation this client cannot run: {reason}");
+                            let _ = self.updates.send(alloc::failed_to_start(&alloc, &reason));
+                        }
                     }
                 }
                 (None, _) if !wanted && !alloc.is_finished() && !alloc.client_status.is_empty() => {
@@ -156,5 +159,31 @@ fn stop_reason(alloc: &Allocation) -> String {
     match alloc.desired_description.as_str() {
         "" => "the allocation was stopped".to_owned(),
         description => description.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_api::job::{Job, client_status};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_allocation_the_client_cannot_start_is_reported_failed_with_the_reason() {
+        let data_dir = tempfile::tempdir().expect("a data dir");
+        let (runtime, mut updates) = Runtime::new(data_dir.path(), "node", true);
+        let alloc = Allocation {
+            id: "a1".into(),
+            task_group: "missing".into(),
+            desired_status: desired_status::RUN.into(),
+            client_status: client_status::PENDING.into(),
+            ..Allocation::default()
+        };
+        let job = Job { id: "web".into(), ..Job::default() };
+        runtime.sync(vec![PlacedAlloc { alloc, job: Some(job) }]);
+        let update = updates.try_recv().expect("an update");
+        assert_eq!((update.id.as_str(), update.client_status.as_str()), ("a1", client_status::FAILED));
+        assert!(update.client_description.contains("job \"web\" has no task group \"missing\""), "{update:?}");
+        assert!(runtime.running().is_empty(), "nothing runs");
     }
 }

@@ -132,7 +132,7 @@ pub(crate) async fn run(
         report.change(&name, |task| {
             task.state = state::RUNNING.to_owned();
             task.started_at = rfc3339_now();
-            task.events.push(TaskEvent::new(event::STARTED, now_ns(), "Task started by client"));
+            task.push_event(TaskEvent::new(event::STARTED, now_ns(), "Task started by client"));
         });
         let exit = tokio::select! {
             exit = process.wait() => exit,
@@ -155,7 +155,7 @@ pub(crate) async fn run(
                     task.last_restart = rfc3339_now();
                     let message = format!("Task restarting in {}", keel_api::duration::format(delay));
                     let start_delay = i64::try_from(delay.as_nanos()).unwrap_or(i64::MAX);
-                    task.events.push(TaskEvent {
+                    task.push_event(TaskEvent {
                         restart_reason: reason,
                         start_delay,
                         ..TaskEvent::new(event::RESTARTING, now_ns(), message)
