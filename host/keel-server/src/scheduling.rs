@@ -713,11 +713,11 @@ impl Plan {
     /// ready or not eligible, or without room beside what already runs
     /// there and what this plan put there before it. Returns how many.
     /// `used` holds what is in use on each node, and takes in what is kept.
-    fn keep_what_fits(&mut self, state: &State, used: &mut HashMap<String, AllocatedResources>) -> usize {
+    fn keep_what_fits<'s>(&mut self, state: &'s State, used: &mut HashMap<&'s str, AllocatedResources>) -> usize {
         let before = self.placed.len();
         self.placed.retain(|alloc| {
             let Some(node) = state.nodes.get(&alloc.node_id) else { return false };
-            let sum = used.entry(node.id.clone()).or_default();
+            let sum = used.entry(node.id.as_str()).or_default();
             let proposed = add(*sum, alloc.allocated_resources);
             let fits = schedulable(node) && within(node, proposed);
             if fits {
@@ -730,10 +730,10 @@ impl Plan {
 }
 
 /// What the live allocations use on each node.
-fn used_by_node(state: &State) -> HashMap<String, AllocatedResources> {
-    let mut used: HashMap<String, AllocatedResources> = HashMap::new();
+fn used_by_node(state: &State) -> HashMap<&str, AllocatedResources> {
+    let mut used: HashMap<&str, AllocatedResources> = HashMap::new();
     for alloc in state.scheduling.allocs.values().filter(|alloc| alloc.is_live()) {
-        let sum = used.entry(alloc.node_id.clone()).or_default();
+        let sum = used.entry(alloc.node_id.as_str()).or_default();
         *sum = add(*sum, alloc.allocated_resources);
     }
     used
